@@ -1,0 +1,66 @@
+# Every routine command of the project. The first run of any target sets up what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The Lambda runtime is python3.13: develop, test and build with the same minor version.
+# (A pyenv shim may exist without working, so each candidate must actually run.)
+PYTHON313 ?= $(shell for c in "$$(PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null)" "$$(command -v python3.13)"; do \
+	[ -n "$$c" ] && "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$c"; break; }; done)
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(abspath $(SAM_VENV))/bin/sam
+SAM_CLI_VERSION := 1.170.0
+# sam build looks for python3.13 on PATH; the project's venv provides it.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export SAM_CLI_BIN := $(SAM)
+
+.PHONY: help setup test unit integration lint format typecheck validate build demo local bench fuzz clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 is required (the Lambda runtime's version); install it and re-run." >&2; exit 1; }
+	$(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet --disable-pip-version-check --group dev
+	@touch $@
+
+$(SAM_VENV)/.installed:
+	$(PYTHON313) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+	@touch $@
+
+setup: $(VENV)/.installed $(SAM_VENV)/.installed ## Create the virtual environments (done by every target on first use)
+
+test: setup lint typecheck validate ## Run every check: ruff, mypy, sam validate --lint, sam build, the test suite
+	$(PY) -m pytest
+
+unit: $(VENV)/.installed ## Only the unit tests (no network, no sam)
+	$(PY) -m pytest tests/unit
+
+integration: setup ## Only the integration tests (servers on loopback)
+	$(PY) -m pytest tests/integration
+
+lint: $(VENV)/.installed ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed ## Apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: $(VENV)/.installed ## mypy over the layer, the functions and the local stack
+	$(VENV)/bin/mypy layers/shared/iotbridge functions local
+
+validate: $(SAM_VENV)/.installed ## sam validate --lint
+	$(SAM) validate --lint
+
+build: setup ## sam build (arm64 layer, built locally without containers)
+	$(SAM) build
+
+clean: ## Remove build output and virtual environments
+	rm -rf .aws-sam $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,131 @@
+"""Webhook receiver: API Gateway HTTP API (payload 2.0) -> verify, validate, deduplicate, queue -> 202."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import traceback
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from intake import (
+    ContractViolation,
+    IntakeLimits,
+    WebhookIntake,
+    WebhookRequest,
+)
+from iotbridge.clients import client
+from iotbridge.settings import settings
+from receiver_adapters import IdempotencyTableDeduplicator, SecretsManagerSigningKeys, SqsFifoEventQueue
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+_JSON_HEADERS = {"content-type": "application/json"}
+
+
+def validate_body(data: object, connector_id: str) -> list[dict[str, Any]]:
+    # pydantic is imported where validation runs, not at cold start.
+    from iotbridge.connector_event import EventValidationError, parse_webhook_body
+
+    try:
+        return [event.to_event() for event in parse_webhook_body(data, connector_id)]
+    except EventValidationError as exc:
+        raise ContractViolation([{"path": p["path"], "rule": p["rule"]} for p in exc.problems]) from None
+
+
+@cache
+def _wiring() -> tuple[WebhookIntake, IdempotencyTableDeduplicator]:
+    cfg = settings()
+    cfg.require("idempotency_table", "event_queue_url")
+    deduplicator = IdempotencyTableDeduplicator(
+        client("dynamodb"), cfg.idempotency_table, window_seconds=cfg.dedupe_window_seconds
+    )
+    intake = WebhookIntake(
+        keys=SecretsManagerSigningKeys(
+            client("secretsmanager"),
+            prefix=cfg.signing_secret_prefix,
+            max_age_seconds=cfg.secret_cache_seconds,
+        ),
+        queue=SqsFifoEventQueue(client("sqs"), cfg.event_queue_url),
+        deduplicator=deduplicator,
+        contract=validate_body,
+        limits=IntakeLimits(
+            max_body_bytes=cfg.max_body_bytes, tolerance_seconds=cfg.signature_tolerance_seconds
+        ),
+    )
+    return intake, deduplicator
+
+
+def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {**_JSON_HEADERS, **(headers or {})},
+        "body": json.dumps(body, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+def _request(event: dict[str, Any]) -> WebhookRequest | None:
+    """The request as sent, or None when an encoded body cannot be decoded."""
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    raw = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    else:
+        body = raw.encode("utf-8", errors="surrogateescape")
+    connector_id = (event.get("pathParameters") or {}).get("connectorId")
+    return WebhookRequest(connector_id=connector_id, headers=headers, body=body)
+
+
+def _count(outcome: str, queued: int) -> None:
+    if outcome == "accepted":
+        metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=queued)
+        metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
+    elif outcome == "duplicate":
+        metrics.add_metric(name="WebhooksDuplicate", unit=MetricUnit.Count, value=1)
+    else:
+        # One metric per reason keeps the handler's single dimension set (service) for every metric.
+        reason = outcome.split(".", 1)[0]
+        metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=f"Rejected_{reason}", unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = _request(event)
+    if request is None:
+        _count("malformed_body_encoding", 0)
+        return _response(400, {"message": "The body is not valid base64."})
+    webhook_id = request.headers.get("webhook-id", "")[:256]
+    if webhook_id:
+        logger.set_correlation_id(webhook_id)
+    logger.append_keys(connector_id=(request.connector_id or "")[:64])
+    try:
+        intake, deduplicator = _wiring()
+        deduplicator.config.register_lambda_context(context)
+        answer = intake.handle(request)
+    except Exception as exc:
+        # Never a 500: the sender retries a 503, so nothing it sent is lost to a fault of ours.
+        logger.error(
+            "unexpected failure",
+            extra={"error": type(exc).__name__, "trace": traceback.format_tb(exc.__traceback__)},
+        )
+        _count("internal", 0)
+        return _response(503, {"message": "Try again later."}, {"Retry-After": "5"})
+    _count(answer.outcome, answer.queued)
+    log = logger.warning if answer.status >= 500 else logger.info
+    log(
+        "webhook handled", extra={"status": answer.status, "outcome": answer.outcome, "queued": answer.queued}
+    )
+    return _response(answer.status, answer.body, answer.headers)

@@ -1,0 +1,77 @@
+"""The message the webhook receiver puts on the FIFO queue and the forwarder takes off it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+# The FIFO queue's limit on MessageGroupId and MessageDeduplicationId is 128 characters.
+_HASH_CHARS = 40
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def device_key(event: dict[str, Any]) -> str:
+    """What identifies the device (or job) an event is about, so its events share one ordered group."""
+    for member in ("ConnectorDeviceId", "DeviceDiscoveryId", "TraceId"):
+        value = event.get(member)
+        if value:
+            return f"{member}:{value}"
+    return "connector"
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedEvent:
+    connector_id: str
+    webhook_id: str
+    index: int
+    received_at: int  # unix seconds at which the receiver accepted the webhook
+    event: dict[str, Any]  # the SendConnectorEvent body, as received, without ConnectorId
+
+    @property
+    def message_group_id(self) -> str:
+        # Hashed: device ids are sensitive and group ids show up in SQS metadata.
+        return f"{self.connector_id}.{_digest(device_key(self.event))[:_HASH_CHARS]}"
+
+    @property
+    def deduplication_id(self) -> str:
+        return _digest(self.connector_id, self.webhook_id, str(self.index))
+
+    def send_connector_event_params(self) -> dict[str, Any]:
+        """Keyword arguments for iot-managed-integrations send_connector_event."""
+        return {"ConnectorId": self.connector_id, **self.event}
+
+    def to_message_body(self) -> str:
+        return json.dumps(
+            {
+                "connectorId": self.connector_id,
+                "webhookId": self.webhook_id,
+                "index": self.index,
+                "receivedAt": self.received_at,
+                "event": self.event,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_message_body(cls, body: str) -> QueuedEvent:
+        """Parse a queued message. Raises ValueError (or KeyError/TypeError) on a malformed one."""
+        data = json.loads(body)
+        if not isinstance(data, dict) or not isinstance(data.get("event"), dict):
+            raise ValueError("queued message is not an object with an 'event' object")
+        return cls(
+            connector_id=str(data["connectorId"]),
+            webhook_id=str(data["webhookId"]),
+            index=int(data["index"]),
+            received_at=int(data["receivedAt"]),
+            event=data["event"],
+        )

@@ -1,0 +1,134 @@
+"""Standard Webhooks v1 signatures: HMAC-SHA256 over `{id}.{timestamp}.{raw body}`, base64, `v1,` prefix."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+# Bounds on what a sender controls, so a hostile header cannot make verification expensive.
+MAX_WEBHOOK_ID_CHARS = 256
+MAX_SIGNATURE_HEADER_CHARS = 4096
+MAX_SIGNATURE_ENTRIES = 10
+MAX_TIMESTAMP_DIGITS = 12
+
+
+class SignatureError(Exception):
+    """The request is not authentically from the connector. `reason` is for logs and metrics only:
+    callers must answer every reason with the same generic 401."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SecretFormatError(ValueError):
+    """A stored signing secret is not a `whsec_` base64 value."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHeaders:
+    webhook_id: str
+    timestamp: int
+    signatures: tuple[bytes, ...]  # decoded v1 signatures; entries of other versions are ignored
+
+
+def parse_secret(value: str) -> bytes:
+    """The HMAC key inside a `whsec_<base64>` secret."""
+    encoded = value.strip()
+    encoded = encoded.removeprefix(SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise SecretFormatError("signing secret is not base64 after its whsec_ prefix") from None
+    if len(key) < 16:
+        raise SecretFormatError("signing secret is shorter than 16 bytes")
+    return key
+
+
+def parse_secrets(secret_string: str) -> tuple[bytes, ...]:
+    """All keys of a stored secret: one or more `whsec_` values separated by white space (rotation)."""
+    keys = tuple(parse_secret(part) for part in secret_string.split())
+    if not keys:
+        raise SecretFormatError("secret holds no signing secret")
+    return keys
+
+
+def _is_printable_ascii(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
+def parse_headers(webhook_id: str | None, timestamp: str | None, signature: str | None) -> SignedHeaders:
+    """Check the three headers' form. Raises SignatureError naming what is wrong."""
+    if not webhook_id or not timestamp or not signature:
+        raise SignatureError("missing_header")
+    if len(webhook_id) > MAX_WEBHOOK_ID_CHARS or not _is_printable_ascii(webhook_id):
+        raise SignatureError("malformed_id")
+    if len(timestamp) > MAX_TIMESTAMP_DIGITS or not timestamp.isascii() or not timestamp.isdigit():
+        raise SignatureError("malformed_timestamp")
+    if len(signature) > MAX_SIGNATURE_HEADER_CHARS:
+        raise SignatureError("malformed_signature")
+    entries = signature.split()
+    if not entries or len(entries) > MAX_SIGNATURE_ENTRIES:
+        raise SignatureError("malformed_signature")
+    decoded: list[bytes] = []
+    for entry in entries:
+        version, sep, value = entry.partition(",")
+        if not sep:
+            raise SignatureError("malformed_signature")
+        if version != "v1":
+            continue  # a future scheme: not ours to judge
+        try:
+            decoded.append(base64.b64decode(value, validate=True))
+        except (binascii.Error, ValueError):
+            raise SignatureError("malformed_signature") from None
+    if not decoded:
+        raise SignatureError("no_v1_signature")
+    return SignedHeaders(webhook_id=webhook_id, timestamp=int(timestamp), signatures=tuple(decoded))
+
+
+def expected_signature(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> bytes:
+    mac = hmac.new(key, f"{webhook_id}.{timestamp}.".encode(), hashlib.sha256)
+    mac.update(body)
+    return mac.digest()
+
+
+def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header value for `body` (for local tools and tests)."""
+    digest = expected_signature(parse_secret(secret), webhook_id, timestamp, body)
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def verify_signature(
+    headers: SignedHeaders,
+    body: bytes,
+    keys: Sequence[bytes],
+    *,
+    now: float,
+    tolerance_seconds: int,
+) -> None:
+    """Accept when the timestamp is within tolerance and any v1 signature matches any key.
+
+    Raises SignatureError otherwise. The timestamp is checked first: a stale request costs no HMAC.
+    """
+    if headers.timestamp < now - tolerance_seconds:
+        raise SignatureError("timestamp_too_old")
+    if headers.timestamp > now + tolerance_seconds:
+        raise SignatureError("timestamp_in_future")
+    if _any_match(headers, body, keys):
+        return
+    raise SignatureError("signature_mismatch")
+
+
+def _any_match(headers: SignedHeaders, body: bytes, keys: Iterable[bytes]) -> bool:
+    matched = False
+    for key in keys:
+        expected = expected_signature(key, headers.webhook_id, headers.timestamp, body)
+        for candidate in headers.signatures:
+            # No early exit: the work done does not depend on which entry matched.
+            matched |= hmac.compare_digest(expected, candidate)
+    return matched

@@ -1,0 +1,1 @@
+"""Run the bridge on one machine without AWS: local servers, the stack runner and the demo."""

@@ -1,0 +1,101 @@
+"""Integration tests talk to real servers on 127.0.0.1: moto's server (SQS, Secrets Manager, DynamoDB)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+
+from bridge_local.processes import ServerProcess, start_moto_server
+from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET
+from iotbridge import clients, settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[ServerProcess]:
+    server = start_moto_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class RelayResources:
+    endpoint: str
+    queue_url: str
+    dead_letter_queue_url: str
+    table: str
+    secret_prefix: str
+    connector_id: str
+    secret: str
+
+
+def _create_relay_resources(endpoint: str) -> RelayResources:
+    """The template's queues, table and a connector secret, under names unique to one test."""
+    suffix = uuid.uuid4().hex[:12]
+    sqs = boto3.client("sqs", endpoint_url=endpoint)
+    fifo = {
+        "FifoQueue": "true",
+        "ContentBasedDeduplication": "false",
+        "DeduplicationScope": "messageGroup",
+        "FifoThroughputLimit": "perMessageGroupId",
+    }
+    dlq_url = sqs.create_queue(QueueName=f"dlq-{suffix}.fifo", Attributes=fifo)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue_url = sqs.create_queue(
+        QueueName=f"events-{suffix}.fifo",
+        Attributes={
+            **fifo,
+            "VisibilityTimeout": "2",
+            "RedrivePolicy": f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"3"}}',
+        },
+    )["QueueUrl"]
+    table = f"idempotency-{suffix}"
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+    dynamodb.create_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+    )
+    prefix = f"test-{suffix}/connectors/"
+    boto3.client("secretsmanager", endpoint_url=endpoint).create_secret(
+        Name=prefix + DEMO_CONNECTOR_ID, SecretString=DEMO_SECRET
+    )
+    return RelayResources(
+        endpoint=endpoint,
+        queue_url=queue_url,
+        dead_letter_queue_url=dlq_url,
+        table=table,
+        secret_prefix=prefix,
+        connector_id=DEMO_CONNECTOR_ID,
+        secret=DEMO_SECRET,
+    )
+
+
+@pytest.fixture
+def relay(moto: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[RelayResources]:
+    """Fresh relay resources in moto, and the environment a deployed function would have."""
+    resources = _create_relay_resources(moto.url)
+    for service in ("SQS", "SECRETSMANAGER", "DYNAMODB"):
+        monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", moto.url)
+    monkeypatch.setenv("EVENT_QUEUE_URL", resources.queue_url)
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", resources.dead_letter_queue_url)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", resources.table)
+    monkeypatch.setenv("SIGNING_SECRET_PREFIX", resources.secret_prefix)
+    settings.settings.cache_clear()
+    clients.reset_clients()
+    yield resources
+    settings.settings.cache_clear()
+    clients.reset_clients()

@@ -1,0 +1,223 @@
+"""The webhook receiver end to end against moto's server: signed webhooks in, FIFO messages out."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from bridge_local.samples import BODIES, INVALID_BODY, encode, http_api_event, signed_headers
+from conftest import RelayResources
+from iotbridge.queued_event import QueuedEvent
+from iotbridge.settings import settings
+
+Post = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def post(relay: RelayResources, lambda_context: Any) -> Iterator[Post]:
+    import webhook_receiver
+
+    webhook_receiver._wiring.cache_clear()
+
+    def send(
+        body: bytes,
+        *,
+        webhook_id: str = "msg_1",
+        timestamp: int | None = None,
+        secret: str | None = None,
+        connector_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        base64_body: bool = False,
+    ) -> dict[str, Any]:
+        ts = int(time.time()) if timestamp is None else timestamp
+        signed = signed_headers(body, webhook_id=webhook_id, timestamp=ts, secret=secret or relay.secret)
+        event = http_api_event(
+            body, {**signed, **(headers or {})}, connector_id=connector_id or relay.connector_id
+        )
+        if base64_body:
+            event["body"] = base64.b64encode(body).decode()
+            event["isBase64Encoded"] = True
+        response = webhook_receiver.lambda_handler(event, lambda_context)
+        response["json"] = json.loads(response["body"])
+        return response
+
+    yield send
+    webhook_receiver._wiring.cache_clear()
+
+
+def queued_messages(relay: RelayResources) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", endpoint_url=relay.endpoint)
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=relay.queue_url,
+            MaxNumberOfMessages=10,
+            MessageSystemAttributeNames=["All"],
+            VisibilityTimeout=30,
+        ).get("Messages", [])
+        if not batch:
+            return messages
+        messages.extend(batch)
+        # A FIFO group stays locked while received messages are undeleted, as for a real consumer.
+        for message in batch:
+            sqs.delete_message(QueueUrl=relay.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.mark.parametrize("operation", sorted(BODIES))
+def test_signed_webhook_for_each_operation_is_queued_with_its_body(
+    operation: str, post: Post, relay: RelayResources
+) -> None:
+    body = BODIES[operation]
+    response = post(encode(body), webhook_id=f"msg_{operation}")
+
+    assert response["statusCode"] == 202
+    assert response["json"] == {"webhookId": f"msg_{operation}", "queued": 1}
+    [message] = queued_messages(relay)
+    queued = QueuedEvent.from_message_body(message["Body"])
+    assert queued.connector_id == relay.connector_id
+    assert queued.event == body
+    assert queued.send_connector_event_params() == {"ConnectorId": relay.connector_id, **body}
+    assert message["Attributes"]["MessageGroupId"] == queued.message_group_id
+
+
+def test_array_of_events_is_queued_in_order(post: Post, relay: RelayResources) -> None:
+    events = [{**BODIES["device-event"], "Message": f"uri: auc://lamp-0042/step{i}"} for i in range(12)]
+    response = post(json.dumps(events).encode())
+
+    assert response["statusCode"] == 202
+    assert response["json"]["queued"] == 12
+    messages = [QueuedEvent.from_message_body(m["Body"]) for m in queued_messages(relay)]
+    assert [m.index for m in messages] == list(range(12))
+    assert [m.event["Message"] for m in messages] == [e["Message"] for e in events]
+
+
+def test_duplicate_webhook_id_is_acknowledged_the_same_and_queued_once(
+    post: Post, relay: RelayResources
+) -> None:
+    body = encode(BODIES["device-event"])
+    first = post(body, webhook_id="msg_dup", timestamp=int(time.time()) - 5)
+    # A re-signed resend: same id, new timestamp.
+    again = post(body, webhook_id="msg_dup")
+
+    assert first["statusCode"] == again["statusCode"] == 202
+    assert first["json"] == again["json"] == {"webhookId": "msg_dup", "queued": 1}
+    assert len(queued_messages(relay)) == 1
+
+
+def test_same_webhook_id_for_another_connector_is_not_a_duplicate(post: Post, relay: RelayResources) -> None:
+    other = "other-connector"
+    boto3.client("secretsmanager", endpoint_url=relay.endpoint).create_secret(
+        Name=relay.secret_prefix + other, SecretString=relay.secret
+    )
+    body = encode(BODIES["device-event"])
+    assert post(body, webhook_id="msg_shared")["statusCode"] == 202
+    assert post(body, webhook_id="msg_shared", connector_id=other)["json"]["queued"] == 1
+    assert len(queued_messages(relay)) == 2
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        {"secret": "whsec_" + base64.b64encode(b"an attacker's guess at a secret").decode()},
+        {"connector_id": "no-such-connector"},
+        {"timestamp": 1_000_000_000},
+        {"headers": {"webhook-signature": "v1,bm90IGEgc2lnbmF0dXJl"}},
+        {"headers": {"webhook-signature": "garbage"}},
+        {"connector_id": "!!!"},
+    ],
+    ids=[
+        "wrong-secret",
+        "unknown-connector",
+        "stale-timestamp",
+        "wrong-signature",
+        "malformed",
+        "bad-connector",
+    ],
+)
+def test_forgeries_get_one_generic_401_and_nothing_is_queued(
+    forgery: dict[str, Any], post: Post, relay: RelayResources
+) -> None:
+    response = post(encode(BODIES["device-event"]), **forgery)
+
+    assert response["statusCode"] == 401
+    assert response["json"] == {"message": "The request could not be authenticated."}
+    assert queued_messages(relay) == []
+
+
+def test_invalid_body_is_422_naming_each_field_without_echoing_values(
+    post: Post, relay: RelayResources
+) -> None:
+    response = post(encode(INVALID_BODY))
+
+    assert response["statusCode"] == 422
+    paths = {problem["path"] for problem in response["json"]["errors"]}
+    assert {"StatusCode", "MatterEndpoint"} <= paths
+    assert "lamp-0042" not in response["body"]
+    assert queued_messages(relay) == []
+
+
+def test_body_over_the_limit_is_413(
+    post: Post, relay: RelayResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import webhook_receiver
+
+    monkeypatch.setenv("MAX_BODY_BYTES", "2048")
+    settings.cache_clear()
+    webhook_receiver._wiring.cache_clear()
+    body = encode({**BODIES["device-event"], "Message": "x" * 2100})
+
+    assert post(body)["statusCode"] == 413
+    assert queued_messages(relay) == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("text/plain", 415),
+        ("application/x-www-form-urlencoded", 415),
+        ("application/json; charset=utf-8", 202),
+    ],
+)
+def test_content_type_must_be_json(content_type: str, status: int, post: Post) -> None:
+    response = post(encode(BODIES["device-event"]), headers={"content-type": content_type})
+    assert response["statusCode"] == status
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b'{"a": NaN}', b"\xff\xfe", b"[" * 100_000])
+def test_malformed_json_is_400(raw: bytes, post: Post) -> None:
+    response = post(raw, base64_body=True)
+    assert response["statusCode"] == 400
+
+
+def test_base64_encoded_body_is_verified_on_its_decoded_bytes(post: Post, relay: RelayResources) -> None:
+    response = post(encode(BODIES["command-response"]), base64_body=True)
+    assert response["statusCode"] == 202
+    assert len(queued_messages(relay)) == 1
+
+
+def test_queue_failure_is_503_with_retry_after_and_the_retry_succeeds(
+    post: Post, relay: RelayResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import webhook_receiver
+
+    monkeypatch.setenv("EVENT_QUEUE_URL", relay.queue_url.replace("events-", "missing-"))
+    settings.cache_clear()
+    webhook_receiver._wiring.cache_clear()
+    body = encode(BODIES["device-event"])
+    failed = post(body, webhook_id="msg_retry")
+    assert failed["statusCode"] == 503
+    assert int(failed["headers"]["Retry-After"]) > 0
+
+    monkeypatch.setenv("EVENT_QUEUE_URL", relay.queue_url)
+    settings.cache_clear()
+    webhook_receiver._wiring.cache_clear()
+    retried = post(body, webhook_id="msg_retry")
+    assert retried["statusCode"] == 202
+    assert retried["json"]["queued"] == 1
+    assert len(queued_messages(relay)) == 1
