@@ -42,7 +42,10 @@ def endpoint_override(service: str) -> str | None:
 
 
 def client(service: str, *, max_attempts: int | None = None) -> Any:
-    """A botocore client for `service`, created once per process and shared (clients are thread-safe)."""
+    """A botocore client for `service`, created once per process and shared (clients are thread-safe).
+
+    `max_attempts` is the number of tries in all, the first included (1 means no retry).
+    """
     attempts = max_attempts if max_attempts is not None else 3
     key = (service, attempts)
     found = _clients.get(key)
@@ -55,7 +58,8 @@ def client(service: str, *, max_attempts: int | None = None) -> Any:
 
             cfg = settings()
             config = Config(
-                retries={"mode": "standard", "max_attempts": attempts},
+                # total_max_attempts counts the first try; botocore's "max_attempts" key counts only retries.
+                retries={"mode": "standard", "total_max_attempts": attempts},
                 connect_timeout=cfg.connect_timeout_seconds,
                 read_timeout=cfg.read_timeout_seconds,
                 max_pool_connections=max(10, cfg.reset_workers * 2),
