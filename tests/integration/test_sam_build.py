@@ -70,6 +70,7 @@ def test_each_function_is_built_from_its_own_folder(build_dir: Path) -> None:
     for function, module in [
         ("WebhookReceiverFunction", "webhook_receiver.py"),
         ("ForwarderFunction", "forwarder.py"),
+        ("DetectorResetFunction", "detector_reset.py"),
     ]:
         built = build_dir / function
         assert (built / module).is_file(), f"{function} lacks {module}"

@@ -1,0 +1,268 @@
+"""A reset plan: which detectors of one detector model to reset, and how. Validated before any API call.
+
+Constraints are the service model's (iotevents-data 2018-10-23) so that a plan the service would turn away is
+rejected up front, with every problem listed, instead of failing detector by detector at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+# Shapes of the service model.
+DetectorModelName = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9_-]+$")
+]
+KeyValue = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9\-_:]+$")]
+StateName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+VariableName = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z][a-zA-Z0-9_]*$")
+]
+VariableValue = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+TimerName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+InputName = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+]
+# Becomes a metric dimension and part of message ids, so it keeps to the MessageId alphabet.
+PlanName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")]
+
+# Documented IoT Events quotas and limits.
+MAX_TIMERS = 5  # timers per detector
+MAX_VARIABLES = 50  # state variables per detector model definition
+MAX_TIMER_SECONDS = 31_622_400  # the SetTimer action's upper bound (366 days)
+MAX_PAYLOAD_BYTES = 1024  # message size
+MAX_MESSAGES_PER_REQUEST = 10  # BatchPutMessage
+MAX_KEY_VALUES = 1_000  # keeps a continuation payload well under the 256 KB asynchronous invoke limit
+
+# What a payload template may refer to; each is filled per detector.
+PLACEHOLDERS = ("keyValue", "planName", "runId", "time")
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+
+class PlanError(ValueError):
+    """A plan that cannot run. The message lists every problem, one per line, as `path: rule`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+        super().__init__(f"invalid reset plan ({count}):\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
+    )
+
+
+class VariableSetting(_Wire):
+    name: VariableName
+    value: VariableValue
+
+
+class TimerSetting(_Wire):
+    name: TimerName
+    seconds: Annotated[StrictInt, Field(ge=1, le=MAX_TIMER_SECONDS)]
+
+
+def _duplicates(values: list[str]) -> list[str]:
+    return sorted(value for value, count in Counter(values).items() if count > 1)
+
+
+class DetectorSelection(_Wire):
+    """Exactly one of: every detector, those in the given states, or those with the given key values."""
+
+    all: StrictBool = False
+    in_states: Annotated[list[StateName], Field(min_length=1, max_length=100)] | None = None
+    key_values: Annotated[list[KeyValue], Field(min_length=1, max_length=MAX_KEY_VALUES)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DetectorSelection:
+        chosen = [
+            n
+            for n, v in (("all", self.all), ("inStates", self.in_states), ("keyValues", self.key_values))
+            if v
+        ]
+        if len(chosen) != 1:
+            raise ValueError("choose exactly one of all=true, inStates or keyValues")
+        for name, values in (("inStates", self.in_states), ("keyValues", self.key_values)):
+            repeated = _duplicates(values or [])
+            if repeated:
+                raise ValueError(
+                    f"{name} lists {len(repeated)} value(s) more than once: {', '.join(repeated[:5])}"
+                )
+        return self
+
+
+class UpdateAction(_Wire):
+    """BatchUpdateDetector to a target state.
+
+    The service clears every variable and timer an update leaves out, so variables to keep are listed in
+    preserveVariables and carried over from the detector's current values.
+    """
+
+    mode: Literal["update"]
+    state_name: StateName
+    variables: Annotated[list[VariableSetting], Field(max_length=MAX_VARIABLES)] = []
+    timers: Annotated[list[TimerSetting], Field(max_length=MAX_TIMERS)] = []
+    preserve_variables: Annotated[list[VariableName], Field(max_length=MAX_VARIABLES)] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UpdateAction:
+        problems = []
+        set_names = [v.name for v in self.variables]
+        for label, names in (
+            ("variables", set_names),
+            ("timers", [t.name for t in self.timers]),
+            ("preserveVariables", list(self.preserve_variables)),
+        ):
+            repeated = _duplicates(names)
+            if repeated:
+                problems.append(f"{label} names {', '.join(repeated)} more than once")
+        both = sorted(set(set_names) & set(self.preserve_variables))
+        if both:
+            problems.append(f"variable(s) {', '.join(both)} both set and preserved")
+        if len(set(set_names) | set(self.preserve_variables)) > MAX_VARIABLES:
+            problems.append(f"at most {MAX_VARIABLES} variables may be set and preserved together")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class MessageAction(_Wire):
+    """BatchPutMessage to an input, so that the detector model's own logic performs the reset."""
+
+    mode: Literal["message"]
+    input_name: InputName
+    payload_template: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _template_is_usable(self) -> MessageAction:
+        names = set(_placeholders(self.payload_template))
+        unknown = sorted(names - set(PLACEHOLDERS))
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder(s) {', '.join('${' + n + '}' for n in unknown)}; "
+                f"known: {', '.join('${' + n + '}' for n in PLACEHOLDERS)}"
+            )
+        if "keyValue" not in names:
+            raise ValueError(
+                "the template must contain ${keyValue}, or every message would reach one detector"
+            )
+        widest = render_payload(
+            self.payload_template, key_value="k" * 128, plan_name="p" * 64, run_id="r" * 32, time=_WIDEST_TIME
+        )
+        if len(widest) > MAX_PAYLOAD_BYTES:
+            raise ValueError(
+                f"the payload can reach {len(widest)} bytes, "
+                f"more than the {MAX_PAYLOAD_BYTES}-byte message limit"
+            )
+        return self
+
+
+_WIDEST_TIME = "2000-01-01T00:00:00.000000+00:00"
+
+
+def _placeholders(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return _PLACEHOLDER.findall(node)
+    if isinstance(node, dict):
+        return [name for key, value in node.items() for name in _placeholders(key) + _placeholders(value)]
+    if isinstance(node, list):
+        return [name for item in node for name in _placeholders(item)]
+    return []
+
+
+def _fill(node: Any, values: dict[str, str]) -> Any:
+    # Filled inside the parsed JSON, so no value can break the document's syntax.
+    if isinstance(node, str):
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], node)
+    if isinstance(node, dict):
+        return {_fill(k, values): _fill(v, values) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_fill(item, values) for item in node]
+    return node
+
+
+def render_payload(
+    template: dict[str, Any], *, key_value: str, plan_name: str, run_id: str, time: str
+) -> bytes:
+    values = {"keyValue": key_value, "planName": plan_name, "runId": run_id, "time": time}
+    return json.dumps(_fill(template, values), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class VerifyOptions(_Wire):
+    """Describe reset detectors afterwards: all of them, or the first sampleSize of the run."""
+
+    sample_size: Annotated[StrictInt, Field(ge=1)] | None = None
+
+
+class ResetPlan(_Wire):
+    name: PlanName
+    detector_model_name: DetectorModelName
+    detectors: DetectorSelection
+    action: Annotated[UpdateAction | MessageAction, Field(discriminator="mode")]
+    dry_run: StrictBool = False
+    verify: VerifyOptions | None = None
+
+    @model_validator(mode="after")
+    def _verify_needs_a_target_state(self) -> ResetPlan:
+        if self.verify is not None and not isinstance(self.action, UpdateAction):
+            raise ValueError("verify needs action.mode 'update': a message has no target state to check")
+        return self
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for i, item in enumerate(loc):
+        # The discriminated union puts the tag into the path (action.update.stateName): leave it out.
+        if i > 0 and loc[i - 1] == "action" and item in ("update", "message"):
+            continue
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(plan)"
+
+
+def problems_of(exc: ValidationError) -> list[str]:
+    """Each problem as `path: rule`; input values are left out (they may be long or not meant for logs)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{_path(tuple(error['loc']))}: {message}")
+    return problems
+
+
+def parse_plan(data: Any) -> ResetPlan:
+    """The plan in `data` (a JSON object, already parsed), or PlanError listing every problem."""
+    if not isinstance(data, dict):
+        raise PlanError([f"(plan): expected a JSON object, got {type(data).__name__}"])
+    try:
+        return ResetPlan.model_validate(data)
+    except ValidationError as exc:
+        raise PlanError(problems_of(exc)) from None
+
+
+def parse_plan_json(text: str | bytes) -> ResetPlan:
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PlanError([f"(plan): not valid JSON ({exc})"]) from None
+    return parse_plan(data)

@@ -1,0 +1,225 @@
+"""The scheduled function and the operator CLI: same code path, clear errors, exit codes, metrics."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reset_fakes import MODEL, CapturedContinuations, FakeIotEvents
+
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "IotBridgeTests")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "detector-reset")
+
+import detector_reset
+from iotbridge.__main__ import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from iotbridge.reset import runner
+from iotbridge.reset.plan import PlanError
+from iotbridge.reset.runner import ResetFailed
+from iotbridge.settings import settings
+
+EVENTS = Path(__file__).resolve().parents[3] / "events"
+
+PLAN: dict[str, Any] = {
+    "name": "nightly",
+    "detectorModelName": MODEL,
+    "detectors": {"inStates": ["Alarm"]},
+    "action": {"mode": "update", "stateName": "Normal"},
+}
+
+
+class LambdaContext:
+    function_name = "detector-reset"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:detector-reset"
+    memory_limit_in_mb = 256
+    aws_request_id = "req-1"
+
+    def __init__(self, remaining_ms: int = 900_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture
+def continuations() -> CapturedContinuations:
+    return CapturedContinuations()
+
+
+@pytest.fixture
+def service(monkeypatch: pytest.MonkeyPatch, continuations: CapturedContinuations) -> Iterator[FakeIotEvents]:
+    """The in-memory service behind the real wiring (the adapters are swapped, nothing else)."""
+    fake = FakeIotEvents.with_fleet({"Alarm": 30, "Normal": 5})
+    monkeypatch.setattr(runner, "client", lambda name, **_: name)
+    monkeypatch.setattr(runner, "IotEventsDataService", lambda _client: fake)
+    monkeypatch.setattr(runner, "LambdaSelfInvoker", lambda _client, _arn: continuations)
+    settings.cache_clear()
+    yield fake
+    settings.cache_clear()
+
+
+# ---------------------------------------------------------------- Lambda handler
+
+
+def test_the_handler_runs_the_plan_from_the_schedule_and_returns_the_summary(service: FakeIotEvents) -> None:
+    summary = detector_reset.lambda_handler(dict(PLAN), LambdaContext())
+
+    assert summary["status"] == "complete"
+    assert summary["matched"] == 30
+    assert summary["reset"] == 30
+    assert summary["continuations"] == 0
+    assert {d.state for d in service.detectors.values()} == {"Normal"}
+
+
+def test_the_handler_emits_per_plan_metrics(
+    service: FakeIotEvents, capsys: pytest.CaptureFixture[str]
+) -> None:
+    detector_reset.lambda_handler(dict(PLAN), LambdaContext())
+
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    reset_metrics = next(doc for doc in emf if "DetectorsReset" in doc)
+    assert reset_metrics["plan"] == "nightly"
+    assert reset_metrics["DetectorsReset"] in (30, [30])
+    assert (
+        reset_metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"]
+        == os.environ["POWERTOOLS_METRICS_NAMESPACE"]
+    )
+
+
+def test_the_handler_continues_itself_when_time_runs_short(
+    service: FakeIotEvents, continuations: CapturedContinuations
+) -> None:
+    service.detectors.update(FakeIotEvents.with_fleet({"Alarm": 600}).detectors)
+
+    summary = detector_reset.lambda_handler(dict(PLAN), LambdaContext(remaining_ms=10_000))
+    continuation = continuations.payloads[0]
+    finished = detector_reset.lambda_handler(continuation, LambdaContext())
+
+    assert summary["status"] == "continued"
+    assert finished["status"] == "complete"
+    assert finished["reset"] == 600
+    assert finished["runId"] == summary["runId"]
+
+
+def test_an_invalid_plan_raises_one_error_listing_every_problem(service: FakeIotEvents) -> None:
+    event = json.loads((EVENTS / "reset-invalid-plan.json").read_text())
+
+    with pytest.raises(PlanError) as raised:
+        detector_reset.lambda_handler(event, LambdaContext())
+
+    assert len(raised.value.problems) >= 3
+    assert service.calls == {}
+
+
+def test_a_malformed_continuation_is_rejected_like_a_plan(service: FakeIotEvents) -> None:
+    with pytest.raises(PlanError, match=r"continuation\.runId"):
+        detector_reset.lambda_handler({"continuation": {"plan": PLAN}}, LambdaContext())
+
+
+def test_the_invocation_fails_when_failures_pass_the_allowed_share(
+    service: FakeIotEvents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RESET_FAILURE_SHARE", "0.1")
+    service.item_errors = {f"dev-{n:05d}": "InvalidRequestException" for n in range(4)}
+
+    with pytest.raises(ResetFailed, match=r"4 of 30 detector\(s\) failed \(13.3%\)"):
+        detector_reset.lambda_handler(dict(PLAN), LambdaContext())
+
+
+@pytest.mark.parametrize("name", ["reset-update.json", "reset-message.json", "reset-dry-run.json"])
+def test_the_sample_events_are_valid_plans(name: str) -> None:
+    plan, resume = runner.read_event(json.loads((EVENTS / name).read_text()))
+
+    assert resume is None
+    assert plan.name
+
+
+def test_the_example_plan_files_are_valid() -> None:
+    files = sorted((EVENTS / "plans").glob("*.json"))
+
+    assert files
+    for path in files:
+        runner.read_event(json.loads(path.read_text()))
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def write_plan(tmp_path: Path, plan: Any) -> str:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    return str(path)
+
+
+def test_cli_runs_a_plan_and_prints_a_table(service: FakeIotEvents, tmp_path: Path) -> None:
+    code, out, _ = cli("reset", "--plan", write_plan(tmp_path, PLAN))
+
+    assert code == EXIT_OK
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
+    assert rows["status"] == ["complete"]
+    assert rows["reset"] == ["30"]
+    assert rows["Alarm"] == ["30"]  # under matchedByState
+    assert {d.state for d in service.detectors.values()} == {"Normal"}
+
+
+def test_cli_dry_run_flag_changes_nothing(service: FakeIotEvents, tmp_path: Path) -> None:
+    code, out, _ = cli("reset", "--plan", write_plan(tmp_path, PLAN), "--dry-run", "--json")
+
+    assert code == EXIT_OK
+    assert json.loads(out)["skipped"] == 30
+    assert service.calls["update_detectors"] == 0
+
+
+def test_cli_exits_1_when_failures_pass_the_allowed_share(service: FakeIotEvents, tmp_path: Path) -> None:
+    service.item_errors = {f"dev-{n:05d}": "InvalidRequestException" for n in range(10)}
+
+    code, _, err = cli("reset", "--plan", write_plan(tmp_path, PLAN))
+
+    assert code == EXIT_FAILED
+    assert "reset failed: 10 of 30 detector(s) failed" in err
+
+
+def test_cli_exits_2_with_every_problem_for_an_invalid_plan(service: FakeIotEvents, tmp_path: Path) -> None:
+    code, out, err = cli("reset", "--plan", write_plan(tmp_path, {"name": "x y", "detectors": {}}))
+
+    assert code == EXIT_USAGE
+    assert out == ""
+    assert "invalid reset plan" in err and "name:" in err and "detectorModelName: Field required" in err
+    assert "Traceback" not in err
+    assert service.calls == {}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["reset"],
+        ["explode"],
+        [],
+        ["reset", "--plan", "/nonexistent/plan.json"],
+    ],
+)
+def test_cli_exits_2_on_bad_usage(service: FakeIotEvents, argv: list[str]) -> None:
+    code, _, _ = cli(*argv)
+
+    assert code == EXIT_USAGE
+
+
+def test_cli_exits_2_for_a_plan_that_is_not_json(service: FakeIotEvents, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("{oops")
+
+    code, _, err = cli("reset", "--plan", str(path))
+
+    assert code == EXIT_USAGE
+    assert "not valid JSON" in err

@@ -1,0 +1,220 @@
+"""A reset plan is checked against the service model's rules before any call, with every problem listed."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from iotbridge.reset.plan import PlanError, ResetPlan, parse_plan, parse_plan_json, render_payload
+
+UPDATE_PLAN: dict[str, Any] = {
+    "name": "nightly-hvac",
+    "detectorModelName": "hvac",
+    "detectors": {"inStates": ["Alarm", "Fault"]},
+    "action": {
+        "mode": "update",
+        "stateName": "Normal",
+        "variables": [{"name": "alarmCount", "value": "0"}],
+        "timers": [{"name": "cooldown", "seconds": 300}],
+        "preserveVariables": ["lifetimeCount"],
+    },
+    "verify": {"sampleSize": 50},
+}
+
+MESSAGE_PLAN: dict[str, Any] = {
+    "name": "nightly-hvac-message",
+    "detectorModelName": "hvac",
+    "detectors": {"all": True},
+    "action": {
+        "mode": "message",
+        "inputName": "hvacReset",
+        "payloadTemplate": {
+            "device": "${keyValue}",
+            "command": "reset",
+            "by": "${planName}",
+            "at": "${time}",
+        },
+    },
+    "dryRun": True,
+}
+
+
+def with_change(plan: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(plan)
+    *parents, last = path.split(".")
+    node: Any = changed
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    if value is _DELETE:
+        del node[last]
+    else:
+        node[int(last) if last.isdigit() else last] = value
+    return changed
+
+
+_DELETE = object()
+
+
+def problems(data: Any) -> list[str]:
+    with pytest.raises(PlanError) as raised:
+        parse_plan(data)
+    return raised.value.problems
+
+
+@pytest.mark.parametrize("plan", [UPDATE_PLAN, MESSAGE_PLAN])
+def test_valid_plans_are_accepted_and_round_trip_through_their_json_form(plan: dict[str, Any]) -> None:
+    parsed = parse_plan(plan)
+
+    assert parse_plan(parsed.to_json_dict()) == parsed
+
+
+def test_key_value_selection_is_accepted() -> None:
+    plan = parse_plan(with_change(UPDATE_PLAN, "detectors", {"keyValues": ["room-1", "room:2"]}))
+
+    assert plan.detectors.key_values == ["room-1", "room:2"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("name", "has space", "name: String should match pattern"),
+        ("detectorModelName", "", "detectorModelName: String should have at least 1 character"),
+        ("detectorModelName", "x" * 129, "detectorModelName: String should have at most 128 characters"),
+        ("detectorModelName", "a/b", "detectorModelName: String should match pattern"),
+        ("detectors", {}, "detectors: choose exactly one of all=true, inStates or keyValues"),
+        ("detectors", {"all": True, "inStates": ["A"]}, "detectors: choose exactly one"),
+        ("detectors", {"inStates": []}, "detectors.inStates: List should have at least 1 item"),
+        ("detectors", {"inStates": ["A", "A"]}, "detectors: inStates lists 1 value(s) more than once: A"),
+        ("detectors", {"inStates": ["x" * 129]}, "detectors.inStates[0]: String should have at most 128"),
+        ("detectors", {"keyValues": ["bad key"]}, "detectors.keyValues[0]: String should match pattern"),
+        ("detectors", {"keyValues": ["k"] * 1001}, "detectors.keyValues: List should have at most 1000"),
+        ("action.stateName", "", "action.stateName: String should have at least 1 character"),
+        ("action.stateName", "s" * 129, "action.stateName: String should have at most 128 characters"),
+        ("action.variables.0.name", "9lives", "action.variables[0].name: String should match pattern"),
+        ("action.variables.0.value", "", "action.variables[0].value: String should have at least 1"),
+        (
+            "action.variables.0.value",
+            "v" * 1025,
+            "action.variables[0].value: String should have at most 1024",
+        ),
+        (
+            "action.timers.0.seconds",
+            0,
+            "action.timers[0].seconds: Input should be greater than or equal to 1",
+        ),
+        ("action.timers.0.seconds", "300", "action.timers[0].seconds: Input should be a valid integer"),
+        ("action.timers.0.name", "", "action.timers[0].name: String should have at least 1 character"),
+        (
+            "action.timers",
+            [{"name": f"t{n}", "seconds": 1} for n in range(6)],
+            "action.timers: List should have at most 5 items",
+        ),
+        ("action.preserveVariables", ["alarmCount"], "action: variable(s) alarmCount both set and preserved"),
+        ("action.preserveVariables", ["a", "a"], "action: preserveVariables names a more than once"),
+        ("action.mode", "reboot", "action: Input tag 'reboot' found using 'mode' does not match"),
+        ("dryRun", "yes", "dryRun: Input should be a valid boolean"),
+        ("verify", {"sampleSize": 0}, "verify.sampleSize: Input should be greater than or equal to 1"),
+        ("unexpected", 1, "unexpected: Extra inputs are not permitted"),
+        ("action.unexpected", 1, "action.unexpected: Extra inputs are not permitted"),
+        ("name", _DELETE, "name: Field required"),
+        ("action.stateName", _DELETE, "action.stateName: Field required"),
+    ],
+)
+def test_each_rule_of_an_update_plan_is_enforced(path: str, value: Any, expected: str) -> None:
+    found = problems(with_change(UPDATE_PLAN, path, value))
+
+    assert any(p.startswith(expected) for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("action.inputName", "-starts-with-dash", "action.inputName: String should match pattern"),
+        ("action.inputName", "i" * 129, "action.inputName: String should have at most 128 characters"),
+        ("action.payloadTemplate", {"device": "${serial}"}, "action: unknown placeholder(s) ${serial}"),
+        ("action.payloadTemplate", {"command": "reset"}, "action: the template must contain ${keyValue}"),
+        (
+            "action.payloadTemplate",
+            {"device": "${keyValue}", "pad": "x" * 900},
+            "action: the payload can reach",
+        ),
+        ("verify", {}, "(plan): verify needs action.mode 'update'"),
+    ],
+)
+def test_each_rule_of_a_message_plan_is_enforced(path: str, value: Any, expected: str) -> None:
+    found = problems(with_change(MESSAGE_PLAN, path, value))
+
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    plan = {
+        "name": "bad name",
+        "detectorModelName": "",
+        "detectors": {"inStates": ["A", "A"]},
+        "action": {"mode": "update", "stateName": "", "variables": [{"name": "1x", "value": ""}]},
+        "dryRun": "yes",
+        "extra": 1,
+    }
+
+    with pytest.raises(PlanError) as raised:
+        parse_plan(plan)
+
+    assert [p.split(":")[0] for p in raised.value.problems] == [
+        "name",
+        "detectorModelName",
+        "detectors",
+        "action.stateName",
+        "action.variables[0].name",
+        "action.variables[0].value",
+        "dryRun",
+        "extra",
+    ]
+    assert str(raised.value).startswith("invalid reset plan (8 problems):\n  - name: ")
+
+
+def test_problem_messages_do_not_echo_the_rejected_values() -> None:
+    secret_like = "do-not-log-" + "v" * 1030
+
+    found = problems(with_change(UPDATE_PLAN, "action.variables.0.value", secret_like))
+
+    assert not any("do-not-log" in p for p in found)
+
+
+@pytest.mark.parametrize("data", [[], "plan", None, 3])
+def test_a_plan_that_is_not_an_object_is_rejected(data: Any) -> None:
+    assert problems(data) == [f"(plan): expected a JSON object, got {type(data).__name__}"]
+
+
+def test_plan_text_that_is_not_json_is_rejected_clearly() -> None:
+    with pytest.raises(PlanError) as raised:
+        parse_plan_json("{not json")
+
+    assert raised.value.problems[0].startswith("(plan): not valid JSON")
+
+
+def test_payload_is_filled_per_detector_inside_the_json_document() -> None:
+    plan = parse_plan(MESSAGE_PLAN)
+    assert plan.action.mode == "message"
+
+    payload = render_payload(
+        plan.action.payload_template, key_value='room"1', plan_name=plan.name, run_id="r1", time="T"
+    )
+
+    assert json.loads(payload) == {
+        "device": 'room"1',
+        "command": "reset",
+        "by": "nightly-hvac-message",
+        "at": "T",
+    }
+
+
+def test_plans_are_immutable() -> None:
+    plan = parse_plan(UPDATE_PLAN)
+
+    with pytest.raises(ValueError, match="frozen"):
+        plan.name = "other"
+    assert isinstance(plan, ResetPlan)

@@ -1,0 +1,50 @@
+"""Every reset plan the template schedules is a valid plan once the stack's parameters are filled in."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bridge_local.sam_template import load
+
+from iotbridge.reset.plan import parse_plan_json
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+def scheduled_inputs() -> list[tuple[str, Any]]:
+    template = load(TEMPLATE)
+    found = []
+    for name, resource in template["Resources"].items():
+        for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
+            if event.get("Type") == "ScheduleV2":
+                found.append((f"{name}.{event_name}", event["Properties"]["Input"]))
+    return found
+
+
+def substitute(value: Any, parameters: dict[str, Any]) -> str:
+    """Fill a Fn::Sub string with parameter defaults, as CloudFormation would with no overrides."""
+    text = value["Fn::Sub"] if isinstance(value, dict) else value
+    assert isinstance(text, str)
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.startswith("!"):
+            return "${" + name[1:] + "}"  # ${!x} is a literal ${x}
+        assert name in parameters, f"${{{name}}} is not a template parameter"
+        return str(parameters[name]["Default"])
+
+    return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+
+def test_template_schedules_at_least_one_reset() -> None:
+    assert scheduled_inputs(), "no ScheduleV2 event in template.yaml"
+
+
+@pytest.mark.parametrize(("schedule", "raw"), scheduled_inputs(), ids=lambda v: v if isinstance(v, str) else "")
+def test_scheduled_plan_is_valid(schedule: str, raw: Any) -> None:
+    parameters = load(TEMPLATE)["Parameters"]
+    plan = parse_plan_json(substitute(raw, parameters))
+    assert plan.detector_model_name == parameters["ResetDetectorModelName"]["Default"]
