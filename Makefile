@@ -16,7 +16,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_BIN := $(SAM)
 
-.PHONY: help setup test unit integration lint format typecheck validate build demo local bench fuzz clean
+.PHONY: help setup test unit integration lint format typecheck validate build contract demo local bench fuzz clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ validate: $(SAM_VENV)/.installed ## sam validate --lint
 
 build: setup ## sam build (arm64 layer, built locally without containers)
 	$(SAM) build
+
+contract: $(VENV)/.installed ## Regenerate docs/openapi.json from the event models (a test fails on drift)
+	PYTHONPATH=layers/shared $(PY) -m iotbridge.contract > docs/openapi.json
 
 clean: ## Remove build output and virtual environments
 	rm -rf .aws-sam $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache

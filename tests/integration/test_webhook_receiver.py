@@ -110,6 +110,14 @@ def test_duplicate_webhook_id_is_acknowledged_the_same_and_queued_once(
     assert len(queued_messages(relay)) == 1
 
 
+def test_202_body_has_exactly_the_members_the_published_contract_requires(post: Post) -> None:
+    from iotbridge.contract import openapi
+
+    schema = openapi()["components"]["schemas"]["WebhookAccepted"]
+    body = post(encode(BODIES["device-event"]))["json"]
+    assert set(body) == set(schema["required"]) == set(schema["properties"])
+
+
 def test_same_webhook_id_for_another_connector_is_not_a_duplicate(post: Post, relay: RelayResources) -> None:
     other = "other-connector"
     boto3.client("secretsmanager", endpoint_url=relay.endpoint).create_secret(

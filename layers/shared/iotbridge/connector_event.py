@@ -1,0 +1,481 @@
+"""The SendConnectorEvent request body: one pydantic model per wire shape, every constraint of AWS's model.
+
+A third-party cloud POSTs to `/connectors/{connectorId}/events` the body of AWS IoT managed integrations'
+`SendConnectorEvent` request without `ConnectorId` (the path carries it), or a JSON array of 1 to 50 of them.
+`parse_webhook_body` checks it against these models and answers either the events or one
+`EventValidationError` naming every failing member, without ever quoting a value (values may be sensitive).
+
+Conventions, the same at every depth:
+- Field names are the wire names (PascalCase at the top, camelCase inside the Matter capability report).
+- Types are strict: an integer member takes a JSON integer only (not "200", 200.5, 200.0 or true), a string
+  member a JSON string only.
+- A member may be left out unless AWS requires it, but may not be null: botocore refuses None for any member.
+- Unknown members are rejected, except inside document members, which take any JSON value.
+- Constraints follow Smithy: patterns are unanchored (see `iotbridge.smithy`), lengths count code points.
+"""
+
+import math
+from typing import Annotated, Any, Final, Literal, TypedDict, TypeVar, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import ErrorDetails, PydanticCustomError, core_schema
+
+from .smithy import SmithyLength, SmithyPattern, SmithyRange
+
+MAX_EVENTS_PER_BODY: Final = 50
+
+
+# ----------------------------------------------------------------------------------------------------
+# Building blocks
+
+
+class _NotNull:
+    """Makes `X | None` validate as `X`: a left-out member stays None, an explicit null is rejected."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        schema = handler(source)
+        return schema["schema"] if schema["type"] == "nullable" else schema
+
+
+_T = TypeVar("_T")
+Omittable = Annotated[_T | None, _NotNull()]
+
+
+class _JsonDocument:
+    """A Smithy document: any JSON value (object, array, string, number, boolean or null)."""
+
+    @staticmethod
+    def _validate(value: Any) -> Any:
+        pending = [value]
+        while pending:
+            item = pending.pop()
+            kind = type(item)
+            if item is None or kind is bool or kind is int:
+                continue
+            if kind is str:
+                ok = _is_text(item)
+            elif kind is float:
+                ok = math.isfinite(item)  # NaN and the infinities are not JSON, though json.loads reads them
+            elif kind is list:
+                pending.extend(item)
+                ok = True
+            elif kind is dict:
+                ok = all(type(key) is str and _is_text(key) for key in item)
+                pending.extend(item.values())
+            else:
+                ok = False
+            if not ok:
+                raise PydanticCustomError(
+                    "event_document", "must be a JSON value (finite numbers, Unicode text)"
+                )
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(self._validate)
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"description": "Any JSON value (a Smithy document)."}
+
+
+def _is_text(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+Document = Annotated[Any, _JsonDocument()]
+
+# Smithy shapes of the AWS model, by shape name (suffixed where a member of that name would shadow it).
+MATTER_ID_PATTERN: Final = r"0[xX][0-9a-fA-F]+$|^[0-9]+"
+ConnectorIdText = Annotated[str, SmithyLength(1, 64), SmithyPattern(r"[A-Za-z0-9-_]+")]
+ThirdPartyUserIdText = Annotated[str, SmithyLength(1, 64), SmithyPattern(r"[a-zA-Z0-9_.,@-]+")]
+ConnectorEventOperation = Literal[
+    "DEVICE_COMMAND_RESPONSE", "DEVICE_DISCOVERY", "DEVICE_EVENT", "DEVICE_COMMAND_REQUEST"
+]
+ConnectorEventOperationVersion = Annotated[str, SmithyLength(1, 6), SmithyPattern(r"[0-9.]+")]
+ConnectorEventStatusCode = Annotated[int, SmithyRange(100, 550)]
+ConnectorEventMessage = Annotated[str, SmithyLength(1, 256), SmithyPattern(r"[\sa-zA-Z0-9_.,@-]+")]
+DeviceDiscoveryIdText = Annotated[str, SmithyLength(1, 200), SmithyPattern(r"[A-Za-z0-9]+")]
+ConnectorDeviceIdText = Annotated[str, SmithyLength(1, 256), SmithyPattern(r"[a-zA-Z0-9_.,@-]+")]
+TraceIdText = Annotated[str, SmithyLength(1, 128), SmithyPattern(r"[a-zA-Z0-9:=_-]+")]
+ConnectorDeviceNameText = Annotated[str, SmithyLength(1, 256), SmithyPattern(r"[\p{L}\p{N} ._-]+")]
+CapabilityReportVersion = Annotated[str, SmithyLength(1, 10), SmithyPattern(r"1\.0\.0")]
+NodeId = Annotated[str, SmithyLength(1, 64), SmithyPattern(r"[a-zA-Z0-9=_.,@\+\-/]+")]
+EndpointId = Annotated[str, SmithyLength(1, 64), SmithyPattern(r"[0-9a-zA-Z]+")]
+DeviceType = Annotated[str, SmithyLength(0, 256), SmithyPattern(r"[a-zA-Z0-9=_. ,@\+\-/]+")]
+ClusterId = Annotated[str, SmithyLength(1, 24), SmithyPattern(MATTER_ID_PATTERN)]
+MatterAttributeId = Annotated[str, SmithyLength(1, 24), SmithyPattern(MATTER_ID_PATTERN)]
+MatterCommandId = Annotated[str, SmithyLength(1, 24), SmithyPattern(MATTER_ID_PATTERN)]
+MatterEventId = Annotated[str, SmithyLength(1, 24), SmithyPattern(MATTER_ID_PATTERN)]
+ExtrinsicSchemaId = Annotated[str, SmithyLength(1, 10), SmithyPattern(MATTER_ID_PATTERN)]
+RevisionId = Annotated[int, SmithyRange(1, 10)]  # MatterCapabilityReportClusterRevisionId
+SchemaVersionedId = Annotated[
+    str, SmithyLength(7, 128), SmithyPattern(r"[a-zA-Z0-9.]+@(\d+\.\d+(\.\d+)?|\$latest)")
+]
+CapabilityName = Annotated[str, SmithyLength(1, 128), SmithyPattern(r"[/a-zA-Z0-9\._ -]+")]
+ActionName = Annotated[str, SmithyLength(1, 128), SmithyPattern(r"[/a-zA-Z0-9\._ -]+")]
+SpecVersion = Annotated[str, SmithyLength(1, 64), SmithyPattern(r"\d+\.\d+")]
+EndpointSemanticTag = Annotated[str, SmithyLength(1, 128), SmithyPattern(r"[0-9a-zA-Z._-]+")]
+FeatureMap = Annotated[int, SmithyRange(0, 4294967295)]  # MatterCapabilityReportFeatureMap (a long)
+FabricIndex = Annotated[int, SmithyRange(0, 4096)]  # MatterCapabilityReportFabricIndex
+SchemaVersionFormat = Literal["AWS", "ZCL", "CONNECTOR"]
+
+
+class _WireShape(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Device discovery: the capability report of each device
+
+
+class MatterCapabilityReportAttribute(_WireShape):
+    """A Matter attribute of a cluster in a capability report."""
+
+    id: Omittable[MatterAttributeId] = None
+    name: Omittable[ActionName] = None
+    value: Annotated[Document, Field(description="The attribute's value (sensitive).")] = None
+
+
+class MatterCapabilityReportCluster(_WireShape):
+    """A Matter cluster an endpoint implements, as reported at discovery."""
+
+    id: ClusterId
+    revision: RevisionId
+    publicId: Omittable[SchemaVersionedId] = None
+    name: Omittable[CapabilityName] = None
+    specVersion: Omittable[SpecVersion] = None
+    attributes: Omittable[Annotated[list[MatterCapabilityReportAttribute], SmithyLength(0, 100)]] = None
+    commands: Omittable[Annotated[list[MatterCommandId], SmithyLength(0, 100)]] = None
+    events: Omittable[Annotated[list[MatterEventId], SmithyLength(0, 100)]] = None
+    featureMap: Omittable[FeatureMap] = None
+    generatedCommands: Omittable[Annotated[list[MatterCommandId], SmithyLength(0, 50)]] = None
+    fabricIndex: Omittable[FabricIndex] = None
+
+
+class MatterCapabilityReportEndpoint(_WireShape):
+    """A Matter endpoint of a device, with its device types and clusters."""
+
+    id: EndpointId
+    deviceTypes: Annotated[list[DeviceType], SmithyLength(0, 50)]
+    clusters: Annotated[list[MatterCapabilityReportCluster], SmithyLength(0, 50)]
+    parts: Omittable[Annotated[list[EndpointId], SmithyLength(0, 32)]] = None
+    semanticTags: Omittable[Annotated[list[EndpointSemanticTag], SmithyLength(0, 32)]] = None
+    clientClusters: Omittable[Annotated[list[ClusterId], SmithyLength(0, 32)]] = None
+
+
+class MatterCapabilityReport(_WireShape):
+    """What a device can do, in Matter terms."""
+
+    version: CapabilityReportVersion
+    nodeId: Omittable[NodeId] = None
+    endpoints: Annotated[list[MatterCapabilityReportEndpoint], SmithyLength(0, 50)]
+
+
+class CapabilitySchemaItem(_WireShape):
+    """A capability schema a device supports."""
+
+    Format: SchemaVersionFormat
+    CapabilityId: SchemaVersionedId
+    ExtrinsicId: ExtrinsicSchemaId
+    ExtrinsicVersion: RevisionId
+    Schema: Document
+
+
+class Device(_WireShape):
+    """A device found by a discovery job."""
+
+    ConnectorDeviceId: Annotated[ConnectorDeviceIdText, Field(description="The device id (sensitive).")]
+    ConnectorDeviceName: Omittable[ConnectorDeviceNameText] = None
+    CapabilityReport: MatterCapabilityReport
+    CapabilitySchemas: Omittable[Annotated[list[CapabilitySchemaItem], SmithyLength(0, 40)]] = None
+    DeviceMetadata: Document = None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Device state: one endpoint's clusters after an event or a command
+
+
+class MatterCluster(_WireShape):
+    """A Matter cluster's state: attributes, and commands and events keyed by their Matter ids."""
+
+    id: Omittable[ClusterId] = None
+    attributes: Annotated[Document, Field(description="The Matter attributes (sensitive).")] = None
+    commands: Omittable[Annotated[dict[MatterCommandId, Document], SmithyLength(1, 5)]] = None
+    events: Omittable[Annotated[dict[MatterEventId, Document], SmithyLength(1, 5)]] = None
+
+
+class MatterEndpoint(_WireShape):
+    """A device endpoint and the state of up to five of its clusters."""
+
+    id: Omittable[EndpointId] = None
+    clusters: Omittable[Annotated[list[MatterCluster], SmithyLength(1, 5)]] = None
+
+
+# The member `MatterEndpoint` would shadow its own type inside the class body.
+_MatterEndpoint = MatterEndpoint
+
+
+# ----------------------------------------------------------------------------------------------------
+# The event
+
+# Members an operation cannot do without, beyond those the AWS model itself requires.
+OPERATION_MEMBERS: Final[dict[str, tuple[str, ...]]] = {
+    "DEVICE_DISCOVERY": ("DeviceDiscoveryId", "Devices"),
+    "DEVICE_EVENT": ("ConnectorDeviceId", "MatterEndpoint"),
+    "DEVICE_COMMAND_RESPONSE": ("TraceId",),
+    "DEVICE_COMMAND_REQUEST": (),
+}
+
+
+class ConnectorEvent(_WireShape):
+    """One SendConnectorEvent request body, as a third-party cloud sends it.
+
+    `Operation` is the only member the AWS model requires (besides `ConnectorId`, which the webhook's path
+    gives; when the body carries it too, it must equal the path's). On top of the model, each operation needs
+    the members its documented flow cannot work without:
+
+    - DEVICE_DISCOVERY: `DeviceDiscoveryId` (the job being answered) and `Devices` (possibly empty);
+    - DEVICE_EVENT: `ConnectorDeviceId` (which device) and `MatterEndpoint` (its new state);
+    - DEVICE_COMMAND_RESPONSE: `TraceId` (the command being answered);
+    - DEVICE_COMMAND_REQUEST: nothing more. AWS documents no flow for it, so nothing beyond the model is
+      known to be needed, and demanding more could turn away events AWS accepts.
+    """
+
+    ConnectorId: Annotated[
+        Omittable[ConnectorIdText],
+        Field(description="Optional here; when present, equals the path's connectorId."),
+    ] = None
+    UserId: Annotated[
+        Omittable[ThirdPartyUserIdText], Field(description="Third-party user id (sensitive).")
+    ] = None
+    Operation: ConnectorEventOperation
+    OperationVersion: Omittable[ConnectorEventOperationVersion] = None
+    StatusCode: Omittable[ConnectorEventStatusCode] = None
+    Message: Annotated[Omittable[ConnectorEventMessage], Field(description="Event payload (sensitive).")] = (
+        None
+    )
+    DeviceDiscoveryId: Omittable[DeviceDiscoveryIdText] = None
+    ConnectorDeviceId: Annotated[
+        Omittable[ConnectorDeviceIdText], Field(description="The third-party device id (sensitive).")
+    ] = None
+    TraceId: Omittable[TraceIdText] = None
+    Devices: Omittable[list[Device]] = None
+    MatterEndpoint: Omittable[_MatterEndpoint] = None
+
+    @field_validator("ConnectorId")
+    @classmethod
+    def _same_connector_as_path(cls, value: str, info: ValidationInfo) -> str:
+        expected = info.context.get("connector_id") if isinstance(info.context, dict) else None
+        if expected is not None and value != expected:
+            raise PydanticCustomError("event_connector_id", "must equal the connector id in the path")
+        return value
+
+    @model_validator(mode="after")
+    def _operation_members_present(self) -> "ConnectorEvent":
+        missing = [name for name in OPERATION_MEMBERS[self.Operation] if getattr(self, name) is None]
+        if missing:
+            raise PydanticCustomError(
+                "event_operation_members",
+                "{members} required for Operation {operation}",
+                {"members": ", ".join(missing), "operation": self.Operation},
+            )
+        return self
+
+    @property
+    def operation(self) -> str:
+        return self.Operation
+
+    @property
+    def connector_device_id(self) -> str | None:
+        return self.ConnectorDeviceId
+
+    @property
+    def device_discovery_id(self) -> str | None:
+        return self.DeviceDiscoveryId
+
+    @property
+    def trace_id(self) -> str | None:
+        return self.TraceId
+
+    def to_event(self) -> dict[str, object]:
+        """The body as received (members the sender set, by wire name), without `ConnectorId`."""
+        return self.model_dump(exclude_unset=True, exclude={"ConnectorId"})
+
+
+# ----------------------------------------------------------------------------------------------------
+# The webhook body
+
+
+class Problem(TypedDict):
+    """One failing member: where it is and which rule it breaks. Never the value itself."""
+
+    path: str
+    rule: str
+
+
+class EventValidationError(ValueError):
+    """The webhook body breaks the SendConnectorEvent contract; `problems` lists every failing member."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        shown = "; ".join(f"{p['path'] or '(body)'}: {p['rule']}" for p in problems[:10])
+        more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
+        super().__init__(f"{len(problems)} problem(s): {shown}{more}")
+
+
+# Built once at import: validation is the hot path of every webhook.
+_ONE_EVENT: Final = TypeAdapter(ConnectorEvent)
+_MANY_EVENTS: Final = TypeAdapter(list[ConnectorEvent])
+_CONNECTOR_ID: Final = TypeAdapter(ConnectorIdText)
+_OPERATIONS: Final = frozenset(get_args(ConnectorEventOperation))
+
+_RULES: Final = {
+    "missing": "required",
+    "extra_forbidden": "unknown member",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "list_type": "must be an array",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+}
+# Error types raised by our own validators: their messages name rules and bounds, never values.
+_OWN_TYPE_PREFIXES: Final = ("smithy_", "event_")
+# Where the model has maps (MatterCluster.commands / .events): what follows in a location is a sender's key.
+_MAP_PARENT: Final = ("MatterEndpoint", "clusters")
+_MAP_MEMBERS: Final = frozenset({"commands", "events"})
+
+
+_NAME_CHARACTERS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _plain_name(name: str) -> bool:
+    """Whether an unknown member's name is an identifier worth echoing back, not arbitrary text."""
+    return 0 < len(name) <= 64 and all(ch in _NAME_CHARACTERS for ch in name)
+
+
+def _render(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _problem(error: ErrorDetails, prefix: tuple[int | str, ...]) -> Problem | None:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "event_operation_members":
+        return None  # reported member by member from the raw body, see _operation_problems
+    rule = _RULES.get(kind)
+    if rule is None:
+        if kind == "literal_error":
+            allowed = str(error.get("ctx", {}).get("expected", "")).replace("'", "").replace(" or ", ", ")
+            rule = f"must be one of {allowed}"
+        elif kind.startswith(_OWN_TYPE_PREFIXES):
+            rule = error["msg"]
+        else:
+            rule = "is not valid"
+    # A map's keys are the sender's text: name the map, and say whether a key or a value breaks the rule.
+    if len(loc) > 4 and loc[:2] == _MAP_PARENT and loc[3] in _MAP_MEMBERS:
+        rule = ("each key: " if loc[-1] == "[key]" else "each value: ") + rule
+        loc = loc[:4]
+    elif kind == "extra_forbidden" and loc and isinstance(loc[-1], str) and not _plain_name(loc[-1]):
+        loc = loc[:-1]
+        rule = "unknown member (name not shown)"
+    return {"path": _render(prefix + loc), "rule": rule}
+
+
+def _operation_problems(data: object, prefix: tuple[int | str, ...]) -> list[Problem]:
+    """The operation's own required members that the raw body leaves out (mirrors the model validator)."""
+    if not isinstance(data, dict):
+        return []
+    operation = data.get("Operation")
+    if not isinstance(operation, str) or operation not in _OPERATIONS:
+        return []
+    return [
+        {"path": _render((*prefix, name)), "rule": f"required for Operation {operation}"}
+        for name in OPERATION_MEMBERS[operation]
+        if name not in data
+    ]
+
+
+def _problems(exc: ValidationError, items: list[object], array: bool) -> list[Problem]:
+    problems: list[Problem] = []
+    failed: dict[int, list[Problem]] = {}
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = tuple(error["loc"])
+        index = loc[0] if array and loc and isinstance(loc[0], int) else 0
+        prefix: tuple[int | str, ...] = (index,) if array else ()
+        problem = _problem({**error, "loc": loc[1:] if array else loc}, prefix)
+        bucket = failed.setdefault(index, [])
+        if problem is not None:
+            bucket.append(problem)
+    for index in sorted(failed):
+        problems.extend(failed[index])
+        problems.extend(_operation_problems(items[index], (index,) if array else ()))
+    # Several keys of one map can break the same rule: say it once.
+    unique = {(p["path"], p["rule"]): p for p in problems}
+    return list(unique.values())
+
+
+def parse_webhook_body(data: object, connector_id: str) -> list[ConnectorEvent]:
+    """The events in a webhook body (already parsed JSON): one event object, or an array of 1 to 50.
+
+    Raises EventValidationError listing every failing member, each as a path such as
+    `[3].Devices[0].CapabilityReport.endpoints[2].id` and a rule; neither ever quotes the sender's values.
+    """
+    try:
+        _CONNECTOR_ID.validate_python(connector_id)
+    except ValidationError as exc:
+        raise EventValidationError(
+            [{"path": "connectorId", "rule": p["rule"]} for p in _problems(exc, [connector_id], array=False)]
+        ) from None
+    context = {"connector_id": connector_id}
+    if isinstance(data, list):
+        if not 1 <= len(data) <= MAX_EVENTS_PER_BODY:
+            raise EventValidationError(
+                [{"path": "", "rule": f"array must hold 1..{MAX_EVENTS_PER_BODY} events"}]
+            )
+        try:
+            return _MANY_EVENTS.validate_python(data, context=context)
+        except ValidationError as exc:
+            raise EventValidationError(_problems(exc, data, array=True)) from None
+    if isinstance(data, dict):
+        try:
+            return [_ONE_EVENT.validate_python(data, context=context)]
+        except ValidationError as exc:
+            raise EventValidationError(_problems(exc, [data], array=False)) from None
+    raise EventValidationError(
+        [
+            {
+                "path": "",
+                "rule": f"must be an event object or an array of 1..{MAX_EVENTS_PER_BODY} event objects",
+            }
+        ]
+    )

@@ -1,0 +1,171 @@
+"""Run the stand-in as a child process for tests, the local stack and benchmarks.
+
+`running_standin(seed=..., faults=...)` starts it on a free loopback port and yields a `Standin`; put
+`standin.endpoint_env()` into the environment (or pass `standin.url` as endpoint_url) and boto3 clients of
+both APIs reach it; read what it received with `connector_events()`, `detectors()` and `messages()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bridge_local.processes import ServerProcess, free_port, start_server
+
+# The folder holding this package: it goes on the child's PYTHONPATH.
+_LOCAL_DIR = Path(__file__).resolve().parent.parent
+
+
+class StandinAdminError(RuntimeError):
+    """The inspection API refused a call (bad fault plan, bad seed, ...)."""
+
+
+class Standin:
+    """A running stand-in: its URL and process id, and small wrappers of the inspection API."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self._server = server
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    @property
+    def pid(self) -> int:
+        return self._server.pid
+
+    def endpoint_env(self) -> dict[str, str]:
+        """Environment variables that point botocore's clients of both APIs at this stand-in."""
+        return {
+            "AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS": self.url,
+            "AWS_ENDPOINT_URL_IOTEVENTS_DATA": self.url,
+        }
+
+    def boto_client(self, service: str, **config: Any) -> Any:
+        """A boto3 client of `service` aimed at this stand-in: fake credentials, one attempt, and the bridge's
+        own service models first on the search path (botocore no longer ships iotevents-data).
+
+        Keyword arguments go to botocore's Config, e.g. parameter_validation=False to send what botocore
+        itself would refuse.
+        """
+        import boto3
+        from botocore.config import Config
+
+        # The stand-in never checks signatures: any credentials will do, and these reach no account.
+        session = boto3.session.Session(
+            aws_access_key_id="standin",
+            aws_secret_access_key="standin",  # noqa: S106 - not a secret
+            region_name="us-east-1",
+        )
+        with contextlib.suppress(ImportError):
+            from iotbridge.clients import SERVICE_MODELS_DIR
+
+            session._session.get_component("data_loader").search_paths.insert(0, str(SERVICE_MODELS_DIR))
+        # total_max_attempts counts the first call; botocore's max_attempts would count retries only.
+        settings = {"retries": {"mode": "standard", "total_max_attempts": 1}, **config}
+        return session.client(service, endpoint_url=self.url, config=Config(**settings))
+
+    def connector_events(self, connector_id: str | None = None) -> list[dict[str, Any]]:
+        """Accepted SendConnectorEvent calls, oldest first: sequence, connectorId, receivedAt, body."""
+        return list(self._get("connector-events", connectorId=connector_id)["events"])
+
+    def detectors(self, model: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+        """Detectors as DescribeDetector shows them, in model then key order."""
+        return list(self._get("detectors", model=model, state=state)["detectors"])
+
+    def messages(self, input_name: str | None = None) -> list[dict[str, Any]]:
+        """Accepted BatchPutMessage messages, oldest first, payload decoded."""
+        return list(self._get("messages", inputName=input_name)["messages"])
+
+    def faults(self) -> dict[str, Any]:
+        return dict(self._get("faults"))
+
+    def set_faults(self, plan: dict[str, Any]) -> None:
+        """Replace the fault plan (an empty dict removes every fault)."""
+        self._call("PUT", "faults", plan)
+
+    def seed(self, doc: dict[str, Any], *, replace: bool = False) -> None:
+        """Add detector models, detectors and inputs (or, with replace, swap the whole set)."""
+        self._call("POST", "detectors", {**doc, "replace": replace})
+
+    def reset(self, seed: dict[str, Any] | None = None) -> None:
+        """Back to the start: no records, zeroed stats, start-up faults, and the start-up seed (or `seed`)."""
+        self._call("POST", "reset", {"seed": seed, "reseed": seed is None, "restoreFaults": True})
+
+    def stats(self) -> dict[str, Any]:
+        """{"operations": {op: {"calls": {outcome: n}, "items": {outcome: n}}}, "throttled": {...}}."""
+        return dict(self._get("stats"))
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def _get(self, name: str, **query: str | None) -> Any:
+        params = urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        return self._call("GET", f"{name}?{params}" if params else name, None)
+
+    def _call(self, method: str, name: str, body: Any) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - loopback URL built here
+            f"{self.url}/_standin/{name}", data=data, method=method
+        )
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback URL built here
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            detail = json.loads(error.read() or b"{}").get("error", error.reason)
+            raise StandinAdminError(f"{method} /_standin/{name}: {detail}") from None
+
+
+@contextlib.contextmanager
+def running_standin(
+    seed: dict[str, Any] | None = None,
+    faults: dict[str, Any] | None = None,
+    random_seed: int = 0,
+    *,
+    connectors: list[str] | None = None,
+    log_file: Path | None = None,
+) -> Iterator[Standin]:
+    """Start the stand-in on a free loopback port, wait until it answers, and stop it by pid afterwards.
+
+    Requests are logged only when `log_file` is given (stdout and stderr both go there).
+    """
+    with tempfile.TemporaryDirectory(prefix="iot-standin-") as workdir:
+        port = free_port()
+        argv = [sys.executable, "-m", "iot_standin", "--port", str(port), "--random-seed", str(random_seed)]
+        if seed is not None:
+            argv += ["--seed", _write(Path(workdir) / "seed.json", seed)]
+        if faults is not None:
+            argv += ["--faults", _write(Path(workdir) / "faults.json", faults)]
+        if connectors is not None:
+            argv += ["--connectors", ",".join(connectors)]
+        if log_file is None:
+            argv.append("--quiet")
+        python_path = os.pathsep.join(p for p in (str(_LOCAL_DIR), os.environ.get("PYTHONPATH", "")) if p)
+        server = start_server(
+            "iot-standin",
+            argv,
+            port=port,
+            ready_path="/_standin/health",
+            env={"PYTHONPATH": python_path},
+            log_file=log_file,
+        )
+        standin = Standin(server)
+        try:
+            yield standin
+        finally:
+            standin.stop()
+
+
+def _write(path: Path, doc: dict[str, Any]) -> str:
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return str(path)
