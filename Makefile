@@ -16,7 +16,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_BIN := $(SAM)
 
-.PHONY: help setup test unit integration lint format typecheck validate build contract demo local bench fuzz clean
+.PHONY: help setup test unit integration lint format typecheck validate build contract demo local standin bench fuzz clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,16 @@ validate: $(SAM_VENV)/.installed ## sam validate --lint
 
 build: setup ## sam build (arm64 layer, built locally without containers)
 	$(SAM) build
+
+LOCAL_PORT ?= 3000
+local: $(VENV)/.installed ## Run the whole bridge on this machine (no AWS, no containers) until Ctrl-C
+	PYTHONPATH=local:layers/shared $(PY) -m bridge_local up --port $(LOCAL_PORT)
+
+demo: $(VENV)/.installed ## The story end to end on this machine: webhooks, forwarding, a detector reset
+	PYTHONPATH=local:layers/shared $(PY) -m bridge_local demo
+
+standin: $(VENV)/.installed ## Only the IoT stand-in on 127.0.0.1 (PORT=4510 by default)
+	PYTHONPATH=local:layers/shared $(PY) -m iot_standin --port $${PORT:-4510}
 
 contract: $(VENV)/.installed ## Regenerate docs/openapi.json from the event models (a test fails on drift)
 	PYTHONPATH=layers/shared $(PY) -m iotbridge.contract > docs/openapi.json

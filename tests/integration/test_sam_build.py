@@ -15,7 +15,11 @@ EM_X86_64 = 62
 
 
 def sam_cli() -> str:
-    candidates = [os.environ.get("SAM_CLI_BIN", ""), str(ROOT / ".venv-sam" / "bin" / "sam"), shutil.which("sam") or ""]
+    candidates = [
+        os.environ.get("SAM_CLI_BIN", ""),
+        str(ROOT / ".venv-sam" / "bin" / "sam"),
+        shutil.which("sam") or "",
+    ]
     for candidate in candidates:
         if candidate and Path(candidate).exists():
             return candidate
@@ -33,7 +37,7 @@ def elf_machine(path: Path) -> int:
 @pytest.fixture(scope="module")
 def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sam-build")
-    result = subprocess.run(  # noqa: S603 - fixed argv
+    result = subprocess.run(
         [sam_cli(), "build", "--build-dir", str(out), "--template-file", str(ROOT / "template.yaml")],
         cwd=ROOT,
         capture_output=True,
@@ -61,7 +65,9 @@ def test_layer_native_extensions_are_all_arm64(build_dir: Path) -> None:
 def test_layer_carries_the_shared_package_and_the_iotevents_data_model(build_dir: Path) -> None:
     python = build_dir / "SharedLayer" / "python"
     assert (python / "iotbridge" / "settings.py").is_file()
-    assert (python / "iotbridge" / "service_models" / "iotevents-data" / "2018-10-23" / "service-2.json").is_file()
+    assert (
+        python / "iotbridge" / "service_models" / "iotevents-data" / "2018-10-23" / "service-2.json"
+    ).is_file()
     assert (python / "boto3").is_dir(), "the layer pins its own boto3"
 
 

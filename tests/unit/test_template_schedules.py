@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_local.sam_template import load
 
+from bridge_local.sam_template import load
 from iotbridge.reset.plan import parse_plan_json
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -43,7 +43,9 @@ def test_template_schedules_at_least_one_reset() -> None:
     assert scheduled_inputs(), "no ScheduleV2 event in template.yaml"
 
 
-@pytest.mark.parametrize(("schedule", "raw"), scheduled_inputs(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("schedule", "raw"), scheduled_inputs(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_scheduled_plan_is_valid(schedule: str, raw: Any) -> None:
     parameters = load(TEMPLATE)["Parameters"]
     plan = parse_plan_json(substitute(raw, parameters))

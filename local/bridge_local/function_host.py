@@ -1,0 +1,65 @@
+"""One function's execution environment: its own process and environment, serving the Lambda Invoke API.
+
+    python -m bridge_local.function_host --name ForwarderFunction --handler forwarder.lambda_handler --port 0
+
+The caller sets the function's environment variables and PYTHONPATH (code folder, then the layer).
+Prints `function host listening on http://127.0.0.1:PORT` once it serves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .lambda_api import LambdaService
+from .lambda_runtime import InProcessFunction
+
+
+def _exit_with_parent(parent_pid: int, stop: threading.Event) -> None:
+    # If the stack's supervisor dies without stopping us, we must not outlive it.
+    while not stop.wait(1.0):
+        if os.getppid() != parent_pid:
+            stop.set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bridge_local.function_host")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--handler", required=True, help="module.function, as the template's Handler")
+    parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--memory", type=int, default=256)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--parent-pid", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    try:
+        function = InProcessFunction.load(
+            args.name, args.handler, timeout_seconds=args.timeout, memory_mb=args.memory
+        )
+    except Exception as exc:
+        print(f"cannot load {args.handler} for {args.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if args.parent_pid:
+        threading.Thread(target=_exit_with_parent, args=(args.parent_pid, stop), daemon=True).start()
+    with LambdaService({args.name: function}, port=args.port) as service:
+        print(f"function host listening on {service.url}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

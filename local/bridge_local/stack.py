@@ -1,0 +1,462 @@
+"""The whole bridge on one machine: moto, the IoT stand-in, one process per function, and the AWS glue.
+
+Glue that AWS provides and `sam local` would need containers for runs here, in the supervisor:
+the HTTP API in front of the receiver, the SQS event source mapping in front of the forwarder, and
+the Lambda Invoke endpoint that functions (and `python -m bridge_local reset`) call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import resources
+from .demo_fleet import DEMO_MODEL, DEMO_RESET_INPUT, demo_fleet
+from .http_api import HttpApi, Route
+from .lambda_api import LambdaService, RemoteFunction
+from .lambda_runtime import LOCAL_REGION
+from .processes import LOOPBACK, ServerProcess, free_port, start_moto_server, start_server
+from .sam_template import LocalResolver, StackSpec, TemplateError, read
+from .samples import DEMO_CONNECTOR_ID, DEMO_SECRET
+from .sqs_poller import SqsEventSource
+
+log = logging.getLogger("bridge_local.stack")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STATE_DIR = ROOT / "local" / ".state"
+STATE_FILE = "stack.json"
+LAST_RUN_FILE = "last-run.json"
+LAYER_DIR = ROOT / "layers" / "shared"
+LOCAL_DIR = ROOT / "local"
+
+# Credentials and settings that must never reach a local process: everything goes to loopback.
+_SCRUBBED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN")
+
+
+class StackError(RuntimeError):
+    """The local stack could not start or is not running; the message says what to do."""
+
+
+@dataclass
+class StackConfig:
+    template: Path = ROOT / "template.yaml"
+    api_port: int = 3000
+    # 0 = any free port; `up` pins them so events/env.json can point `sam local invoke` at them.
+    moto_port: int = 0
+    iot_port: int = 0
+    state_dir: Path = DEFAULT_STATE_DIR
+    # Short, so a failed event comes back within seconds instead of the deployed three minutes.
+    visibility_timeout: int = 2
+    max_receive_count: int | None = None  # the template's ForwarderMaxReceiveCount default when None
+    fleet_size: int = 200
+    connector_id: str = DEMO_CONNECTOR_ID
+    signing_secret: str = DEMO_SECRET
+    poll_wait_seconds: int = 1
+    parameter_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def local_credentials_env() -> dict[str, str]:
+    """Fake credentials and no shared config, so nothing can sign a request for a real account."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": LOCAL_REGION,
+        "AWS_DEFAULT_REGION": LOCAL_REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def _clean_environ() -> dict[str, str]:
+    return {
+        k: v for k, v in os.environ.items() if k not in _SCRUBBED and not k.startswith("AWS_ENDPOINT_URL")
+    }
+
+
+def boto_client(service: str, endpoint: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    creds = local_credentials_env()
+    return boto3.session.Session(
+        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+        region_name=LOCAL_REGION,
+    ).client(service, endpoint_url=endpoint, config=Config(retries={"mode": "standard", "max_attempts": 3}))
+
+
+class LocalStack:
+    """`start()` (or `with LocalStack(config) as stack:`) runs it; `stop()` ends every process it started."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.spec: StackSpec = read(config.template)
+        self.processes: dict[str, ServerProcess] = {}
+        self.functions: dict[str, RemoteFunction] = {}
+        self.queues: dict[str, resources.LocalQueue] = {}
+        self.tables: dict[str, str] = {}
+        self.pollers: list[SqsEventSource] = []
+        self.lambda_service: LambdaService | None = None
+        self.api: HttpApi | None = None
+        self.logs_dir = config.state_dir / "logs"
+        self._stopped = False
+        self._state: dict[str, Any] | None = None
+        self.schedules: dict[str, dict[str, Any]] = {}
+        self.fleet_models_seeded: list[str] = []
+
+    # ----- lifecycle
+
+    def __enter__(self) -> LocalStack:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        existing = read_state(self.config.state_dir)
+        if existing is not None:
+            raise StackError(
+                f"a local stack is already running (pid {existing['supervisorPid']}, {existing['apiUrl']}); "
+                "stop it first with `python -m bridge_local down`"
+            )
+        stop_running_stack(self.config.state_dir)  # what a killed supervisor may have left behind
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        overrides = dict(self.config.parameter_overrides)
+        if self.config.max_receive_count is not None:
+            overrides["ForwarderMaxReceiveCount"] = self.config.max_receive_count
+        resolver = LocalResolver(self.spec, parameter_overrides=overrides)
+        seed = self.config.state_dir / "fleet-seed.json"
+        models = self.fleet_models(resolver)
+        self.fleet_models_seeded = list(models)
+        fleet = demo_fleet(self.config.fleet_size, models)
+        seed.write_text(json.dumps(fleet), encoding="utf-8")
+        self._start_all(
+            {
+                "moto": lambda: start_moto_server(
+                    port=self.config.moto_port or None, log_file=self.logs_dir / "moto.log"
+                ),
+                "iot": lambda: self._start_iot_standin(seed),
+            }
+        )
+        self._create_resources(resolver)
+        self._start_functions(resolver)
+        self.schedules = {
+            name: resolver.schedule_inputs(spec)
+            for name, spec in self.spec.functions.items()
+            if spec.schedules
+        }
+        self._start_event_sources()
+        self.api = HttpApi(self._routes(), port=self.config.api_port).start()
+        self._state = self.describe()
+        write_state(self.config.state_dir, self._state)
+        return self
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        for poller in self.pollers:
+            poller.stop()
+        if self.api is not None:
+            self.api.stop()
+        if self.lambda_service is not None:
+            self.lambda_service.stop()
+        # Functions first, the services they call last.
+        for name in sorted(self.processes, key=lambda n: n in {"moto", "iot"}):
+            self.processes[name].stop()
+        with contextlib.suppress(FileNotFoundError):
+            (self.config.state_dir / STATE_FILE).unlink()
+        # What ran, kept after the stop: which pids and logs belonged to the last run.
+        last = self._state or {"pids": {name: p.pid for name, p in self.processes.items()}}
+        with contextlib.suppress(OSError):
+            (self.config.state_dir / LAST_RUN_FILE).write_text(json.dumps(last, indent=2), encoding="utf-8")
+
+    def dead_processes(self) -> list[str]:
+        return [name for name, p in self.processes.items() if p.process.poll() is not None]
+
+    # ----- pieces
+
+    def _start_iot_standin(self, seed: Path) -> ServerProcess:
+        port = self.config.iot_port or free_port()
+        argv = [sys.executable, "-m", "iot_standin", "--port", str(port), "--seed", str(seed)]
+        env = {"PYTHONPATH": os.pathsep.join([str(LOCAL_DIR), str(LAYER_DIR)]), "PYTHONUNBUFFERED": "1"}
+        return start_server("iot", argv, port=port, env=env, log_file=self.logs_dir / "iot-standin.log")
+
+    @property
+    def moto_url(self) -> str:
+        return self.processes["moto"].url
+
+    @property
+    def iot_url(self) -> str:
+        return self.processes["iot"].url
+
+    def client(self, service: str) -> Any:
+        return boto_client(service, self.moto_url)
+
+    def fleet_models(self, resolver: LocalResolver) -> dict[str, str]:
+        """The demo model, plus every model (and reset input) the template's schedules reset."""
+        models = {DEMO_MODEL: DEMO_RESET_INPUT}
+        for spec in self.spec.functions.values():
+            try:
+                plans = resolver.schedule_inputs(spec).values()
+            except TemplateError:
+                continue  # an input naming resources not created yet; nothing to seed for it
+            for plan in plans:
+                model = plan.get("detectorModelName") if isinstance(plan, dict) else None
+                if isinstance(model, str) and model not in models:
+                    action = plan.get("action") or {}
+                    models[model] = str(action.get("inputName") or f"{model}ResetInput")
+        return models
+
+    def _create_resources(self, resolver: LocalResolver) -> None:
+        self.queues = resources.create_queues(
+            self.client("sqs"), self.spec, resolver, visibility_timeout=self.config.visibility_timeout
+        )
+        self.tables = resources.create_tables(self.client("dynamodb"), self.spec, resolver)
+        resources.bind_functions(self.spec, resolver)
+        resources.create_signing_secret(
+            self.client("secretsmanager"),
+            prefix=self.signing_secret_prefix(resolver),
+            connector_id=self.config.connector_id,
+            secret=self.config.signing_secret,
+        )
+
+    def signing_secret_prefix(self, resolver: LocalResolver) -> str:
+        for function in self.spec.functions.values():
+            if "SIGNING_SECRET_PREFIX" in function.environment:
+                return str(resolver.value(function.environment["SIGNING_SECRET_PREFIX"]))
+        return "iot-bridge/connectors/"
+
+    def function_env(self, name: str, resolver: LocalResolver) -> dict[str, str]:
+        spec = self.spec.functions[name]
+        endpoints = {
+            "AWS_ENDPOINT_URL": self.moto_url,  # anything not listed below still stays on this machine
+            "AWS_ENDPOINT_URL_SQS": self.moto_url,
+            "AWS_ENDPOINT_URL_SECRETSMANAGER": self.moto_url,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.moto_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.moto_url,
+            "AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS": self.iot_url,
+            "AWS_ENDPOINT_URL_IOTEVENTS_DATA": self.iot_url,
+            "AWS_ENDPOINT_URL_IOT_EVENTS_DATA": self.iot_url,
+        }
+        if self.lambda_service is not None:
+            endpoints["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_service.url
+        code = (ROOT / spec.code_uri).resolve()
+        try:
+            template_env = resolver.environment(spec)
+        except TemplateError as exc:
+            raise StackError(f"{name}: {exc}") from None
+        return {
+            **template_env,
+            **local_credentials_env(),
+            **endpoints,
+            # What the Lambda runtime sets; AWS_SAM_LOCAL tells Powertools it runs on a local emulator.
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_seconds),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+            "AWS_SAM_LOCAL": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "PYTHONUNBUFFERED": "1",
+            # The function's code first, then the layer, as /var/task precedes /opt/python.
+            "PYTHONPATH": os.pathsep.join([str(code), str(LAYER_DIR), str(LOCAL_DIR)]),
+        }
+
+    def _start_functions(self, resolver: LocalResolver) -> None:
+        ports = {name: free_port() for name in self.spec.functions}
+        self.functions = {
+            name: RemoteFunction(
+                f"http://{LOOPBACK}:{port}", name, float(self.spec.functions[name].timeout_seconds)
+            )
+            for name, port in ports.items()
+        }
+        self.lambda_service = LambdaService(self.functions).start()
+
+        def start(name: str) -> ServerProcess:
+            spec = self.spec.functions[name]
+            argv = [
+                sys.executable, "-m", "bridge_local.function_host",
+                "--name", name, "--handler", spec.handler,
+                "--timeout", str(spec.timeout_seconds), "--memory", str(spec.memory_mb),
+                "--port", str(ports[name]), "--parent-pid", str(os.getpid()),
+            ]  # fmt: skip
+            env = {**_clean_environ(), **self.function_env(name, resolver)}
+            return start_server(
+                name,
+                argv,
+                port=ports[name],
+                env=env,
+                log_file=self.logs_dir / f"{name}.log",
+                inherit_env=False,
+            )
+
+        self._start_all({name: functools.partial(start, name) for name in ports})
+
+    def _start_all(self, starters: dict[str, Callable[[], ServerProcess]]) -> None:
+        """Start servers side by side, each recorded the moment it runs, so that `stop()` always finds it."""
+
+        def run(name: str) -> None:
+            self.processes[name] = starters[name]()
+
+        with ThreadPoolExecutor(max_workers=max(1, len(starters))) as pool:
+            futures = {name: pool.submit(run, name) for name in starters}
+        failures = []
+        for name, future in futures.items():
+            problem = future.exception()
+            if problem is not None:
+                failures.append(f"{name} did not start ({problem}); see {self.logs_dir}")
+        if failures:
+            raise StackError("; ".join(failures))
+
+    def _start_event_sources(self) -> None:
+        sqs = self.client("sqs")
+        for name, spec in self.spec.functions.items():
+            for queue_id, batch_size in spec.sqs_sources:
+                queue = self.queues[queue_id]
+                poller = SqsEventSource(
+                    sqs,
+                    queue_url=queue.url,
+                    function=self.functions[name],
+                    batch_size=batch_size,
+                    wait_seconds=self.config.poll_wait_seconds,
+                    region=LOCAL_REGION,
+                )
+                self.pollers.append(poller.start())
+
+    def _routes(self) -> list[Route]:
+        return [
+            Route(route_key, self.functions[name])
+            for name, spec in self.spec.functions.items()
+            for route_key in spec.http_routes
+        ]
+
+    # ----- what other commands need to find
+
+    def reset_function(self) -> str | None:
+        """The function a schedule invokes with a reset plan (the detector reset job's handler)."""
+        for name, spec in self.spec.functions.items():
+            if spec.schedules or spec.handler.startswith("detector_reset."):
+                return name
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        assert self.api is not None and self.lambda_service is not None
+        dlq = next((q for q in self.queues.values() if "DeadLetter" in q.logical_id), None)
+        return {
+            "supervisorPid": os.getpid(),
+            "startedAt": int(time.time()),
+            "apiUrl": self.api.url,
+            "lambdaUrl": self.lambda_service.url,
+            "motoUrl": self.moto_url,
+            "iotUrl": self.iot_url,
+            "region": LOCAL_REGION,
+            "connectorId": self.config.connector_id,
+            "demoSigningSecret": self.config.signing_secret,
+            "routes": [r.route_key for r in self.api.routes],
+            "functions": {
+                name: {"url": f.endpoint, "pid": self.processes[name].pid}
+                for name, f in self.functions.items()
+            },
+            "pids": {name: p.pid for name, p in self.processes.items()},
+            "queues": {q.logical_id: q.url for q in self.queues.values()},
+            "deadLetterQueueUrl": dlq.url if dlq else None,
+            "resetFunction": self.reset_function(),
+            "tables": self.tables,
+            "fleet": {"models": sorted(self.fleet_models_seeded), "size": self.config.fleet_size},
+            "schedules": self.schedules,
+            "logs": str(self.logs_dir),
+        }
+
+
+def write_state(state_dir: Path, state: dict[str, Any]) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / STATE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def load_state(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        state = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def read_state(state_dir: Path) -> dict[str, Any] | None:
+    """The running stack's state, or None when no stack runs."""
+    state = load_state(state_dir)
+    if state is None or not pid_alive(int(state.get("supervisorPid") or 0)):
+        return None
+    return state
+
+
+# What the command line of a process the stack started contains, by its name in the state file.
+_MARKERS = {"moto": "moto.server", "iot": "iot_standin"}
+
+
+def _is_ours(name: str, pid: int) -> bool:
+    """The pid still belongs to the process the stack started: its own group leader, same program."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        leader = os.getpgid(pid) == pid
+    except (OSError, ProcessLookupError):
+        return False
+    return leader and _MARKERS.get(name, "bridge_local.function_host") in cmdline
+
+
+def stop_running_stack(state_dir: Path, timeout: float = 20.0) -> str:
+    """Stop the stack recorded in `state_dir`: ask its supervisor, or end what a killed one left behind."""
+    state = load_state(state_dir)
+    if state is None:
+        return "no local stack is running"
+    supervisor = int(state.get("supervisorPid") or 0)
+    if supervisor and pid_alive(supervisor):
+        os.kill(supervisor, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while pid_alive(supervisor) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid_alive(supervisor):
+            raise StackError(f"the local stack (pid {supervisor}) did not stop within {timeout:.0f}s")
+        return f"stopped the local stack (pid {supervisor})"
+    left = [(name, int(pid)) for name, pid in (state.get("pids") or {}).items() if pid_alive(int(pid))]
+    stopped = []
+    for name, pid in left:
+        if _is_ours(name, pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+            stopped.append(f"{name} (pid {pid})")
+    with contextlib.suppress(FileNotFoundError):
+        (state_dir / STATE_FILE).unlink()
+    if stopped:
+        return "the stack's supervisor had died; stopped what it left running: " + ", ".join(stopped)
+    return "no local stack is running (removed a stale state file)"
