@@ -16,7 +16,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_BIN := $(SAM)
 
-.PHONY: help setup test unit integration lint format typecheck validate build contract demo local standin bench fuzz clean
+.PHONY: help setup test unit integration lint format typecheck validate static build contract demo local standin bench bench-smoke fuzz hygiene clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ $(SAM_VENV)/.installed:
 
 setup: $(VENV)/.installed $(SAM_VENV)/.installed ## Create the virtual environments (done by every target on first use)
 
-test: setup lint typecheck validate ## Run every check: ruff, mypy, sam validate --lint, sam build, the test suite
+test: setup lint typecheck validate static ## Every check: ruff, mypy, sam validate, cfn-lint, checkov, bandit, sam build, tests
 	$(PY) -m pytest
 
 unit: $(VENV)/.installed ## Only the unit tests (no network, no sam)
@@ -59,6 +59,15 @@ typecheck: $(VENV)/.installed ## mypy over the layer, the functions and the loca
 validate: $(SAM_VENV)/.installed ## sam validate --lint
 	$(SAM) validate --lint
 
+static: $(VENV)/.installed ## cfn-lint, checkov and bandit (findings reviewed: docs/reliability.md)
+	HYGIENE_CHECKS="cfn checkov bandit" scripts/hygiene.sh
+
+hygiene: $(VENV)/.installed ## static, plus pip-audit of the pinned dependencies (needs a vulnerability service)
+	scripts/hygiene.sh
+
+fuzz: $(VENV)/.installed ## Fuzz signature parsing and body validation with atheris (FUZZ_RUNS, default 100000)
+	fuzz/run.sh
+
 build: setup ## sam build (arm64 layer, built locally without containers)
 	$(SAM) build
 
@@ -76,4 +85,4 @@ contract: $(VENV)/.installed ## Regenerate docs/openapi.json from the event mode
 	PYTHONPATH=layers/shared $(PY) -m iotbridge.contract > docs/openapi.json
 
 clean: ## Remove build output and virtual environments
-	rm -rf .aws-sam $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam $(VENV) $(SAM_VENV) .venv-checkov .cache .pytest_cache .mypy_cache .ruff_cache

@@ -81,7 +81,8 @@ def _request(event: dict[str, Any]) -> WebhookRequest | None:
         except (binascii.Error, ValueError):
             return None
     else:
-        body = raw.encode("utf-8", errors="surrogateescape")
+        # API Gateway sends UTF-8 text; a direct invoke may not. Whatever arrives is checked as these bytes.
+        body = raw.encode("utf-8", errors="surrogatepass")
     connector_id = (event.get("pathParameters") or {}).get("connectorId")
     return WebhookRequest(connector_id=connector_id, headers=headers, body=body)
 
@@ -103,15 +104,18 @@ def _count(outcome: str, queued: int) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = _request(event)
-    if request is None:
-        _count("malformed_body_encoding", 0)
-        return _response(400, {"message": "The body is not valid base64."})
-    webhook_id = request.headers.get("webhook-id", "")[:256]
-    if webhook_id:
-        logger.set_correlation_id(webhook_id)
-    logger.append_keys(connector_id=(request.connector_id or "")[:64])
     try:
+        request = _request(event)
+        if request is None:
+            _count("malformed_body_encoding", 0)
+            return _response(400, {"message": "The body is not valid base64."})
+        webhook_id = request.headers.get("webhook-id", "")[:256]
+        # Only a well-formed id becomes the correlation id: it is sender-controlled text.
+        if webhook_id.isascii() and webhook_id.isprintable():
+            logger.set_correlation_id(webhook_id)
+        connector_id = request.connector_id or ""
+        if connector_id.isascii() and connector_id.isprintable():
+            logger.append_keys(connector_id=connector_id[:64])
         intake, deduplicator = _wiring()
         deduplicator.config.register_lambda_context(context)
         answer = intake.handle(request)

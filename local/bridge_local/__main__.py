@@ -207,7 +207,10 @@ def parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--fleet-size", type=int, default=200, help="demo detectors in the IoT stand-in")
     up.add_argument(
-        "--moto-port", type=int, default=5100, help="moto (SQS, Secrets Manager, DynamoDB) port (0 = any free)"
+        "--moto-port",
+        type=int,
+        default=5100,
+        help="moto (SQS, Secrets Manager, DynamoDB) port (0 = any free)",
     )
     up.add_argument("--iot-port", type=int, default=4510, help="IoT stand-in port (0 = any free)")
     up.set_defaults(run=_cmd_up)

@@ -1,0 +1,171 @@
+"""Least privilege and encryption, read from template.yaml as written (before the SAM transform).
+
+Every IAM statement names its actions exactly and scopes its resources; the one statement allowed
+`Resource: "*"` is SendConnectorEvent, which has no resource type to scope it to. Policies SAM adds on its
+own (basic execution role, X-Ray writes for `Tracing: Active`) are AWS managed and not in the template.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge_local.sam_template import load
+
+TEMPLATE = load(Path(__file__).resolve().parents[2] / "template.yaml")
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+PARAMETERS: dict[str, Any] = TEMPLATE.get("Parameters", {})
+# The only action without a resource type (service authorization reference), hence the only "*" resource.
+UNSCOPED_ACTIONS = frozenset({"iotmanagedintegrations:SendConnectorEvent"})
+_PLACEHOLDER = re.compile(r"\$\{([^}!]+)\}")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _of_type(*types: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, resource in RESOURCES.items():
+        if resource.get("Type") in types:
+            yield name, resource.get("Properties") or {}
+
+
+def _statements() -> Iterator[tuple[str, Any]]:
+    """(where, statement) for every inline IAM statement of the template."""
+    for name, props in _of_type("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+        for index, policy in enumerate(_as_list(props.get("Policies") or [])):
+            where = f"{name}.Policies[{index}]"
+            if isinstance(policy, dict) and "Statement" in policy:
+                for statement in _as_list(policy["Statement"]):
+                    yield f"{where}.{statement.get('Sid', '?')}", statement
+            else:
+                # A managed policy or SAM policy template: its actions cannot be checked from here.
+                yield where, {"Unreviewable": policy}
+    for name, props in _of_type("AWS::IAM::Role"):
+        for policy in props.get("Policies") or []:
+            for statement in _as_list(policy["PolicyDocument"]["Statement"]):
+                yield f"{name}.{policy.get('PolicyName')}.{statement.get('Sid', '?')}", statement
+        for arn in props.get("ManagedPolicyArns") or []:
+            yield f"{name}.ManagedPolicyArns", {"Unreviewable": arn}
+    for name, props in _of_type("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for statement in _as_list(props["PolicyDocument"]["Statement"]):
+            yield f"{name}.{statement.get('Sid', '?')}", statement
+
+
+STATEMENTS = list(_statements())
+
+
+def _ids(items: list[tuple[str, Any]]) -> list[str]:
+    return [where for where, _ in items]
+
+
+def test_the_template_grants_permissions_at_all() -> None:
+    # A loader that found no statements would make every check below pass vacuously.
+    assert len(STATEMENTS) >= 3
+
+
+@pytest.mark.parametrize(("where", "statement"), STATEMENTS, ids=_ids(STATEMENTS))
+def test_statement_is_an_inline_allow_of_named_actions(where: str, statement: Any) -> None:
+    assert "Unreviewable" not in statement, (
+        f"{where}: use an inline statement, not {statement['Unreviewable']}"
+    )
+    assert statement.get("Effect") == "Allow"
+    assert "NotAction" not in statement and "NotResource" not in statement
+    for action in _as_list(statement["Action"]):
+        assert isinstance(action, str), f"{where}: action {action!r} must be a literal"
+        assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+", action), (
+            f"{where}: {action!r} is not one named action"
+        )
+
+
+@pytest.mark.parametrize(("where", "statement"), STATEMENTS, ids=_ids(STATEMENTS))
+def test_statement_resources_are_scoped(where: str, statement: Any) -> None:
+    actions = set(_as_list(statement.get("Action", [])))
+    for resource in _as_list(statement.get("Resource")):
+        if resource == "*":
+            assert actions <= UNSCOPED_ACTIONS, f"{where}: only {sorted(UNSCOPED_ACTIONS)} may use '*'"
+            continue
+        if isinstance(resource, dict) and set(resource) <= {"Ref", "Fn::GetAtt"}:
+            continue  # one resource of this stack
+        text = resource.get("Fn::Sub") if isinstance(resource, dict) else resource
+        assert isinstance(text, str), f"{where}: cannot review resource {resource!r}"
+        _assert_scoped_arn(where, text)
+
+
+def _assert_scoped_arn(where: str, arn: str) -> None:
+    # Placeholders first: `${AWS::Partition}` holds colons of its own.
+    names: list[str] = []
+
+    def token(match: re.Match[str]) -> str:
+        names.append(match.group(1))
+        return f"<{len(names) - 1}>"
+
+    parts = _PLACEHOLDER.sub(token, arn).split(":", 5)
+    assert len(parts) == 6 and parts[0] == "arn", f"{where}: {arn!r} is not an ARN"
+    _, _, service, region, account, resource = parts
+    assert service and "*" not in service + region + account, f"{where}: {arn!r} spans services or accounts"
+    if "*" not in resource:
+        return
+    # A trailing wildcard after a fixed prefix is scoped (Secrets Manager appends a random suffix to ARNs);
+    # the prefix must not be able to vanish, or the statement grants every resource of the type.
+    assert resource.endswith("*") and resource.count("*") == 1, f"{where}: {arn!r} has an inner wildcard"
+    prefix = resource.removesuffix("*")
+    separator = min((i for i in (prefix.find(":"), prefix.find("/")) if i >= 0), default=-1)
+    assert separator > 0, f"{where}: {arn!r} does not name a resource type"
+    kind, named = prefix[:separator], prefix[separator + 1 :]
+    fixed = re.sub(r"<(\d+)>", lambda m: "x" * _minimum_length(names[int(m.group(1))]), named)
+    assert fixed, f"{where}: {arn!r} may grant every {kind} (its name prefix can be empty)"
+
+
+def _minimum_length(placeholder: str) -> int:
+    parameter = PARAMETERS.get(placeholder)
+    if parameter is None:
+        return 1  # a pseudo parameter or a resource attribute: never empty
+    pattern = str(parameter.get("AllowedPattern", ""))
+    # MinLength, or a pattern that cannot match the empty string.
+    matches_empty = not pattern or re.fullmatch(pattern.removeprefix("^").removesuffix("$"), "") is not None
+    return int(parameter.get("MinLength", 0 if matches_empty else 1))
+
+
+def test_the_only_unscoped_statement_is_send_connector_event() -> None:
+    unscoped = [
+        (where, sorted(_as_list(s["Action"])))
+        for where, s in STATEMENTS
+        if "Unreviewable" not in s and "*" in _as_list(s.get("Resource"))
+    ]
+    assert (
+        unscoped == [(where, ["iotmanagedintegrations:SendConnectorEvent"]) for where, _ in unscoped]
+        and len(unscoped) <= 1
+    )
+
+
+@pytest.mark.parametrize(("name", "props"), list(_of_type("AWS::SQS::Queue")), ids=lambda v: str(v)[:40])
+def test_queues_are_encrypted_at_rest(name: str, props: dict[str, Any]) -> None:
+    assert props.get("SqsManagedSseEnabled") is True or props.get("KmsMasterKeyId"), name
+
+
+@pytest.mark.parametrize(
+    ("name", "props"), list(_of_type("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")), ids=str
+)
+def test_tables_are_encrypted_at_rest(name: str, props: dict[str, Any]) -> None:
+    assert (props.get("SSESpecification") or {}).get("SSEEnabled") is True, name
+
+
+def test_queues_and_tables_exist_to_be_checked() -> None:
+    assert list(_of_type("AWS::SQS::Queue")) and list(_of_type("AWS::DynamoDB::Table"))
+
+
+def test_functions_run_python_3_13_on_arm64_with_active_tracing() -> None:
+    function_globals = TEMPLATE["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.13"
+    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["Tracing"] == "Active"
+    for name, props in _of_type("AWS::Serverless::Function"):
+        # A function may repeat the globals but not override them.
+        assert props.get("Runtime", "python3.13") == "python3.13", name
+        assert props.get("Architectures", ["arm64"]) == ["arm64"], name
+        assert props.get("Tracing", "Active") == "Active", name
