@@ -68,6 +68,12 @@ hygiene: $(VENV)/.installed ## static, plus pip-audit of the pinned dependencies
 fuzz: $(VENV)/.installed ## Fuzz signature parsing and body validation with atheris (FUZZ_RUNS, default 100000)
 	fuzz/run.sh
 
+bench: $(VENV)/.installed ## Benchmarks as ratios to same-run baselines; writes docs/benchmarks.md (not a test)
+	$(PY) -m bench
+
+bench-smoke: $(VENV)/.installed ## A few iterations of every benchmark, to check the benchmark code still runs
+	$(PY) -m bench --smoke
+
 build: setup ## sam build (arm64 layer, built locally without containers)
 	$(SAM) build
 

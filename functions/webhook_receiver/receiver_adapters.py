@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
@@ -157,49 +159,136 @@ class SqsFifoEventQueue:
 
 
 class IdempotencyTableDeduplicator:
-    """Powertools idempotency on DynamoDB: a record per (connector, webhook id), expiring after the window."""
+    """One DynamoDB record per (connector, webhook id), kept for the dedupe window (the table's TTL).
 
-    def __init__(self, client: Any, table_name: str, *, window_seconds: int) -> None:
-        from aws_lambda_powertools.utilities.idempotency import (
-            DynamoDBPersistenceLayer,
-            IdempotencyConfig,
-            idempotent_function,
-        )
+    The record is written IN_PROGRESS with a conditional put before the events are queued and turned
+    COMPLETED with the answer afterwards; a failed hand-off deletes it so the sender's retry runs again.
+    The same webhook seen while IN_PROGRESS is answered "in progress" (503, the sender retries) until the
+    invocation that owns it would have timed out; seen COMPLETED, it gets the first answer again.
+    """
 
-        self.config = IdempotencyConfig(
-            event_key_jmespath="[connectorId, webhookId]",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=window_seconds,
-            response_hook=self._mark_replay,
-        )
-        store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
-        self._run = idempotent_function(
-            data_keyword_argument="delivery", config=self.config, persistence_store=store
-        )(self._call)
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    # Used when no Lambda context tells how long the owning invocation may still run.
+    DEFAULT_IN_PROGRESS_MS = 60_000
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        window_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._window = window_seconds
+        self._clock = clock
+        self._remaining_ms: Callable[[], int] | None = None
+
+    def bind_context(self, context: Any) -> None:
+        """Take the invocation's deadline from its Lambda context (called once per invocation)."""
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        self._remaining_ms = remaining if callable(remaining) else None
 
     @staticmethod
-    def _call(action: Callable[[], dict[str, Any]], *, delivery: dict[str, str]) -> dict[str, Any]:
-        return action()
-
-    @staticmethod
-    def _mark_replay(response: Any, idempotent_data: Any) -> Any:
-        return {"replayed": True, "result": response}
+    def record_id(connector_id: str, webhook_id: str) -> str:
+        # Hashed: webhook ids are sender text; the key stays short, printable and free of separators.
+        digest = hashlib.sha256(f"{connector_id}\x00{webhook_id}".encode("utf-8", "surrogatepass"))
+        return "webhook#" + digest.hexdigest()
 
     def once(
         self, connector_id: str, webhook_id: str, action: Callable[[], dict[str, Any]]
     ) -> tuple[dict[str, Any], bool]:
-        from aws_lambda_powertools.utilities.idempotency.exceptions import (
-            IdempotencyAlreadyInProgressError,
-            IdempotencyPersistenceLayerError,
-        )
+        key = {"id": {"S": self.record_id(connector_id, webhook_id)}}
+        now = self._clock()
+        now_ms = int(now * 1000)
+        in_progress_ms = self._remaining_ms() if self._remaining_ms else self.DEFAULT_IN_PROGRESS_MS
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    **key,
+                    "status": {"S": self.IN_PROGRESS},
+                    "expiration": {"N": str(int(now) + self._window)},
+                    "in_progress_expiration": {"N": str(now_ms + max(in_progress_ms, 1000))},
+                },
+                # A new id, a record past its window (TTL deletes lazily), or an owner that timed out.
+                ConditionExpression=(
+                    "attribute_not_exists(#id) OR #expiration < :now"
+                    " OR (#status = :in_progress AND #in_progress_expiration < :now_ms)"
+                ),
+                ExpressionAttributeNames={
+                    "#id": "id",
+                    "#expiration": "expiration",
+                    "#status": "status",
+                    "#in_progress_expiration": "in_progress_expiration",
+                },
+                ExpressionAttributeValues={
+                    ":now": {"N": str(int(now))},
+                    ":now_ms": {"N": str(now_ms)},
+                    ":in_progress": {"S": self.IN_PROGRESS},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if classify(exc).code != "ConditionalCheckFailedException":
+                self._unavailable(exc)
+            return self._earlier_answer(key, exc.response.get("Item")), True
+        except BotoCoreError as exc:
+            self._unavailable(exc)
 
         try:
-            result = self._run(action, delivery={"connectorId": connector_id, "webhookId": webhook_id})
-        except IdempotencyAlreadyInProgressError:
-            raise InProgress from None
-        except IdempotencyPersistenceLayerError as exc:
-            logger.error("deduplication table unavailable", extra={"error": type(exc).__name__})
-            raise TemporarilyUnavailable("dedupe") from None
-        if isinstance(result, dict) and result.get("replayed") is True and "result" in result:
-            return result["result"], True
+            result = action()
+        except BaseException:
+            self._release(key)
+            raise
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET #status = :completed, #response = :response",
+                ExpressionAttributeNames={"#status": "status", "#response": "response"},
+                ExpressionAttributeValues={
+                    ":completed": {"S": self.COMPLETED},
+                    ":response": {"S": json.dumps(result, separators=(",", ":"))},
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
+            # The events are queued: the answer is still 202. A retry meets IN_PROGRESS (503) until the
+            # record's in-progress time ends, then queues again with the same SQS deduplication ids.
+            logger.warning("deduplication record not completed", extra={"error_code": classify(exc).code})
         return result, False
+
+    def _earlier_answer(self, key: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+        if not old:  # an endpoint that does not return the old item on a failed condition
+            try:
+                old = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+            except (ClientError, BotoCoreError) as exc:
+                self._unavailable(exc)
+        if not old:  # deleted since (expired, or its owner failed): the sender's retry will run it
+            raise InProgress
+        status = old.get("status", {}).get("S")
+        response = old.get("response", {}).get("S")
+        if status != self.COMPLETED or response is None:
+            raise InProgress
+        try:
+            answer = json.loads(response)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            logger.error("deduplication record unreadable")
+            raise TemporarilyUnavailable("dedupe")
+        return answer
+
+    def _release(self, key: dict[str, Any]) -> None:
+        try:
+            self._client.delete_item(TableName=self._table, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            # The sender's retry meets IN_PROGRESS until the record's in-progress time ends.
+            logger.error("deduplication record not released", extra={"error_code": classify(exc).code})
+
+    @staticmethod
+    def _unavailable(exc: Exception) -> NoReturn:
+        logger.error("deduplication table unavailable", extra={"error_code": classify(exc).code})
+        raise TemporarilyUnavailable("dedupe") from None

@@ -9,7 +9,7 @@ import traceback
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from intake import (
@@ -24,7 +24,6 @@ from receiver_adapters import IdempotencyTableDeduplicator, SecretsManagerSignin
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 
 _JSON_HEADERS = {"content-type": "application/json"}
 
@@ -101,7 +100,6 @@ def _count(outcome: str, queued: int) -> None:
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
@@ -117,7 +115,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if connector_id.isascii() and connector_id.isprintable():
             logger.append_keys(connector_id=connector_id[:64])
         intake, deduplicator = _wiring()
-        deduplicator.config.register_lambda_context(context)
+        deduplicator.bind_context(context)
         answer = intake.handle(request)
     except Exception as exc:
         # Never a 500: the sender retries a 503, so nothing it sent is lost to a fault of ours.

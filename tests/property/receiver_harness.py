@@ -62,19 +62,17 @@ class InMemoryFifoQueue:
         self.messages.extend(QueuedEvent.from_message_body(e.to_message_body()) for e in events)
 
 
-class _IdempotencyConfig:
-    def register_lambda_context(self, context: Any) -> None:
-        self.context = context
-
-
 class InMemoryIdempotencyTable:
-    """Like the Powertools idempotency record: kept on success, released when the action raises."""
+    """Like the idempotency table's record: kept on success, released when the action raises."""
 
     def __init__(self) -> None:
-        self.config = _IdempotencyConfig()
+        self.context: Any = None
         self.records: dict[tuple[str, str], dict[str, Any]] = {}
         self.in_progress: set[tuple[str, str]] = set()
         self.failure: Exception | None = None
+
+    def bind_context(self, context: Any) -> None:
+        self.context = context
 
     def once(
         self, connector_id: str, webhook_id: str, action: Callable[[], dict[str, Any]]

@@ -218,11 +218,8 @@ class InMemoryIdempotencyTable:
         self.records: dict[tuple[str, str], dict[str, Any]] = {}
         self.busy = False
 
-        class _Config:
-            def register_lambda_context(self, context: Any) -> None:
-                pass
-
-        self.config = _Config()
+    def bind_context(self, context: Any) -> None:
+        pass
 
     def once(
         self, connector_id: str, webhook_id: str, action: Callable[[], dict[str, Any]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 # The FIFO queue's limit on MessageGroupId and MessageDeduplicationId is 128 characters.
@@ -28,7 +29,7 @@ def device_key(event: dict[str, Any]) -> str:
     return "connector"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class QueuedEvent:
     connector_id: str
     webhook_id: str
@@ -50,6 +51,11 @@ class QueuedEvent:
         return {"ConnectorId": self.connector_id, **self.event}
 
     def to_message_body(self) -> str:
+        return self._message_body
+
+    # Computed once: the receiver needs the body for the size check and again for the queue request.
+    @cached_property
+    def _message_body(self) -> str:
         return json.dumps(
             {
                 "connectorId": self.connector_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from iotbridge.errors import classify
@@ -106,15 +107,20 @@ def _item_errors(entries: list[dict[str, Any]] | None) -> list[ItemError]:
 
 
 class LambdaSelfInvoker:
-    """ContinuationSink: an asynchronous invocation (InvocationType=Event) of this same function."""
+    """ContinuationSink: an asynchronous invocation (InvocationType=Event) of this same function.
 
-    def __init__(self, client: Any, function_arn: str) -> None:
-        self._client = client
+    The Lambda client is made on the first continuation: most runs end within one invocation, and a
+    client costs cold-start time.
+    """
+
+    def __init__(self, client_factory: Callable[[], Any], function_arn: str) -> None:
+        self._client_factory = client_factory
         self._function_arn = function_arn
 
     def continue_later(self, payload: dict[str, Any]) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode()
         try:
-            self._client.invoke(FunctionName=self._function_arn, InvocationType="Event", Payload=body)
+            lambda_client = self._client_factory()
+            lambda_client.invoke(FunctionName=self._function_arn, InvocationType="Event", Payload=body)
         except Exception as exc:
             raise ServiceCallError(classify(exc)) from exc

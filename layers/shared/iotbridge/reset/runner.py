@@ -54,7 +54,7 @@ def lambda_reset_job(context: Any) -> ResetJob:
     """A job bounded by the invocation's remaining time, continued by invoking this same function."""
     return reset_job(
         budget=LambdaBudget(context),
-        continuation_sink=LambdaSelfInvoker(client("lambda"), context.invoked_function_arn),
+        continuation_sink=LambdaSelfInvoker(lambda: client("lambda"), context.invoked_function_arn),
     )
 
 

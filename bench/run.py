@@ -1,0 +1,156 @@
+"""`python -m bench [--smoke] [--only NAMES] [--output FILE]`: run the benchmarks, print the table, write
+the report (docs/benchmarks.md by default for a full run; a smoke run writes only with --output).
+
+Benchmarks never fail on a slow machine: the exit code is 1 only when the benchmark code itself broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import cold_start, forwarder_batch, receiver, reset_runs
+from bench.layout import DETECTOR_RESET, FORWARDER, LAYER, LOCAL, RECEIVER, ROOT, template_environment
+from bench.report import Section, command_line, console_summary, document, machine
+from bench.sizing import PeakMemory, sizing_section
+
+SECTIONS = ("cold", "receiver", "forwarder", "reset", "memory")
+DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--smoke", action="store_true", help="a few iterations of each, to check the code runs"
+    )
+    parser.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=None, help="report file (default: docs/benchmarks.md on a full run)"
+    )
+    return parser
+
+
+def _guarded(title: str, work: Callable[[], Section]) -> Section:
+    """Run one benchmark; a failure of the benchmark code becomes the section's error, not a crash."""
+    started = time.perf_counter()
+    print(f"... {title}", file=sys.stderr, flush=True)
+    try:
+        section = work()
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        section = Section(title, error=f"{type(exc).__name__}: {str(exc)[:500]}")
+    print(f"    {title}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return section
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(args_list)
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        print(
+            f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(SECTIONS)}", file=sys.stderr
+        )
+        return 2
+    # The stand-ins and the layer are imported by this process too (seeding, starting the stand-in).
+    for folder in (LOCAL, LAYER):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+
+    smoke = bool(args.smoke)
+    started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    started = time.perf_counter()
+    peaks = PeakMemory()
+    sections: list[Section] = []
+
+    if "cold" in chosen:
+        rounds, warmup = (1, 1) if smoke else (9, 1)
+        sections.append(_guarded("Cold start", lambda: cold_start.run(rounds=rounds, warmup_rounds=warmup)))
+    if "receiver" in chosen:
+
+        def warm() -> Section:
+            section, peak = receiver.run_warm(smoke=smoke)
+            peaks.add(RECEIVER.folder, peak)
+            return section
+
+        sections.append(_guarded("Receiver, warm: per-request time", warm))
+    if "forwarder" in chosen:
+
+        def forward() -> Section:
+            section, peak = forwarder_batch.run(smoke=smoke)
+            peaks.add(FORWARDER.folder, peak)
+            return section
+
+        sections.append(_guarded("Forwarder", forward))
+    if "reset" in chosen:
+
+        def throughput() -> Section:
+            section, cpu_per_call = reset_runs.run_throughput(smoke=smoke)
+            peaks.reset_cpu_ms_per_call = cpu_per_call
+            return section
+
+        sections.append(_guarded("Reset throughput", throughput))
+    if "memory" in chosen:
+
+        def reset_memory() -> Section:
+            section, peak = reset_runs.run_memory(smoke=smoke)
+            peaks.add(DETECTOR_RESET.folder, peak)
+            return section
+
+        def receiver_memory() -> Section:
+            section, peak = receiver.run_memory(smoke=smoke)
+            peaks.add(RECEIVER.folder, peak)
+            return section
+
+        sections.append(_guarded("Reset job: peak memory", reset_memory))
+        sections.append(_guarded("Receiver: memory over many requests", receiver_memory))
+    if peaks.by_function:
+        sections.append(_guarded("MemorySize", lambda: sizing_section(peaks, _current_memory())))
+
+    duration = time.perf_counter() - started
+    print(console_summary(sections))
+    output = args.output if args.output is not None else (None if smoke else DEFAULT_OUTPUT)
+    if output is not None:
+        text = document(
+            sections,
+            command=command_line(args_list),
+            started=started_at,
+            duration_seconds=duration,
+            machine_info=machine(),
+            preface=_preface(smoke),
+        )
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
+    return 1 if any(s.error for s in sections) else 0
+
+
+def _current_memory() -> dict[str, int]:
+    current = {}
+    for function in (RECEIVER, FORWARDER, DETECTOR_RESET):
+        try:
+            current[function.folder] = template_environment(function)[1]
+        except (LookupError, ValueError):
+            continue
+    return current
+
+
+def _preface(smoke: bool) -> str:
+    lines = [
+        "Machines running this are shared and noisy, so every figure is a ratio against a baseline measured "
+        "in the same run; nothing here fails on a slow machine. Programs run with the import path Lambda "
+        "gives each function (its code folder, then the shared layer) and the environment template.yaml "
+        "sets; the AWS services are the local stand-ins (the IoT stand-in over HTTP on 127.0.0.1) or "
+        "in-memory fakes that answer like the services.",
+    ]
+    if smoke:
+        lines.append("\n**Smoke run: a few iterations only; the figures are not representative.**")
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""The arithmetic of the benchmarks: order statistics, ratios against a baseline, goals, memory sizing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Comparison = Literal["<=", ">="]
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100), linear between the two nearest ranks (numpy's default)."""
+    if not samples:
+        raise ValueError("percentile of no samples")
+    if not 0 <= q <= 100:
+        raise ValueError("q must be within 0..100")
+    ordered = sorted(samples)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def median(samples: Sequence[float]) -> float:
+    return percentile(samples, 50)
+
+
+def ratio(measured: float, baseline: float) -> float:
+    """measured / baseline; a baseline of zero has no meaningful ratio (infinity, or 1 for 0/0)."""
+    if baseline == 0:
+        return 1.0 if measured == 0 else math.inf
+    return measured / baseline
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """A bound on a ratio: `<= 1.25` (at most 1.25x the baseline) or `>= 0.8` (at least 0.8x)."""
+
+    comparison: Comparison
+    bound: float
+
+    def met(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        return value <= self.bound if self.comparison == "<=" else value >= self.bound
+
+    def margin(self, value: float) -> float:
+        """How far the value is inside (positive) or outside (negative) the bound, relative to the bound."""
+        if self.bound == 0 or math.isnan(value) or math.isinf(value):
+            return -math.inf if not self.met(value) else math.inf
+        slack = self.bound - value if self.comparison == "<=" else value - self.bound
+        return slack / self.bound
+
+    def __str__(self) -> str:
+        return f"{self.comparison} {format_number(self.bound)}x"
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One measured figure, its baseline from the same run, and the goal its ratio is held to."""
+
+    name: str
+    measured: float
+    baseline: float
+    unit: str
+    goal: Goal | None = None
+    baseline_name: str = ""
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return ratio(self.measured, self.baseline)
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.goal is None else self.goal.met(self.ratio)
+
+    def verdict(self) -> str:
+        if self.goal is None:
+            return "info"
+        margin = self.goal.margin(self.ratio)
+        if math.isinf(margin):
+            return "met" if self.met else "NOT met"
+        word = "met" if self.met else "NOT met"
+        return f"{word} ({abs(margin):.0%} {'inside' if self.met else 'outside'})"
+
+
+def format_number(value: float) -> str:
+    """Short, readable numbers: 3 significant digits, no exponent for the ranges the benchmarks produce."""
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "inf"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+# Lambda's memory setting: 128 MB to 10,240 MB; CPU is allotted in proportion (1,769 MB = one vCPU).
+LAMBDA_MIN_MB = 128
+LAMBDA_MAX_MB = 10_240
+MB_PER_VCPU = 1_769
+
+
+def recommend_memory_mb(
+    peak_rss_mb: float, *, headroom: float = 1.5, cpu_floor_mb: int = 0, step: int = 64
+) -> int:
+    """MemorySize for a function whose peak RSS is `peak_rss_mb`: peak times headroom, at least the
+    CPU floor, rounded up to a multiple of `step`, within Lambda's range."""
+    if peak_rss_mb < 0 or headroom < 1:
+        raise ValueError("peak must be >= 0 and headroom >= 1")
+    wanted = max(peak_rss_mb * headroom, cpu_floor_mb, LAMBDA_MIN_MB)
+    rounded = math.ceil(wanted / step) * step
+    return int(min(max(rounded, LAMBDA_MIN_MB), LAMBDA_MAX_MB))
+
+
+def vcpu_share(memory_mb: int) -> float:
+    """The share of one vCPU Lambda allots at `memory_mb`."""
+    return memory_mb / MB_PER_VCPU
