@@ -196,7 +196,7 @@ class WebhookIntake:
             for index, event in enumerate(events)
         ]
         for item in queued:
-            if len(item.to_message_body().encode("utf-8")) > MAX_QUEUE_MESSAGE_BYTES:
+            if item.message_size > MAX_QUEUE_MESSAGE_BYTES:
                 prefix = f"[{item.index}]" if isinstance(data, list) else "body"
                 return _error(
                     413, "event_too_large", f"Event {prefix} is larger than one queue message can hold."

@@ -113,7 +113,7 @@ class SqsFifoEventQueue:
         size = 0
         for event in events:
             body = event.to_message_body()
-            length = len(body.encode("utf-8"))
+            length = event.message_size
             if current and (len(current) == self.MAX_ENTRIES or size + length > self.MAX_REQUEST_BYTES):
                 chunks.append(current)
                 current, size = [], 0

@@ -15,7 +15,8 @@ Conventions, the same at every depth:
 """
 
 import math
-from typing import Annotated, Any, Final, Literal, TypedDict, TypeVar, get_args
+from functools import lru_cache
+from typing import Annotated, Any, Final, Literal, TypedDict, TypeVar, cast, get_args
 
 from pydantic import (
     BaseModel,
@@ -444,18 +445,48 @@ def _problems(exc: ValidationError, items: list[object], array: bool) -> list[Pr
     return list(unique.values())
 
 
+def wire_events(data: object, connector_id: str) -> list[dict[str, object]]:
+    """The events of a valid webhook body exactly as the sender wrote them, without `ConnectorId`.
+
+    The models are strict and forbid unknown members, so a body they accept is already the wire form:
+    no need to dump the models again. Raises EventValidationError as parse_webhook_body does.
+    """
+    parse_webhook_body(data, connector_id)
+    # Valid, so one object or a list of objects.
+    items = cast(list[dict[str, object]], data if isinstance(data, list) else [data])
+    return [{k: v for k, v in item.items() if k != "ConnectorId"} for item in items]
+
+
+def _connector_id_problems(connector_id: object) -> list[Problem]:
+    if isinstance(connector_id, str):
+        # Connector ids repeat on every request of a connector: check each once.
+        return [Problem(path=p["path"], rule=p["rule"]) for p in _string_connector_id_problems(connector_id)]
+    return _check_connector_id(connector_id)
+
+
+@lru_cache(maxsize=1024)
+def _string_connector_id_problems(connector_id: str) -> tuple[Problem, ...]:
+    return tuple(_check_connector_id(connector_id))
+
+
+def _check_connector_id(connector_id: object) -> list[Problem]:
+    try:
+        _CONNECTOR_ID.validate_python(connector_id)
+    except ValidationError as exc:
+        found = _problems(exc, [connector_id], array=False)
+        return [{"path": "connectorId", "rule": p["rule"]} for p in found]
+    return []
+
+
 def parse_webhook_body(data: object, connector_id: str) -> list[ConnectorEvent]:
     """The events in a webhook body (already parsed JSON): one event object, or an array of 1 to 50.
 
     Raises EventValidationError listing every failing member, each as a path such as
     `[3].Devices[0].CapabilityReport.endpoints[2].id` and a rule; neither ever quotes the sender's values.
     """
-    try:
-        _CONNECTOR_ID.validate_python(connector_id)
-    except ValidationError as exc:
-        raise EventValidationError(
-            [{"path": "connectorId", "rule": p["rule"]} for p in _problems(exc, [connector_id], array=False)]
-        ) from None
+    problems = _connector_id_problems(connector_id)
+    if problems:
+        raise EventValidationError(problems)
     context = {"connector_id": connector_id}
     if isinstance(data, list):
         if not 1 <= len(data) <= MAX_EVENTS_PER_BODY:

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from .connector_event import MAX_EVENTS_PER_BODY, OPERATION_MEMBERS, ConnectorEvent
+from .webhook_signature import MAX_SIGNATURE_HEADER_CHARS, MAX_TIMESTAMP_DIGITS, MAX_WEBHOOK_ID_CHARS
 
 CONTRACT_VERSION = "1.0.0"
 _REF = "#/components/schemas/{model}"
@@ -78,7 +79,9 @@ def openapi() -> dict[str, Any]:
     schemas["WebhookBody"] = {
         "description": (
             "One SendConnectorEvent request body without ConnectorId (the path gives it), "
-            f"or an array of 1 to {MAX_EVENTS_PER_BODY} of them (one queued event each)."
+            f"or an array of 1 to {MAX_EVENTS_PER_BODY} of them (one queued event each). Beyond what JSON "
+            "Schema can state: an integer member takes a JSON integer (200, not 200.0), and a ConnectorId in "
+            "the body must equal the path's."
         ),
         "oneOf": [
             {"$ref": _REF.format(model="ConnectorEvent")},
@@ -140,16 +143,26 @@ def openapi() -> dict[str, Any]:
                 "description": "The managed integrations connector the events are for.",
                 "schema": connector_id,
             },
-            _header("webhook-id", "Unique id of the message; retries repeat it.", {"type": "string"}),
+            _header(
+                "webhook-id",
+                "Unique id of the message; retries repeat it. Printable ASCII, without surrounding spaces.",
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_WEBHOOK_ID_CHARS,
+                    "pattern": "^[!-~]([ -~]*[!-~])?$",
+                },
+            ),
             _header(
                 "webhook-timestamp",
-                "Unix seconds at which the message was signed.",
-                {"type": "string", "pattern": "^[0-9]+$"},
+                "Unix seconds at which the message was signed; refused when further from the receiver's "
+                "clock than the tolerance (5 minutes by default).",
+                {"type": "string", "maxLength": MAX_TIMESTAMP_DIGITS, "pattern": "^[0-9]+$"},
             ),
             _header(
                 "webhook-signature",
                 "Space-separated `v1,<base64 signature>` entries (several during a secret rotation).",
-                {"type": "string"},
+                {"type": "string", "maxLength": MAX_SIGNATURE_HEADER_CHARS},
             ),
         ],
         "requestBody": {
@@ -161,8 +174,11 @@ def openapi() -> dict[str, Any]:
                 "description": "Accepted: the events are queued (already, for a repeated webhook-id).",
                 "content": {"application/json": {"schema": {"$ref": _REF.format(model="WebhookAccepted")}}},
             },
-            "400": _error_response("The body is not JSON, or a header is malformed."),
-            "401": _error_response("The signature or the timestamp does not verify."),
+            "400": _error_response("The body is not JSON, or its base64 encoding does not decode."),
+            "401": _error_response(
+                "Unknown connector, a missing or malformed signing header, a wrong signature or a timestamp "
+                "out of tolerance: one answer for all."
+            ),
             "413": _error_response("The body is too large."),
             "415": _error_response("The content type is not application/json."),
             "422": _error_response("The body breaks the SendConnectorEvent contract; `errors` lists why."),

@@ -53,6 +53,11 @@ class QueuedEvent:
     def to_message_body(self) -> str:
         return self._message_body
 
+    @cached_property
+    def message_size(self) -> int:
+        """Bytes of the message body, as SQS counts them against its limits."""
+        return len(self._message_body.encode("utf-8"))
+
     # Computed once: the receiver needs the body for the size check and again for the queue request.
     @cached_property
     def _message_body(self) -> str:
