@@ -134,7 +134,7 @@ def measure_warm(args: dict[str, Any]) -> dict[str, Any]:
     from bridge_local.samples import DEMO_SECRET
     from iotbridge.webhook_signature import parse_secret
 
-    handler, intake = wire_handler(keep=True)
+    handler, intake = wire_handler(keep=False)
     context = LambdaContext()
     key = parse_secret(DEMO_SECRET)
     events = int(args["events"])

@@ -88,8 +88,8 @@ def _request(event: dict[str, Any]) -> WebhookRequest | None:
 
 def _count(outcome: str, queued: int) -> None:
     if outcome == "accepted":
+        # One data point per accepted webhook: its Sum counts events, its SampleCount counts webhooks.
         metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=queued)
-        metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
     elif outcome == "duplicate":
         metrics.add_metric(name="WebhooksDuplicate", unit=MetricUnit.Count, value=1)
     else:

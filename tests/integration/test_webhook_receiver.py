@@ -97,6 +97,35 @@ def test_array_of_events_is_queued_in_order(post: Post, relay: RelayResources) -
     assert [m.event["Message"] for m in messages] == [e["Message"] for e in events]
 
 
+def emf_metrics(stdout: str) -> list[dict[str, Any]]:
+    """The CloudWatch embedded-metric-format documents a handler printed, one per invocation (the cold
+    start metric, a document of its own, left out)."""
+    documents = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    return [d for d in documents if "_aws" in d and "ColdStart" not in d]
+
+
+def data_points(value: float | list[float]) -> list[float]:
+    # EMF allows one value or an array of values for a metric.
+    return value if isinstance(value, list) else [value]
+
+
+def test_an_accepted_webhook_is_one_data_point_counting_its_events(
+    post: Post, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = [{**BODIES["device-event"], "Message": f"uri: auc://lamp-0042/step{i}"} for i in range(3)]
+    capsys.readouterr()
+    post(json.dumps(events).encode(), webhook_id="msg_metrics")
+    post(json.dumps(events).encode(), webhook_id="msg_metrics")  # a repeat is counted apart
+
+    first, repeat = emf_metrics(capsys.readouterr().out)
+    assert data_points(first["EventsAccepted"]) == [3]
+    declared = first["_aws"]["CloudWatchMetrics"][0]
+    assert {"Name": "EventsAccepted", "Unit": "Count"} in declared["Metrics"]
+    assert declared["Namespace"] == "IoTBridge"
+    assert "EventsAccepted" not in repeat
+    assert data_points(repeat["WebhooksDuplicate"]) == [1]
+
+
 def test_duplicate_webhook_id_is_acknowledged_the_same_and_queued_once(
     post: Post, relay: RelayResources
 ) -> None:
