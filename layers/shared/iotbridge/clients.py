@@ -17,13 +17,16 @@ _session: Any = None
 _clients: dict[tuple[str, int], Any] = {}
 
 
-def _boto3_session() -> Any:
+def botocore_session() -> Any:
+    """The process's one botocore session, with the bridge's service models first on its search path."""
     global _session  # noqa: PLW0603 - one session per process, created on first use
     if _session is None:
-        import boto3
+        # botocore alone: the bridge makes only low-level clients, and importing boto3 (with s3transfer)
+        # would add about a tenth to every cold start (docs/benchmarks.md).
+        import botocore.session
 
-        session = boto3.session.Session()
-        loader = session._session.get_component("data_loader")
+        session = botocore.session.Session()
+        loader = session.get_component("data_loader")
         # First on the search path, so the model the project tested against is the one used.
         if str(SERVICE_MODELS_DIR) not in loader.search_paths:
             loader.search_paths.insert(0, str(SERVICE_MODELS_DIR))
@@ -64,7 +67,9 @@ def client(service: str, *, max_attempts: int | None = None) -> Any:
                 read_timeout=cfg.read_timeout_seconds,
                 max_pool_connections=max(10, cfg.reset_workers * 2),
             )
-            found = _boto3_session().client(service, config=config, endpoint_url=endpoint_override(service))
+            found = botocore_session().create_client(
+                service, config=config, endpoint_url=endpoint_override(service)
+            )
             _clients[key] = found
     return found
 

@@ -95,13 +95,13 @@ def test_endpoint_variable_steers_the_client(wire: Wire) -> None:
 
 
 def test_fips_and_dualstack_endpoints_resolve_from_the_rule_set(aws_env: None) -> None:
-    session = clients._boto3_session()
+    session = clients.botocore_session()
     urls = {}
     for name, cfg in {
         "fips": Config(use_fips_endpoint=True),
         "dualstack": Config(use_dualstack_endpoint=True),
     }.items():
-        client = session.client("iotevents-data", config=cfg)
+        client = session.create_client("iotevents-data", config=cfg)
         answer = Wire()
         client.meta.events.register("before-send", answer)
         client.list_detectors(detectorModelName="hvac")
