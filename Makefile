@@ -16,7 +16,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_BIN := $(SAM)
 
-.PHONY: help setup test unit integration lint format typecheck validate static build contract demo local standin bench bench-smoke fuzz hygiene clean
+.PHONY: help setup test unit integration lint format typecheck validate static build contract contract-fuzz demo local standin bench bench-smoke fuzz hygiene clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ demo: $(VENV)/.installed ## The story end to end on this machine: webhooks, forw
 
 standin: $(VENV)/.installed ## Only the IoT stand-in on 127.0.0.1 (PORT=4510 by default)
 	PYTHONPATH=local:layers/shared $(PY) -m iot_standin --port $${PORT:-4510}
+
+contract-fuzz: $(VENV)/.installed ## Schemathesis against the local endpoint with many examples (N, default 2000)
+	SCHEMATHESIS_MAX_EXAMPLES=$${N:-2000} $(PY) -m pytest tests/integration/test_contract_schemathesis.py -q
 
 contract: $(VENV)/.installed ## Regenerate docs/openapi.json from the event models (a test fails on drift)
 	PYTHONPATH=layers/shared $(PY) -m iotbridge.contract > docs/openapi.json

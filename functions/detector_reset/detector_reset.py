@@ -23,7 +23,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.error("invalid reset plan", extra={"problems": exc.problems})
         metrics.add_metric(name="ResetPlansInvalid", unit=MetricUnit.Count, value=1)
         raise
-    logger.append_keys(plan=plan.name, run_id=resume.run_id if resume else None)
+    # Identifiers an operator needs to find a failed detector; the plan's values are never logged.
+    logger.append_keys(
+        plan=plan.name, detector_model=plan.detector_model_name, run_id=resume.run_id if resume else None
+    )
     report = lambda_reset_job(context).run(plan, resume=resume)
     publish_metrics(metrics, report)
     logger.info("reset summary", extra={"summary": report.to_dict()})

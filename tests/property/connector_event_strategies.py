@@ -124,6 +124,12 @@ spec_versions = unanchored(
 )
 report_versions = unanchored(st.just("1.0.0"), 1, 10)
 
+
+def present_documents() -> st.SearchStrategy[Any]:
+    """A document where AWS requires a value: a required member or a map's value, never null itself."""
+    return documents().filter(lambda value: value is not None)
+
+
 report_attributes = members({}, {"id": matter_id(24), "name": names, "value": documents()})
 report_clusters = members(
     {"id": matter_id(24), "revision": st.integers(1, 10)},
@@ -160,7 +166,7 @@ capability_schemas = members(
         "CapabilityId": schema_versioned_id(),
         "ExtrinsicId": matter_id(10),
         "ExtrinsicVersion": st.integers(1, 10),
-        "Schema": documents(),
+        "Schema": present_documents(),
     },
     {},
 )
@@ -177,8 +183,8 @@ cluster_states = members(
     {
         "id": matter_id(24),
         "attributes": documents(),
-        "commands": st.dictionaries(matter_id(24), documents(), min_size=1, max_size=5),
-        "events": st.dictionaries(matter_id(24), documents(), min_size=1, max_size=5),
+        "commands": st.dictionaries(matter_id(24), present_documents(), min_size=1, max_size=5),
+        "events": st.dictionaries(matter_id(24), present_documents(), min_size=1, max_size=5),
     },
 )
 matter_endpoints = members(

@@ -403,10 +403,31 @@ def test_matter_command_and_event_maps_check_size_keys_and_values(
     ids=render,
 )
 @pytest.mark.parametrize(
-    "value", [{"any": {"nested": [1, 2.5, None]}}, [1, "a"], "text", 73, 1.5, True, None, {"Unknown": 1}]
+    "value", [{"any": {"nested": [1, 2.5, None]}}, [1, "a"], "text", 73, 1.5, True, {"Unknown": 1}]
 )
 def test_document_member_takes_any_json_value(path: Path, value: object) -> None:
     assert problems(with_value(path, value)) == []
+
+
+@pytest.mark.parametrize("path", [(*ATTRIBUTE, "value"), (*DEVICE, "DeviceMetadata"), (*STATE, "attributes")])
+def test_an_optional_document_member_may_be_null(path: Path) -> None:
+    assert problems(with_value(path, None)) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "reported"),
+    [
+        ((*SCHEMA, "Schema"), "Devices[0].CapabilitySchemas[0].Schema"),
+        # A map's keys are the sender's text: the map is named, not the key.
+        ((*STATE, "commands", "0x01"), "MatterEndpoint.clusters[0].commands"),
+        ((*STATE, "events", "0x02"), "MatterEndpoint.clusters[0].events"),
+    ],
+    ids=lambda case: render(case) if isinstance(case, tuple) else "",
+)
+def test_a_required_document_or_a_map_value_must_not_be_null(path: Path, reported: str) -> None:
+    # AWS refuses these with "Member must not be null": accepting them would dead-letter the event later.
+    rule = "must not be null" if "Schema" in reported else "each value: must not be null"
+    assert problems(with_value(path, None)) == [{"path": reported, "rule": rule}]
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, [1, -math.inf], {"a": {"b": math.nan}}, ("tuple",)])

@@ -57,7 +57,19 @@ Omittable = Annotated[_T | None, _NotNull()]
 
 
 class _JsonDocument:
-    """A Smithy document: any JSON value (object, array, string, number, boolean or null)."""
+    """A Smithy document: any JSON value (object, array, string, number, boolean or null).
+
+    Where the document is a required member or a map value, a null is no value at all: AWS refuses it
+    ("must not be null"), so `nullable=False` does too. Inside a document, null is content like any other.
+    """
+
+    def __init__(self, *, nullable: bool = True) -> None:
+        self._nullable = nullable
+
+    def _validate_value(self, value: Any) -> Any:
+        if value is None and not self._nullable:
+            raise PydanticCustomError("event_document_null", "must not be null")
+        return self._validate(value)
 
     @staticmethod
     def _validate(value: Any) -> Any:
@@ -88,12 +100,14 @@ class _JsonDocument:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(self._validate)
+        return core_schema.no_info_plain_validator_function(self._validate_value)
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return {"description": "Any JSON value (a Smithy document)."}
+        if self._nullable:
+            return {"description": "Any JSON value (a Smithy document)."}
+        return {"not": {"type": "null"}, "description": "Any JSON value but null (a Smithy document)."}
 
 
 def _is_text(value: str) -> bool:
@@ -107,6 +121,8 @@ def _is_text(value: str) -> bool:
 
 
 Document = Annotated[Any, _JsonDocument()]
+# A required member's or a map's value: any JSON value but null.
+PresentDocument = Annotated[Any, _JsonDocument(nullable=False)]
 
 # Smithy shapes of the AWS model, by shape name (suffixed where a member of that name would shadow it).
 MATTER_ID_PATTERN: Final = r"0[xX][0-9a-fA-F]+$|^[0-9]+"
@@ -202,7 +218,7 @@ class CapabilitySchemaItem(_WireShape):
     CapabilityId: SchemaVersionedId
     ExtrinsicId: ExtrinsicSchemaId
     ExtrinsicVersion: RevisionId
-    Schema: Document
+    Schema: PresentDocument
 
 
 class Device(_WireShape):
@@ -224,8 +240,8 @@ class MatterCluster(_WireShape):
 
     id: Omittable[ClusterId] = None
     attributes: Annotated[Document, Field(description="The Matter attributes (sensitive).")] = None
-    commands: Omittable[Annotated[dict[MatterCommandId, Document], SmithyLength(1, 5)]] = None
-    events: Omittable[Annotated[dict[MatterEventId, Document], SmithyLength(1, 5)]] = None
+    commands: Omittable[Annotated[dict[MatterCommandId, PresentDocument], SmithyLength(1, 5)]] = None
+    events: Omittable[Annotated[dict[MatterEventId, PresentDocument], SmithyLength(1, 5)]] = None
 
 
 class MatterEndpoint(_WireShape):
