@@ -1,7 +1,9 @@
 """Lambda's SQS event source mapping, on one machine: receive a batch, invoke, delete what succeeded.
 
 Failed records are left alone, so they come back after the queue's visibility timeout and, after
-the redrive policy's maxReceiveCount receives, SQS moves them to the dead-letter queue.
+the redrive policy's maxReceiveCount receives, SQS moves them to the dead-letter queue. (Those behind the
+first failed record of a FIFO message group are made visible at once, which keeps moto's FIFO order; and
+a retry delay, when given, brings failed records back sooner than the visibility timeout.)
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class SqsEventSource:
         batch_size: int = MAX_BATCH_SIZE,
         wait_seconds: int = 1,
         region: str = "us-east-1",
+        retry_delay: int | None = None,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}")
@@ -126,6 +129,8 @@ class SqsEventSource:
         self._batch_size = batch_size
         self._wait_seconds = wait_seconds
         self._region = region
+        # Seconds before a failed record is delivered again; None: the queue's visibility timeout, as Lambda.
+        self._retry_delay = retry_delay
         self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
@@ -181,10 +186,12 @@ class SqsEventSource:
             result = self._function.invoke({"Records": records})
         except FunctionError as exc:
             log.warning("batch of %d failed as a whole: %s", len(records), exc.error_type)
+            self._hand_back(records, batch_ids)
             return BatchOutcome(received=len(records), failed=len(records), whole_batch_failed=True)
         failed = failed_message_ids(result, batch_ids)
         if failed is None:
             log.warning("batch of %d failed as a whole: malformed batchItemFailures", len(records))
+            self._hand_back(records, batch_ids)
             return BatchOutcome(received=len(records), failed=len(records), whole_batch_failed=True)
         done = [r for r in records if r["messageId"] not in failed]
         for start in range(0, len(done), MAX_BATCH_SIZE):
@@ -194,9 +201,41 @@ class SqsEventSource:
                 Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
             )
         if failed:
+            self._hand_back(records, failed)
             log.info(
-                "%d of %d record(s) failed; they return after the visibility timeout",
+                "%d of %d record(s) failed; they return after the retry delay or the visibility timeout",
                 len(failed),
                 len(records),
             )
         return BatchOutcome(received=len(records), deleted=len(done), failed=len(failed))
+
+    def _hand_back(self, records: list[dict[str, Any]], failed: set[str]) -> None:
+        """Set when the failed records come back.
+
+        Each message group's first failed record comes back after the retry delay when one is set (else
+        after the queue's visibility timeout, as with Lambda). The failed records behind it in its group are
+        made visible at once: SQS delivers nothing more of a FIFO group until its first failed message is
+        back, so for a consumer nothing changes, while moto, when several messages of one group come back
+        together, hands out the later ones first.
+        """
+        groups: set[str] = set()
+        changes: list[tuple[dict[str, Any], int]] = []
+        for record in records:
+            group = record["attributes"].get("MessageGroupId")
+            if record["messageId"] not in failed:
+                continue
+            if group and group in groups:
+                changes.append((record, 0))
+            elif self._retry_delay is not None:
+                changes.append((record, self._retry_delay))
+            if group:
+                groups.add(group)
+        for start in range(0, len(changes), MAX_BATCH_SIZE):
+            chunk = changes[start : start + MAX_BATCH_SIZE]
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": r["receiptHandle"], "VisibilityTimeout": delay}
+                    for i, (r, delay) in enumerate(chunk)
+                ],
+            )

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from . import resources
 from .demo_fleet import DEMO_MODEL, DEMO_RESET_INPUT, demo_fleet
 from .http_api import HttpApi, Route
 from .lambda_api import LambdaService, RemoteFunction
-from .lambda_runtime import LOCAL_REGION
+from .lambda_runtime import LOCAL_REGION, Invoker
 from .processes import LOOPBACK, ServerProcess, free_port, start_moto_server, start_server
 from .sam_template import LocalResolver, StackSpec, TemplateError, read
 from .samples import DEMO_CONNECTOR_ID, DEMO_SECRET
@@ -65,6 +66,12 @@ class StackConfig:
     signing_secret: str = DEMO_SECRET
     poll_wait_seconds: int = 1
     parameter_overrides: dict[str, Any] = field(default_factory=dict)
+    # Execution environments per function (1 when not listed), as Lambda's concurrency: each is its own
+    # process taking one event at a time, and an SQS-triggered function gets one poller per environment.
+    concurrency: dict[str, int] = field(default_factory=dict)
+    # Seconds before a record the function failed is delivered again (None: after the visibility timeout,
+    # as Lambda). With it, the visibility timeout can stay above the function's timeout, as deployed.
+    retry_delay: int | None = None
 
 
 def local_credentials_env() -> dict[str, str]:
@@ -98,6 +105,53 @@ def boto_client(service: str, endpoint: str) -> Any:
     ).client(service, endpoint_url=endpoint, config=Config(retries={"mode": "standard", "max_attempts": 3}))
 
 
+class FunctionPool:
+    """Several execution environments of one function: each call goes to one that is idle."""
+
+    def __init__(self, instances: list[RemoteFunction]) -> None:
+        self._idle = list(instances)
+        self._available = threading.Condition()
+
+    def invoke(self, event: Any) -> Any:
+        with self._available:
+            self._available.wait_for(lambda: bool(self._idle))
+            instance = self._idle.pop()
+        try:
+            return instance.invoke(event)
+        finally:
+            with self._available:
+                self._idle.append(instance)
+                self._available.notify()
+
+
+class TakingTurns:
+    """An SQS client for the pollers of one queue to share, on which they receive and delete in turn.
+
+    moto's queues are not safe for these calls at once, though SQS is: two deletes at once can bring one of
+    the deleted messages back, and a FIFO receive decides which message groups are in flight as it starts,
+    so a delete or another receive meanwhile can let it hand out a group's messages out of order.
+    """
+
+    def __init__(self, sqs: Any) -> None:
+        self._sqs = sqs
+        self._turn = threading.Lock()
+
+    def receive_message(self, **request: Any) -> Any:
+        with self._turn:
+            return self._sqs.receive_message(**request)
+
+    def delete_message_batch(self, **request: Any) -> Any:
+        with self._turn:
+            return self._sqs.delete_message_batch(**request)
+
+    def change_message_visibility_batch(self, **request: Any) -> Any:
+        with self._turn:
+            return self._sqs.change_message_visibility_batch(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
+
+
 class LocalStack:
     """`start()` (or `with LocalStack(config) as stack:`) runs it; `stop()` ends every process it started."""
 
@@ -106,6 +160,8 @@ class LocalStack:
         self.spec: StackSpec = read(config.template)
         self.processes: dict[str, ServerProcess] = {}
         self.functions: dict[str, RemoteFunction] = {}
+        # What events go to: the function itself, or a pool of its environments (config.concurrency).
+        self.invokers: dict[str, Invoker] = {}
         self.queues: dict[str, resources.LocalQueue] = {}
         self.tables: dict[str, str] = {}
         self.pollers: list[SqsEventSource] = []
@@ -281,34 +337,47 @@ class LocalStack:
         }
 
     def _start_functions(self, resolver: LocalResolver) -> None:
-        ports = {name: free_port() for name in self.spec.functions}
-        self.functions = {
-            name: RemoteFunction(
+        # Process name -> (function name, port); a function's extra environments are `<name>-2`, `<name>-3`.
+        hosts = {
+            name if n == 1 else f"{name}-{n}": (name, free_port())
+            for name in self.spec.functions
+            for n in range(1, max(1, self.config.concurrency.get(name, 1)) + 1)
+        }
+        remote = {
+            host: RemoteFunction(
                 f"http://{LOOPBACK}:{port}", name, float(self.spec.functions[name].timeout_seconds)
             )
-            for name, port in ports.items()
+            for host, (name, port) in hosts.items()
         }
-        self.lambda_service = LambdaService(self.functions).start()
+        self.functions = {name: remote[name] for name in self.spec.functions}
+        self.invokers = {
+            name: FunctionPool([f for host, f in remote.items() if hosts[host][0] == name])
+            if self.config.concurrency.get(name, 1) > 1
+            else remote[name]
+            for name in self.spec.functions
+        }
+        self.lambda_service = LambdaService(self.invokers).start()
 
-        def start(name: str) -> ServerProcess:
+        def start(host: str) -> ServerProcess:
+            name, port = hosts[host]
             spec = self.spec.functions[name]
             argv = [
                 sys.executable, "-m", "bridge_local.function_host",
                 "--name", name, "--handler", spec.handler,
                 "--timeout", str(spec.timeout_seconds), "--memory", str(spec.memory_mb),
-                "--port", str(ports[name]), "--parent-pid", str(os.getpid()),
+                "--port", str(port), "--parent-pid", str(os.getpid()),
             ]  # fmt: skip
             env = {**_clean_environ(), **self.function_env(name, resolver)}
             return start_server(
-                name,
+                host,
                 argv,
-                port=ports[name],
+                port=port,
                 env=env,
-                log_file=self.logs_dir / f"{name}.log",
+                log_file=self.logs_dir / f"{host}.log",
                 inherit_env=False,
             )
 
-        self._start_all({name: functools.partial(start, name) for name in ports})
+        self._start_all({host: functools.partial(start, host) for host in hosts})
 
     def _start_all(self, starters: dict[str, Callable[[], ServerProcess]]) -> None:
         """Start servers side by side, each recorded the moment it runs, so that `stop()` always finds it."""
@@ -329,21 +398,25 @@ class LocalStack:
     def _start_event_sources(self) -> None:
         sqs = self.client("sqs")
         for name, spec in self.spec.functions.items():
+            pollers = max(1, self.config.concurrency.get(name, 1))
             for queue_id, batch_size in spec.sqs_sources:
                 queue = self.queues[queue_id]
-                poller = SqsEventSource(
-                    sqs,
-                    queue_url=queue.url,
-                    function=self.functions[name],
-                    batch_size=batch_size,
-                    wait_seconds=self.config.poll_wait_seconds,
-                    region=LOCAL_REGION,
-                )
-                self.pollers.append(poller.start())
+                client = TakingTurns(sqs) if pollers > 1 else sqs
+                for _ in range(pollers):
+                    poller = SqsEventSource(
+                        client,
+                        queue_url=queue.url,
+                        function=self.invokers[name],
+                        batch_size=batch_size,
+                        wait_seconds=self.config.poll_wait_seconds,
+                        region=LOCAL_REGION,
+                        retry_delay=self.config.retry_delay,
+                    )
+                    self.pollers.append(poller.start())
 
     def _routes(self) -> list[Route]:
         return [
-            Route(route_key, self.functions[name])
+            Route(route_key, self.invokers[name])
             for name, spec in self.spec.functions.items()
             for route_key in spec.http_routes
         ]
