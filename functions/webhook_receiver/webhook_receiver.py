@@ -43,7 +43,11 @@ def _wiring() -> tuple[WebhookIntake, IdempotencyTableDeduplicator]:
     cfg = settings()
     cfg.require("idempotency_table", "event_queue_url")
     deduplicator = IdempotencyTableDeduplicator(
-        client("dynamodb"), cfg.idempotency_table, window_seconds=cfg.dedupe_window_seconds
+        client("dynamodb"),
+        cfg.idempotency_table,
+        # Never shorter than the signature tolerance: a replay the signature check still lets in must
+        # still find its record.
+        window_seconds=max(cfg.dedupe_window_seconds, cfg.signature_tolerance_seconds),
     )
     intake = WebhookIntake(
         keys=SecretsManagerSigningKeys(

@@ -126,6 +126,21 @@ def test_an_accepted_webhook_is_one_data_point_counting_its_events(
     assert data_points(repeat["WebhooksDuplicate"]) == [1]
 
 
+def test_the_dedupe_record_outlives_the_signature_tolerance_whatever_the_window(
+    post: Post, relay: RelayResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A window shorter than the tolerance would let a replay with a still-valid signature be queued again.
+    monkeypatch.setenv("DEDUPE_WINDOW_SECONDS", "60")
+    monkeypatch.setenv("SIGNATURE_TOLERANCE_SECONDS", "900")
+    settings.cache_clear()
+    before = int(time.time())
+    post(encode(BODIES["device-event"]), webhook_id="msg_window")
+
+    table = boto3.client("dynamodb", endpoint_url=relay.endpoint).scan(TableName=relay.table)["Items"]
+    (record,) = table
+    assert before + 900 <= int(record["expiration"]["N"]) <= int(time.time()) + 900
+
+
 def test_duplicate_webhook_id_is_acknowledged_the_same_and_queued_once(
     post: Post, relay: RelayResources
 ) -> None:
