@@ -46,17 +46,30 @@ class LambdaContext:
         return 10_000
 
 
+def _status_mb(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def rss_mb() -> float:
     """This process's resident set size now (VmRSS), in MiB."""
-    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return peak_rss_mb()
+    found = _status_mb("VmRSS")
+    return found if found is not None else peak_rss_mb()
 
 
 def peak_rss_mb() -> float:
-    """The process's peak resident set size so far (ru_maxrss is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This program's peak resident set size so far (VmHWM), in MiB.
+
+    Not ru_maxrss: Linux carries it over from the process that forked this one, so a child started by a
+    parent holding a large fleet in memory would report the parent's size.
+    """
+    found = _status_mb("VmHWM")
+    return found if found is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def wire_handler(*, keep: bool) -> tuple[Any, Any]:

@@ -230,7 +230,7 @@ def run_memory(*, smoke: bool) -> tuple[Section, float]:
         for count, r in results.items()
     ]
     section.details.append(
-        f"Latency 0, {workers} workers, batches of {results[large]['batch_size']}; peak RSS is ru_maxrss of "
+        f"Latency 0, {workers} workers, batches of {results[large]['batch_size']}; peak RSS is VmHWM of "
         "the child process that runs the job (imports, client, the run), the stand-in's memory not "
         "counted.\n\n"
         + markdown_table(
