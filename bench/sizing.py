@@ -16,7 +16,7 @@ from bench.stats import MB_PER_VCPU, recommend_memory_mb, vcpu_share
 
 HEADROOM = 1.5
 RECEIVER_CPU_FLOOR_MB = 512
-FORWARDER_CPU_FLOOR_MB = 256
+FORWARDER_CPU_FLOOR_MB = 512
 RESET_MIN_MB = 256
 # The reset job's configured pace: RESET_WORKERS x batch / latency, here at 20 ms per call.
 RESET_CALLS_PER_SECOND_AT_BOUND = 4 / 0.020
@@ -55,7 +55,11 @@ def recommendations(peaks: PeakMemory) -> dict[str, tuple[int, int, str]]:
             RECEIVER_CPU_FLOOR_MB,
             "a sender waits on it: CPU-bound per request and at cold start",
         ),
-        "forwarder": (FORWARDER_CPU_FLOOR_MB, "waits on SendConnectorEvent; CPU per batch is small"),
+        "forwarder": (
+            FORWARDER_CPU_FLOOR_MB,
+            "a batch's groups call SendConnectorEvent from parallel threads, whose client-side CPU "
+            "(signing, serialising, parsing) shares one vCPU share",
+        ),
         "detector_reset": (reset_floor, reset_why),
     }
     out = {}
@@ -114,8 +118,9 @@ def readme_paragraph(peaks: PeakMemory, chosen: dict[str, tuple[int, int, str]])
         f"allots CPU in proportion to it (one vCPU at {MB_PER_VCPU:,} MB), so the setting is chosen for CPU: "
         f"the receiver gets {size('webhook_receiver')} because a sender waits on every request and its "
         "cold start is CPU-bound imports; the forwarder gets "
-        f"{size('forwarder')} because it spends its time waiting on SendConnectorEvent, with the groups of a "
-        f"batch in parallel threads; the reset job gets {size('detector_reset')} so that its client-side "
+        f"{size('forwarder')} because the groups of a batch call SendConnectorEvent from parallel threads "
+        "and their client-side CPU (signing, serialising, parsing) shares its vCPU share; "
+        f"the reset job gets {size('detector_reset')} so that its client-side "
         "CPU per call keeps up with its configured pace (RESET_WORKERS x batch size per call latency). "
         "Each is at least 1.5 times the measured peak."
     )

@@ -294,10 +294,10 @@ def test_the_reset_cpu_floor_is_the_vcpu_share_its_pace_needs() -> None:
 
 def test_every_measured_function_gets_a_recommendation_at_least_its_peak_with_headroom() -> None:
     peaks = PeakMemory()
-    peaks.add("forwarder", 300)
-    peaks.add("forwarder", 200)  # the largest peak counts
+    peaks.add("detector_reset", 300)
+    peaks.add("detector_reset", 200)  # the largest peak counts
     chosen = recommendations(peaks)
-    assert chosen["forwarder"][0] == 512  # 300 x 1.5 = 450, rounded up to 64 MB steps
+    assert chosen["detector_reset"][0] == 512  # 300 x 1.5 = 450, rounded up to 64 MB steps
 
 
 def test_locations_lose_the_machines_folders() -> None:
