@@ -46,7 +46,7 @@ class _NoInstrumentation:
 
 
 with _instrumented():
-    from iotbridge.connector_event import EventValidationError, parse_webhook_body
+    from iotbridge.connector_event import EventValidationError, wire_events
     from iotbridge.queued_event import QueuedEvent
     from iotbridge.webhook_signature import SignatureError, parse_headers, sign, verify_signature
 
@@ -105,7 +105,7 @@ def check_body(body: bytes) -> None:
     except (ValueError, RecursionError):
         return
     try:
-        events = parse_webhook_body(data, CONNECTOR_ID)
+        events = wire_events(data, CONNECTOR_ID)
     except EventValidationError as exc:
         if not exc.problems or not all(set(p) == {"path", "rule"} for p in exc.problems):
             raise Finding(f"EventValidationError without well-formed problems: {exc.problems!r}") from exc
@@ -113,7 +113,7 @@ def check_body(body: bytes) -> None:
     except RecursionError:
         return  # a JSON value nested too deeply for the validator: answered like malformed JSON
     for index, event in enumerate(events):
-        queued = QueuedEvent(CONNECTOR_ID, "msg_fuzz", index, NOW, event.to_event())
+        queued = QueuedEvent(CONNECTOR_ID, "msg_fuzz", index, NOW, event)
         message = queued.to_message_body().encode("utf-8")  # raises if it could not be queued
         if QueuedEvent.from_message_body(message.decode("utf-8")) != queued:
             raise Finding("queued event does not read back unchanged")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iotbridge.connector_event import ConnectorEvent, EventValidationError, parse_webhook_body
+from iotbridge.connector_event import ConnectorEvent, EventValidationError, parse_webhook_body, wire_events
 
 CONNECTOR = "connector-1"
 MATTER_ID = r"0[xX][0-9a-fA-F]+$|^[0-9]+"
@@ -579,8 +579,9 @@ def test_operation_rules_also_hold_when_the_model_is_used_directly() -> None:
 
 
 def test_device_command_request_needs_nothing_beyond_the_operation() -> None:
-    [event] = parse_webhook_body({"Operation": "DEVICE_COMMAND_REQUEST"}, CONNECTOR)
-    assert event.to_event() == {"Operation": "DEVICE_COMMAND_REQUEST"}
+    assert wire_events({"Operation": "DEVICE_COMMAND_REQUEST"}, CONNECTOR) == [
+        {"Operation": "DEVICE_COMMAND_REQUEST"}
+    ]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -635,8 +636,8 @@ def test_array_item_that_is_not_an_object_is_reported_by_index() -> None:
 
 
 def test_connector_id_in_the_body_may_repeat_the_path() -> None:
-    [event] = parse_webhook_body({**device_event(), "ConnectorId": CONNECTOR}, CONNECTOR)
-    assert "ConnectorId" not in event.to_event()
+    [event] = wire_events({**device_event(), "ConnectorId": CONNECTOR}, CONNECTOR)
+    assert "ConnectorId" not in event
 
 
 def test_connector_id_in_the_body_that_differs_from_the_path_is_rejected() -> None:
@@ -661,17 +662,17 @@ def test_invalid_connector_id_in_the_path_is_reported(connector_id: str, rule: s
 # What the relay sends on, and what it never says
 
 
-def test_to_event_is_the_body_as_received_without_connector_id() -> None:
+def test_wire_event_is_the_body_as_received_without_connector_id() -> None:
     body = full_event()
-    [event] = parse_webhook_body(body, CONNECTOR)
+    [event] = wire_events(body, CONNECTOR)
     expected = {k: v for k, v in full_event().items() if k != "ConnectorId"}
-    assert event.to_event() == expected
-    assert list(event.to_event()) == list(expected)
+    assert event == expected
+    assert list(event) == list(expected)
 
 
-def test_to_event_leaves_out_members_the_sender_left_out() -> None:
+def test_wire_event_leaves_out_members_the_sender_left_out() -> None:
+    assert wire_events(device_event(), CONNECTOR) == [device_event()]
     [event] = parse_webhook_body(device_event(), CONNECTOR)
-    assert event.to_event() == device_event()
     assert event.operation == "DEVICE_EVENT"
     assert event.trace_id is None
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 
-from iotbridge.connector_event import parse_webhook_body
+from iotbridge.connector_event import wire_events
 from iotbridge.contract import openapi
 
 CONNECTOR = "MockConnectorId"
@@ -169,9 +169,9 @@ def official_examples() -> dict[str, dict[str, Any]]:
 def test_official_example_is_accepted_with_or_without_connector_id(operation: str) -> None:
     example = official_examples()[operation]
     body = {k: v for k, v in example.items() if k != "ConnectorId"}
-    [with_id] = parse_webhook_body(example, CONNECTOR)
-    [without_id] = parse_webhook_body(body, CONNECTOR)
-    assert with_id.to_event() == without_id.to_event() == body
+    [with_id] = wire_events(example, CONNECTOR)
+    [without_id] = wire_events(body, CONNECTOR)
+    assert with_id == without_id == body
 
 
 @pytest.mark.parametrize("operation", ["DEVICE_DISCOVERY", "DEVICE_COMMAND_RESPONSE", "DEVICE_EVENT"])
@@ -179,8 +179,8 @@ def test_accepted_event_passes_botocore_validation_and_serializes_to_the_same_bo
     operation: str, service_model: Any, request_shape: Shape
 ) -> None:
     # GIVEN an accepted event, sent on with the path's connector id
-    [event] = parse_webhook_body(official_examples()[operation], CONNECTOR)
-    params = {"ConnectorId": CONNECTOR, **event.to_event()}
+    [event] = wire_events(official_examples()[operation], CONNECTOR)
+    params = {"ConnectorId": CONNECTOR, **event}
     # WHEN botocore validates and serializes the request
     report = ParamValidator().validate(params, request_shape)
     serializer = botocore.serialize.create_serializer("rest-json")
@@ -188,4 +188,4 @@ def test_accepted_event_passes_botocore_validation_and_serializes_to_the_same_bo
     # THEN it has nothing to object to, and the wire body is the event
     assert not report.has_errors(), report.generate_report()
     assert request["url_path"] == f"/connector-event/{CONNECTOR}"
-    assert json.loads(request["body"]) == event.to_event()
+    assert json.loads(request["body"]) == event

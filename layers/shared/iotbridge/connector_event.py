@@ -337,10 +337,6 @@ class ConnectorEvent(_WireShape):
     def trace_id(self) -> str | None:
         return self.TraceId
 
-    def to_event(self) -> dict[str, object]:
-        """The body as received (members the sender set, by wire name), without `ConnectorId`."""
-        return self.model_dump(exclude_unset=True, exclude={"ConnectorId"})
-
 
 # ----------------------------------------------------------------------------------------------------
 # The webhook body
@@ -464,8 +460,8 @@ def _problems(exc: ValidationError, items: list[object], array: bool) -> list[Pr
 def wire_events(data: object, connector_id: str) -> list[dict[str, object]]:
     """The events of a valid webhook body exactly as the sender wrote them, without `ConnectorId`.
 
-    The models are strict and forbid unknown members, so a body they accept is already the wire form:
-    no need to dump the models again. Raises EventValidationError as parse_webhook_body does.
+    The models are strict and forbid unknown members, so a body they accept is already the wire form and
+    is queued as it came. Raises EventValidationError as parse_webhook_body does.
     """
     parse_webhook_body(data, connector_id)
     # Valid, so one object or a list of objects.
@@ -473,25 +469,15 @@ def wire_events(data: object, connector_id: str) -> list[dict[str, object]]:
     return [{k: v for k, v in item.items() if k != "ConnectorId"} for item in items]
 
 
-def _connector_id_problems(connector_id: object) -> list[Problem]:
-    if isinstance(connector_id, str):
-        # Connector ids repeat on every request of a connector: check each once.
-        return [Problem(path=p["path"], rule=p["rule"]) for p in _string_connector_id_problems(connector_id)]
-    return _check_connector_id(connector_id)
-
-
 @lru_cache(maxsize=1024)
-def _string_connector_id_problems(connector_id: str) -> tuple[Problem, ...]:
-    return tuple(_check_connector_id(connector_id))
-
-
-def _check_connector_id(connector_id: object) -> list[Problem]:
+def _connector_id_rules(connector_id: str) -> tuple[str, ...]:
+    """The rules a connector id breaks, none for a valid one. Ids repeat on every request of a connector:
+    each is checked once."""
     try:
         _CONNECTOR_ID.validate_python(connector_id)
     except ValidationError as exc:
-        found = _problems(exc, [connector_id], array=False)
-        return [{"path": "connectorId", "rule": p["rule"]} for p in found]
-    return []
+        return tuple(p["rule"] for p in _problems(exc, [connector_id], array=False))
+    return ()
 
 
 def parse_webhook_body(data: object, connector_id: str) -> list[ConnectorEvent]:
@@ -500,9 +486,9 @@ def parse_webhook_body(data: object, connector_id: str) -> list[ConnectorEvent]:
     Raises EventValidationError listing every failing member, each as a path such as
     `[3].Devices[0].CapabilityReport.endpoints[2].id` and a rule; neither ever quotes the sender's values.
     """
-    problems = _connector_id_problems(connector_id)
-    if problems:
-        raise EventValidationError(problems)
+    rules = _connector_id_rules(connector_id)
+    if rules:
+        raise EventValidationError([{"path": "connectorId", "rule": rule} for rule in rules])
     context = {"connector_id": connector_id}
     if isinstance(data, list):
         if not 1 <= len(data) <= MAX_EVENTS_PER_BODY:
