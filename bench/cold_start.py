@@ -139,7 +139,7 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target("forwarder", "forwarder: import + 1 client (first request)", FORWARDER_CODE, FORWARDER, goal=True),
     Target(
-        "reset", "detector_reset: import + 2 clients (first request)", RESET_CODE, DETECTOR_RESET, goal=True
+        "reset", "detector_reset: import + 1 client (first request)", RESET_CODE, DETECTOR_RESET, goal=True
     ),
     Target(
         "receiver+models",
@@ -213,12 +213,15 @@ def prepared_targets(targets: Sequence[Target]) -> Iterator[tuple[list[Prepared]
         dependencies = Path(workdir) / "layer-dependencies"
         lambda_layer.build(dependencies)
         prepared: list[Prepared] = []
+        # One folder per set of extra distributions, shared by the targets that need the same set.
+        folders: dict[tuple[str, ...], Path] = {(): dependencies}
         for target in targets:
-            target_dependencies = dependencies
-            if target.extra_dependencies:
-                target_dependencies = Path(workdir) / f"{target.key}-dependencies"
+            target_dependencies = folders.get(target.extra_dependencies)
+            if target_dependencies is None:
+                target_dependencies = Path(workdir) / f"dependencies-{len(folders)}"
                 lambda_layer.build(target_dependencies)
                 lambda_layer.link(target_dependencies, target.extra_dependencies)
+                folders[target.extra_dependencies] = target_dependencies
             if target.function is None:
                 env = {**base_environment(), **endpoint_variables(DUMMY_ENDPOINT)}
                 env["PYTHONPATH"] = str(dependencies)

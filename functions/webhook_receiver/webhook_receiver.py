@@ -131,7 +131,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _response(503, {"message": "Try again later."}, {"Retry-After": "5"})
     _count(answer.outcome, answer.queued)
     # Accepted webhooks are counted by the metrics and by the forwarder's batch lines, so theirs is a DEBUG
-    # line (a Powertools log line costs a third of a warm request: docs/benchmarks.md); rejections are INFO.
+    # line (a Powertools log line would add its formatting and write to every warm request); rejections
+    # are INFO.
     if answer.status >= 500:
         log = logger.warning
     elif answer.status >= 300:

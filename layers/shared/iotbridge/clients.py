@@ -21,8 +21,8 @@ def botocore_session() -> Any:
     """The process's one botocore session, with the bridge's service models first on its search path."""
     global _session  # noqa: PLW0603 - one session per process, created on first use
     if _session is None:
-        # botocore alone: the bridge makes only low-level clients, and importing boto3 (with s3transfer)
-        # would add about a tenth to every cold start (docs/benchmarks.md).
+        # botocore alone: the bridge makes only low-level clients, so importing boto3 (with s3transfer)
+        # would only lengthen every cold start.
         import botocore.session
 
         session = botocore.session.Session()
