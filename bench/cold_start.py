@@ -60,31 +60,22 @@ class _Context:
 """
 
 FLOOR_CODE = _TIMED.format(imports="import boto3", clients='boto3.client("sqs")')
-RECEIVER_CODE = _TIMED.format(imports="import webhook_receiver", clients="webhook_receiver._wiring()")
-# The forwarder builds its SendConnectorEvent client on the first send, through the one client factory.
-FORWARDER_CODE = _TIMED.format(
-    imports="import forwarder",
-    clients=(
-        "forwarder.build_forwarder()\n"
-        "from iotbridge.clients import client\nfrom iotbridge.settings import settings\n"
-        'client("iot-managed-integrations", max_attempts=settings().send_max_attempts)'
-    ),
-)
+# Each handler builds its wiring (clients included) at import.
+RECEIVER_CODE = _TIMED.format(imports="import webhook_receiver", clients="webhook_receiver.wiring.get()")
+FORWARDER_CODE = _TIMED.format(imports="import forwarder", clients="forwarder.wiring.get()")
 RESET_CODE = _TIMED.format(
-    imports="import detector_reset",
-    clients=_CONTEXT + "from iotbridge.reset.runner import lambda_reset_job\nlambda_reset_job(_Context())",
+    imports="import detector_reset", clients=_CONTEXT + "detector_reset.wiring.get().lambda_job(_Context())"
 )
-# The job as it was before the deferral: the Lambda client for continuations made at start.
+# The job with the Lambda client for continuations made at start, not on the first continuation.
 RESET_EAGER_LAMBDA_CODE = _TIMED.format(
     imports="import detector_reset",
-    clients=_CONTEXT
-    + "from iotbridge.reset.runner import lambda_reset_job\nfrom iotbridge.clients import client\n"
-    'lambda_reset_job(_Context())\nclient("lambda")',
+    clients=_CONTEXT + "wiring = detector_reset.wiring.get()\nwiring.lambda_job(_Context())\n"
+    "from iotbridge.clients import client\nclient('lambda', wiring.settings.clients)",
 )
-# The receiver plus what its first valid webhook loads (the pydantic event models), for information.
+# The receiver and its event models (built at import too): for information.
 RECEIVER_FIRST_VALID_CODE = _TIMED.format(
     imports="import webhook_receiver",
-    clients="webhook_receiver._wiring()\nimport iotbridge.connector_event",
+    clients="webhook_receiver.wiring.get()\nimport iotbridge.connector_event",
 )
 
 

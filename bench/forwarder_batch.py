@@ -105,12 +105,13 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     import forwarder
     from bench.receiver import peak_rss_mb
     from iotbridge.clients import client
-    from iotbridge.settings import settings
+    from iotbridge.forwarder.settings import ForwarderSettings
 
     context = LambdaContext()
     url = args["standin_url"]
     batches = int(args["batches"])
-    events_client = client("iot-managed-integrations", max_attempts=settings().send_max_attempts)
+    settings = ForwarderSettings.from_environment()
+    events_client = client("iot-managed-integrations", settings.clients, attempts=settings.send_max_attempts)
 
     def forward(event: dict[str, Any]) -> float:
         started = time.perf_counter()

@@ -77,22 +77,23 @@ def wire_handler(*, keep: bool) -> tuple[Any, Any]:
     import webhook_receiver
     from bench.service_fakes import FakeDynamoDb, FakeSecretsManager, FakeSqs
     from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET
-    from iotbridge.settings import settings
+    from iotbridge.receiver import wiring
+    from iotbridge.receiver.settings import ReceiverSettings
 
-    prefix = settings().signing_secret_prefix
+    prefix = ReceiverSettings.from_environment().signing_secret_prefix
     fakes = {
         "secretsmanager": FakeSecretsManager({prefix + DEMO_CONNECTOR_ID: DEMO_SECRET}),
         "sqs": FakeSqs(keep=keep),
         "dynamodb": FakeDynamoDb(keep=keep),
     }
 
-    def fake_client(service: str, *, max_attempts: int | None = None) -> Any:
+    def fake_client(service: str, *_: Any, **__: Any) -> Any:
         return fakes[service]
 
-    # The handler builds its adapters through this factory on first use; it is the one seam there is.
-    webhook_receiver.client = fake_client
-    intake, _ = webhook_receiver._wiring()
-    return webhook_receiver, intake
+    # The wiring makes its clients through this factory; it is the one seam there is.
+    wiring.client = fake_client  # type: ignore[assignment]
+    webhook_receiver.wiring.rebuild()
+    return webhook_receiver, webhook_receiver.wiring.get().intake
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +167,7 @@ def measure_warm(args: dict[str, Any]) -> dict[str, Any]:
         handler_ns.append(time.perf_counter_ns() - started)
         statuses[str(response["statusCode"])] = statuses.get(str(response["statusCode"]), 0) + 1
     # The intake alone (domain and adapters, no Powertools decorators), on fresh webhook ids.
-    from intake import WebhookRequest
+    from iotbridge.receiver.domain.intake import WebhookRequest
 
     for delivery in deliveries(count, events):
         request = WebhookRequest(
@@ -180,7 +181,7 @@ def measure_warm(args: dict[str, Any]) -> dict[str, Any]:
         "intake_us": [n / 1000 for n in intake_ns],
         "floor_us": [n / 1000 for n in floor_ns],
         "statuses": statuses,
-        "queued": handler._wiring()[0]._queue._client.sent,
+        "queued": handler.wiring.get().intake._queue._client.sent,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -251,9 +252,9 @@ def short_location(where: str) -> str:
 
 # Where a request's time goes: (file suffix, function) of the calls whose cumulative time is shown.
 PROFILE_PARTS = (
-    ("deduplication (idempotency table; queueing runs inside it)", "receiver_adapters.py", "once"),
+    ("deduplication (idempotency table; queueing runs inside it)", "adapters.py", "once"),
     ("event validation (pydantic models)", "webhook_receiver.py", "validate_body"),
-    ("queueing (SQS batch building)", "receiver_adapters.py", "enqueue"),
+    ("queueing (SQS batch building)", "adapters.py", "enqueue"),
     ("signature check", "webhook_signature.py", "verify_signature"),
     ("log line (Powertools logger)", "logging/__init__.py", "_log"),
     ("metrics (EMF flush)", "cloudwatch.py", "flush_metrics"),

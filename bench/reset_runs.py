@@ -1,6 +1,6 @@
 """The detector reset job against the IoT stand-in: throughput under latency and a rate cap, and memory.
 
-The child process runs the job's real code path (iotbridge.reset.runner: the botocore iotevents-data
+The child process runs the job's real code path (iotbridge.reset.wiring: the botocore iotevents-data
 client from the one client factory, the real adapter, JobOptions from the settings the template sets)
 against the stand-in over HTTP. The stand-in runs in its own process, so its memory is not counted.
 """
@@ -33,12 +33,12 @@ PLAN = {
 
 def measure(args: dict[str, Any]) -> dict[str, Any]:
     from bench.receiver import peak_rss_mb, rss_mb
-    from iotbridge.reset.plan import parse_plan
-    from iotbridge.reset.runner import cli_reset_job
-    from iotbridge.settings import settings
+    from iotbridge.reset.domain.plan import parse_plan
+    from iotbridge.reset.wiring import ResetWiring
 
     plan = parse_plan(PLAN)
-    job = cli_reset_job()  # creates the client, as the handler's first request does
+    wiring = ResetWiring.from_environment()  # creates the client, as the handler's init does
+    job = wiring.cli_job()
     if args.get("trace"):
         import tracemalloc
 
@@ -49,7 +49,7 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     report = job.run(plan)
     elapsed = time.perf_counter() - started
     cpu = _cpu_seconds() - cpu_before
-    cfg = settings()
+    cfg = wiring.settings
     traced = {}
     if args.get("trace"):
         import tracemalloc
@@ -65,8 +65,8 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
         "matched": report.totals.matched,
         "reset": report.totals.reset,
         "failed": report.totals.failed,
-        "workers": cfg.reset_workers,
-        "batch_size": cfg.reset_batch_size,
+        "workers": cfg.workers,
+        "batch_size": cfg.batch_size,
         "rss_before_run_mb": before,
         "peak_rss_mb": peak_rss_mb(),
     }

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iotbridge.operations import OPERATIONS
+
 from . import samples
 from .demo_fleet import DEMO_MODEL
 from .signing import Reply, new_webhook_id, post, read_webhook_file, sign_headers
 from .stack import ROOT, LocalStack, StackConfig
 
 EVENTS_DIR = ROOT / "events"
-OPERATIONS = ("DEVICE_DISCOVERY", "DEVICE_EVENT", "DEVICE_COMMAND_RESPONSE", "DEVICE_COMMAND_REQUEST")
 # Not the demo connector's secret: what a forger without it would sign with.
 FORGER_SECRET = "whsec_" + "Zm9yZ2VkLXNpZ25hdHVyZS1mb3ItdGhlLWRlbW8tb25seQ=="
 # The plan the demo runs when events/plans/ holds none for the demo fleet's model.

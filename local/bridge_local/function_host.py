@@ -10,21 +10,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import signal
 import sys
-import threading
-from types import FrameType
 
 from .lambda_api import LambdaService
 from .lambda_runtime import InProcessFunction
-
-
-def _exit_with_parent(parent_pid: int, stop: threading.Event) -> None:
-    # If the stack's supervisor dies without stopping us, we must not outlive it.
-    while not stop.wait(1.0):
-        if os.getppid() != parent_pid:
-            stop.set()
+from .processes import wait_for_stop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,19 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         print(f"cannot load {args.handler} for {args.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    if args.parent_pid:
-        threading.Thread(target=_exit_with_parent, args=(args.parent_pid, stop), daemon=True).start()
     with LambdaService({args.name: function}, port=args.port) as service:
         print(f"function host listening on {service.url}", flush=True)
-        while not stop.wait(0.5):
-            pass
+        wait_for_stop(parent_pid=args.parent_pid)
     return 0
 
 

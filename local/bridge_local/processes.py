@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,6 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+
+
+def wait_for_stop(*, parent_pid: int = 0) -> None:
+    """Block until SIGTERM or SIGINT arrives, or, with `parent_pid`, until that parent process is gone (a
+    server must not outlive the supervisor that started it). Call from the main thread."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not stop.wait(0.5):
+        if parent_pid and os.getppid() != parent_pid:
+            return
 
 
 def free_port() -> int:

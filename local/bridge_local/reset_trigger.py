@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .stack import StackError, local_credentials_env
+from .aws import local_client
+from .stack import StackError
 
 
 @dataclass(frozen=True)
@@ -47,24 +48,12 @@ def invoke_reset(
     state: dict[str, Any], plan: Path | Any, *, function: str | None = None, asynchronous: bool = False
 ) -> ResetOutcome:
     """Invoke with the plan as the event; continuations run on the local Lambda endpoint, as in AWS."""
-    import boto3
-    from botocore.config import Config
-
     name = function or state.get("resetFunction")
     if not name:
         raise StackError("the template has no detector reset function; name one with --function")
     event = read_plan(plan) if isinstance(plan, Path) else plan
-    creds = local_credentials_env()
-    client = boto3.session.Session(
-        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
-        region_name=state.get("region") or creds["AWS_REGION"],
-    ).client(
-        "lambda",
-        endpoint_url=state["lambdaUrl"],
-        # One attempt: a reset run is not to be repeated behind the caller's back; 15 minutes is Lambda's cap.
-        config=Config(retries={"total_max_attempts": 1}, read_timeout=910, connect_timeout=5),
-    )
+    # One attempt: a reset run is not to be repeated behind the caller's back; 15 minutes is Lambda's cap.
+    client = local_client("lambda", state["lambdaUrl"], attempts=1, read_timeout=910, connect_timeout=5)
     response = client.invoke(
         FunctionName=name,
         InvocationType="Event" if asynchronous else "RequestResponse",

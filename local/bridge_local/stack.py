@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import resources
+from .aws import local_client, local_credentials_env
 from .demo_fleet import DEMO_MODEL, DEMO_RESET_INPUT, demo_fleet
 from .http_api import HttpApi, Route
 from .lambda_api import LambdaService, RemoteFunction
@@ -74,35 +75,10 @@ class StackConfig:
     retry_delay: int | None = None
 
 
-def local_credentials_env() -> dict[str, str]:
-    """Fake credentials and no shared config, so nothing can sign a request for a real account."""
-    return {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": LOCAL_REGION,
-        "AWS_DEFAULT_REGION": LOCAL_REGION,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-
-
 def _clean_environ() -> dict[str, str]:
     return {
         k: v for k, v in os.environ.items() if k not in _SCRUBBED and not k.startswith("AWS_ENDPOINT_URL")
     }
-
-
-def boto_client(service: str, endpoint: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    creds = local_credentials_env()
-    return boto3.session.Session(
-        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
-        region_name=LOCAL_REGION,
-    ).client(service, endpoint_url=endpoint, config=Config(retries={"mode": "standard", "max_attempts": 3}))
 
 
 class FunctionPool:
@@ -264,7 +240,7 @@ class LocalStack:
         return self.processes["iot"].url
 
     def client(self, service: str) -> Any:
-        return boto_client(service, self.moto_url)
+        return local_client(service, self.moto_url)
 
     def fleet_models(self, resolver: LocalResolver) -> dict[str, str]:
         """The demo model, plus every model (and reset input) the template's schedules reset."""

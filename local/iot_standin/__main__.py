@@ -6,13 +6,13 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
+
+from bridge_local.processes import wait_for_stop
 
 from .app import DEFAULT_MAX_RECORDS, Standin
 from .detectors import SeedError
@@ -80,13 +80,6 @@ def _serve(argv: list[str]) -> int:
         print(f"iot-standin: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
         return 1
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     # A short poll interval lets SIGTERM stop the server within a fraction of a second.
     serving = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="iot-standin", daemon=True
@@ -94,7 +87,7 @@ def _serve(argv: list[str]) -> int:
     serving.start()
     print(f"iot-standin listening on {server.url}", flush=True)
     try:
-        stop.wait()  # a signal runs its handler in this thread, which ends the wait
+        wait_for_stop()
     finally:
         server.shutdown()
         server.server_close()

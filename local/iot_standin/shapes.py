@@ -1,7 +1,9 @@
 """Check a request against the shapes of an AWS service model, the way the service does before acting on it.
 
 A second, independent reading of the service model: the bridge's own request models are checked against
-what this walker accepts, so the two must not share code.
+what this walker accepts, so the two share no constraint code. They do share one thing: the reading of the
+model's ECMAScript patterns (`iotbridge.smithy.compile_pattern`), so that no value can pass one and fail
+the other for a difference in regular-expression dialects.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import regex
+from iotbridge.smithy import compile_pattern
 
 Shapes = Mapping[str, Mapping[str, Any]]
 
@@ -50,44 +52,9 @@ class CheckResult:
         return f"{count} validation error{'s' if count != 1 else ''} detected: {shown}{more}"
 
 
-def smithy_pattern(pattern: str) -> str:
-    """Rewrite an ECMAScript (Smithy) pattern so Python's `regex` reads it the same way.
-
-    Differences that matter here: `\\d` and `\\w` are ASCII-only in ECMAScript but Unicode in Python, and
-    `$` in Python also matches before a trailing newline. `\\p{L}` and friends `regex` already understands.
-    """
-    out: list[str] = []
-    in_class = False
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            nxt = pattern[i + 1]
-            if nxt == "d":
-                out.append("0-9" if in_class else "[0-9]")
-            elif nxt == "w":
-                out.append("A-Za-z0-9_" if in_class else "[A-Za-z0-9_]")
-            else:
-                out.append(ch + nxt)
-            i += 2
-            continue
-        if ch == "[" and not in_class:
-            in_class = True
-            out.append(ch)
-        elif ch == "]" and in_class:
-            in_class = False
-            out.append(ch)
-        elif ch == "$" and not in_class:
-            out.append(r"\Z")
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
-
-
 @functools.cache
-def compiled_pattern(pattern: str) -> regex.Pattern[str]:
-    return regex.compile(smithy_pattern(pattern))
+def compiled_pattern(pattern: str) -> Any:
+    return compile_pattern(pattern)
 
 
 def pattern_allows(pattern: str, value: str) -> bool:

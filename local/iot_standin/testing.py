@@ -21,8 +21,10 @@ from typing import Any
 
 from bridge_local.processes import ServerProcess, free_port, start_server
 
-# The folder holding this package: it goes on the child's PYTHONPATH.
+# The folder holding this package, and the shared layer (the stand-in reads patterns as the relay does):
+# both go on the child's PYTHONPATH.
 _LOCAL_DIR = Path(__file__).resolve().parent.parent
+_LAYER_DIR = _LOCAL_DIR.parent / "layers" / "shared"
 
 
 class StandinAdminError(RuntimeError):
@@ -51,28 +53,12 @@ class Standin:
         }
 
     def boto_client(self, service: str, **config: Any) -> Any:
-        """A boto3 client of `service` aimed at this stand-in: fake credentials, one attempt, and the bridge's
-        own service models first on the search path (botocore no longer ships iotevents-data).
+        """A client of `service` aimed at this stand-in: fake credentials, one attempt, and the project's own
+        service models (botocore no longer ships iotevents-data). Keyword arguments go to botocore's
+        Config, e.g. parameter_validation=False to send what botocore itself would refuse."""
+        from bridge_local.aws import local_client
 
-        Keyword arguments go to botocore's Config, e.g. parameter_validation=False to send what botocore
-        itself would refuse.
-        """
-        import boto3
-        from botocore.config import Config
-
-        # The stand-in never checks signatures: any credentials will do, and these reach no account.
-        session = boto3.session.Session(
-            aws_access_key_id="standin",
-            aws_secret_access_key="standin",  # noqa: S106 - not a secret
-            region_name="us-east-1",
-        )
-        with contextlib.suppress(ImportError):
-            from iotbridge.clients import SERVICE_MODELS_DIR
-
-            session._session.get_component("data_loader").search_paths.insert(0, str(SERVICE_MODELS_DIR))
-        # total_max_attempts counts the first call; botocore's max_attempts would count retries only.
-        settings = {"retries": {"mode": "standard", "total_max_attempts": 1}, **config}
-        return session.client(service, endpoint_url=self.url, config=Config(**settings))
+        return local_client(service, self.url, attempts=1, **config)
 
     def connector_events(self, connector_id: str | None = None) -> list[dict[str, Any]]:
         """Accepted SendConnectorEvent calls, oldest first: sequence, connectorId, receivedAt, body."""
@@ -150,7 +136,9 @@ def running_standin(
             argv += ["--connectors", ",".join(connectors)]
         if log_file is None:
             argv.append("--quiet")
-        python_path = os.pathsep.join(p for p in (str(_LOCAL_DIR), os.environ.get("PYTHONPATH", "")) if p)
+        python_path = os.pathsep.join(
+            p for p in (str(_LOCAL_DIR), str(_LAYER_DIR), os.environ.get("PYTHONPATH", "")) if p
+        )
         server = start_server(
             "iot-standin",
             argv,

@@ -6,12 +6,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import boto3
 import pytest
 
+from bridge_local.aws import local_client
 from bridge_local.processes import ServerProcess, start_moto_server
 from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET
-from iotbridge import clients, settings
+from iotbridge import clients
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ class RelayResources:
 def _create_relay_resources(endpoint: str) -> RelayResources:
     """The template's queues, table and a connector secret, under names unique to one test."""
     suffix = uuid.uuid4().hex[:12]
-    sqs = boto3.client("sqs", endpoint_url=endpoint)
+    sqs = local_client("sqs", endpoint)
     fifo = {
         "FifoQueue": "true",
         "ContentBasedDeduplication": "false",
@@ -59,7 +59,7 @@ def _create_relay_resources(endpoint: str) -> RelayResources:
         },
     )["QueueUrl"]
     table = f"idempotency-{suffix}"
-    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+    dynamodb = local_client("dynamodb", endpoint)
     dynamodb.create_table(
         TableName=table,
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
@@ -70,7 +70,7 @@ def _create_relay_resources(endpoint: str) -> RelayResources:
         TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
     )
     prefix = f"test-{suffix}/connectors/"
-    boto3.client("secretsmanager", endpoint_url=endpoint).create_secret(
+    local_client("secretsmanager", endpoint).create_secret(
         Name=prefix + DEMO_CONNECTOR_ID, SecretString=DEMO_SECRET
     )
     return RelayResources(
@@ -94,8 +94,6 @@ def relay(moto: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rela
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", resources.dead_letter_queue_url)
     monkeypatch.setenv("IDEMPOTENCY_TABLE", resources.table)
     monkeypatch.setenv("SIGNING_SECRET_PREFIX", resources.secret_prefix)
-    settings.settings.cache_clear()
     clients.reset_clients()
     yield resources
-    settings.settings.cache_clear()
     clients.reset_clients()

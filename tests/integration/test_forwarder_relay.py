@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 import forwarder
+from bridge_local.aws import local_client
 from bridge_local.sqs_poller import failed_message_ids, sqs_record
 from iot_standin.testing import Standin, running_standin
-from iotbridge import clients, settings
+from iotbridge import clients
 from iotbridge.queued_event import QueuedEvent
 
 pytestmark = pytest.mark.integration
@@ -44,11 +44,10 @@ def wired(relay: Any, standin: Standin, monkeypatch: pytest.MonkeyPatch) -> Iter
     for name, value in standin.endpoint_env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SEND_MAX_ATTEMPTS", "2")  # one in-call retry: enough to see it, quick to run
-    settings.settings.cache_clear()
     clients.reset_clients()
-    forwarder.build_forwarder.cache_clear()
+    forwarder.wiring.rebuild()
     yield relay
-    forwarder.build_forwarder.cache_clear()
+    forwarder.wiring.rebuild()
 
 
 def device_event(webhook_id: str, device: str) -> QueuedEvent:
@@ -113,8 +112,8 @@ def dead_letters(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
 def test_throttled_event_is_redelivered_invalid_one_dead_lettered_and_the_rest_forwarded_in_order(
     wired: Any, standin: Standin, lambda_context: Any
 ) -> None:
-    # GIVEN the queue holding, interleaved, three events of one device, one throttled and one invalid event
-    sqs = boto3.client("sqs", endpoint_url=wired.endpoint)
+    # The queue holding, interleaved, three events of one device, one throttled and one invalid event
+    sqs = local_client("sqs", wired.endpoint)
     events = [
         device_event("o1", "dev-ok"),
         device_event("t1", THROTTLED_DEVICE),
@@ -124,18 +123,18 @@ def test_throttled_event_is_redelivered_invalid_one_dead_lettered_and_the_rest_f
     ]
     ids = {e.webhook_id: enqueue_event(sqs, wired.queue_url, e) for e in events}
 
-    # WHEN one batch is delivered to the forwarder
+    # One batch is delivered to the forwarder
     response, batch = deliver_one_batch(sqs, wired.queue_url, lambda_context)
 
-    # THEN the throttled event comes back as the only batch item failure, after the client's in-call retry
+    # The throttled event comes back as the only batch item failure, after the client's in-call retry
     assert len(batch) == 5
     assert response == {"batchItemFailures": [{"itemIdentifier": ids["t1"]}]}
     calls = standin.stats()["operations"]["SendConnectorEvent"]["calls"]
     assert calls.get("ThrottlingException") == 2
-    # AND the other device's events reached managed integrations in queue order
+    # The other device's events reached managed integrations in queue order
     sent = [e["body"]["Message"].split(" ")[-1] for e in standin.connector_events(CONNECTOR)]
     assert sent == ["o1", "o2", "o3"]
-    # AND the invalid event sits in the dead-letter queue with its code, group and original body
+    # The invalid event sits in the dead-letter queue with its code, group and original body
     [parked] = dead_letters(sqs, wired.dead_letter_queue_url)
     assert parked["Body"] == events[3].to_message_body()
     assert parked["Attributes"]["MessageGroupId"] == events[3].message_group_id
@@ -144,7 +143,7 @@ def test_throttled_event_is_redelivered_invalid_one_dead_lettered_and_the_rest_f
     assert attributes["SourceMessageId"] == ids["v1"]
     assert attributes["WebhookId"] == "v1"
     assert INVALID_DEVICE not in attributes["ErrorMessage"]
-    # AND only the throttled message is still on the source queue, waiting to be redelivered
+    # Only the throttled message is still on the source queue, waiting to be redelivered
     counts = sqs.get_queue_attributes(
         QueueUrl=wired.queue_url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
@@ -155,14 +154,14 @@ def test_throttled_event_is_redelivered_invalid_one_dead_lettered_and_the_rest_f
 def test_malformed_message_is_dead_lettered_without_reaching_the_service(
     wired: Any, standin: Standin, lambda_context: Any
 ) -> None:
-    # GIVEN a message on the queue that is not a queued connector event
-    sqs = boto3.client("sqs", endpoint_url=wired.endpoint)
+    # A message on the queue that is not a queued connector event
+    sqs = local_client("sqs", wired.endpoint)
     enqueue(sqs, wired.queue_url, "not json at all", "g-malformed", "d-malformed")
 
-    # WHEN it is delivered
+    # It is delivered
     response, _ = deliver_one_batch(sqs, wired.queue_url, lambda_context)
 
-    # THEN it is acknowledged and parked with the reason, and managed integrations never heard of it
+    # It is acknowledged and parked with the reason, and managed integrations never heard of it
     assert response == {"batchItemFailures": []}
     [parked] = dead_letters(sqs, wired.dead_letter_queue_url)
     assert parked["MessageAttributes"]["ErrorCode"]["StringValue"] == "MalformedMessage"
@@ -173,15 +172,15 @@ def test_malformed_message_is_dead_lettered_without_reaching_the_service(
 def test_rejected_event_stays_on_the_queue_when_the_dead_letter_queue_is_unreachable(
     wired: Any, standin: Standin, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN a dead-letter queue URL that names no queue, and an event managed integrations rejects
+    # A dead-letter queue URL that names no queue, and an event managed integrations rejects
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", wired.dead_letter_queue_url.replace("dlq-", "missing-"))
-    settings.settings.cache_clear()
-    sqs = boto3.client("sqs", endpoint_url=wired.endpoint)
+    forwarder.wiring.rebuild()
+    sqs = local_client("sqs", wired.endpoint)
     rejected = device_event("v2", INVALID_DEVICE)
     message_id = enqueue_event(sqs, wired.queue_url, rejected)
 
-    # WHEN it is delivered
+    # It is delivered
     response, _ = deliver_one_batch(sqs, wired.queue_url, lambda_context)
 
-    # THEN nothing is dropped: it is a batch item failure, for SQS to deliver again
+    # Nothing is dropped: it is a batch item failure, for SQS to deliver again
     assert response == {"batchItemFailures": [{"itemIdentifier": message_id}]}

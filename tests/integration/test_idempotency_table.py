@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import boto3
 import pytest
 
+from bridge_local.aws import local_client
 from conftest import RelayResources
-from intake import InProgress, TemporarilyUnavailable
-from receiver_adapters import IdempotencyTableDeduplicator
+from iotbridge.budget import LambdaBudget
+from iotbridge.receiver.adapters import IdempotencyTableDeduplicator
+from iotbridge.receiver.ports import DependencyUnavailableError, WebhookInProgressError
 
 WINDOW = 3600
 
@@ -48,7 +49,7 @@ class Context:
 
 @pytest.fixture
 def dynamodb(relay: RelayResources) -> Any:
-    return boto3.client("dynamodb", endpoint_url=relay.endpoint)
+    return local_client("dynamodb", relay.endpoint)
 
 
 @pytest.fixture
@@ -111,8 +112,8 @@ def test_the_same_webhook_id_of_another_connector_is_its_own_delivery(
 def test_a_failed_hand_off_releases_the_record_so_the_retry_runs(
     dedupe: IdempotencyTableDeduplicator, dynamodb: Any, relay: RelayResources
 ) -> None:
-    with pytest.raises(TemporarilyUnavailable):
-        dedupe.once("acme", "msg_1", Action(error=TemporarilyUnavailable("queue")))
+    with pytest.raises(DependencyUnavailableError):
+        dedupe.once("acme", "msg_1", Action(error=DependencyUnavailableError("queue")))
     assert record(dynamodb, relay.table, "acme", "msg_1") is None
 
     retry = Action()
@@ -133,7 +134,7 @@ def test_a_delivery_in_progress_elsewhere_is_answered_in_progress(
     )
     action = Action()
 
-    with pytest.raises(InProgress):
+    with pytest.raises(WebhookInProgressError):
         dedupe.once("acme", "msg_1", action)
     assert action.runs == 0
 
@@ -175,14 +176,14 @@ def test_a_record_past_its_window_does_not_count_even_before_ttl_deletes_it(
 def test_the_in_progress_time_is_the_invocation_s_remaining_time(
     dedupe: IdempotencyTableDeduplicator, dynamodb: Any, relay: RelayResources, clock: Clock
 ) -> None:
-    dedupe.bind_context(Context(remaining_ms=9_500))
+    lease = LambdaBudget(Context(remaining_ms=9_500)).remaining_seconds()
     seen: dict[str, Any] = {}
 
     def look() -> dict[str, Any]:
         seen.update(record(dynamodb, relay.table, "acme", "msg_1") or {})
         return {"webhookId": "msg_1", "queued": 1}
 
-    dedupe.once("acme", "msg_1", look)
+    dedupe.once("acme", "msg_1", look, lease)
 
     assert seen["status"] == {"S": "IN_PROGRESS"}
     assert int(seen["in_progress_expiration"]["N"]) == int(clock.now * 1000) + 9_500
@@ -194,7 +195,7 @@ def test_an_unreachable_table_is_temporarily_unavailable_and_nothing_runs(
     dedupe = IdempotencyTableDeduplicator(dynamodb, "no-such-table", window_seconds=WINDOW, clock=clock)
     action = Action()
 
-    with pytest.raises(TemporarilyUnavailable) as raised:
+    with pytest.raises(DependencyUnavailableError) as raised:
         dedupe.once("acme", "msg_1", action)
     assert raised.value.reason == "dedupe"
     assert action.runs == 0

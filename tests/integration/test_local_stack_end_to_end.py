@@ -60,15 +60,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 
 def test_a_signed_webhook_reaches_send_connector_event(stack: LocalStack) -> None:
-    # GIVEN the demo connector's secret and a DEVICE_EVENT body
+    # The demo connector's secret and a DEVICE_EVENT body
     assert stack.api is not None
     body = samples.encode(samples.BODIES["device-event"])
     already = len(recorded_events(stack.iot_url))
 
-    # WHEN it is posted, signed, to the local webhook endpoint
+    # It is posted, signed, to the local webhook endpoint
     reply = send_signed(stack.api.url, samples.DEMO_CONNECTOR_ID, body, samples.DEMO_SECRET)
 
-    # THEN it is accepted and the forwarder relays it to the stand-in's SendConnectorEvent
+    # It is accepted and the forwarder relays it to the stand-in's SendConnectorEvent
     assert reply.status == 202
     events = wait_for_events(stack.iot_url, already + 1)
     assert len(events) == already + 1
@@ -94,15 +94,15 @@ def test_the_send_command_signs_with_the_demo_secret_and_posts_to_the_running_st
 
 
 def test_stopping_the_stack_ends_every_process_and_port(tmp_path: Path) -> None:
-    # GIVEN a running stack
+    # A running stack
     stack = LocalStack(StackConfig(api_port=0, state_dir=tmp_path, fleet_size=5)).start()
     state = json.loads((tmp_path / STATE_FILE).read_text())
     assert all(pid_alive(pid) for pid in state["pids"].values())
 
-    # WHEN it is stopped
+    # It is stopped
     stack.stop()
 
-    # THEN no process it started is alive, nothing listens, and the state file is gone
+    # No process it started is alive, nothing listens, and the state file is gone
     assert not any(pid_alive(pid) for pid in state["pids"].values())
     for url in (state["apiUrl"], state["lambdaUrl"], state["motoUrl"], state["iotUrl"]):
         assert not listening(url)
@@ -135,7 +135,7 @@ def test_the_demo_exits_0_and_leaves_no_process_behind(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_up_stops_every_process_it_started_on_ctrl_c_or_sigterm(tmp_path: Path, stop_signal: int) -> None:
-    # GIVEN `up` running, with its state written
+    # `up` running, with its state written
     up = subprocess.Popen(
         [sys.executable, "-m", "bridge_local", "--state-dir", str(tmp_path), "up", "--port", "0",
          "--fleet-size", "5"],
@@ -147,7 +147,7 @@ def test_up_stops_every_process_it_started_on_ctrl_c_or_sigterm(tmp_path: Path, 
             time.sleep(0.1)
         state = json.loads((tmp_path / STATE_FILE).read_text())
 
-        # WHEN it gets the signal
+        # It gets the signal
         up.send_signal(stop_signal)
         output, _ = up.communicate(timeout=30)
     finally:
@@ -155,7 +155,7 @@ def test_up_stops_every_process_it_started_on_ctrl_c_or_sigterm(tmp_path: Path, 
             up.kill()
             up.wait()
 
-    # THEN it exits cleanly and nothing it started is left
+    # It exits cleanly and nothing it started is left
     assert up.returncode == 0, output
     assert "Demo secret" in output and "stopped" in output
     assert not any(pid_alive(pid) for pid in state["pids"].values())

@@ -64,11 +64,11 @@ def request(
 def test_a_json_request_becomes_a_payload_2_event_with_text_body(
     api: HttpApi, handler: RecordingHandler
 ) -> None:
-    # GIVEN a JSON body, mixed-case and repeated headers, cookies and a query string
+    # A JSON body, mixed-case and repeated headers, cookies and a query string
     body = json.dumps({"Operation": "DEVICE_EVENT", "name": "café"}).encode("utf-8")
     before = time.time()
 
-    # WHEN it is posted to the route
+    # It is posted to the route
     status, _, _ = request(
         api,
         "POST",
@@ -83,7 +83,7 @@ def test_a_json_request_becomes_a_payload_2_event_with_text_body(
         ],
     )
 
-    # THEN the handler gets the event API Gateway would send
+    # The handler gets the event API Gateway would send
     assert status == 202
     (event,) = handler.events
     assert event["version"] == "2.0"
@@ -118,10 +118,10 @@ def test_a_json_request_becomes_a_payload_2_event_with_text_body(
 def test_a_binary_or_non_utf8_body_arrives_base64_encoded(
     api: HttpApi, handler: RecordingHandler, content_type: str, body: bytes
 ) -> None:
-    # WHEN a body that is not UTF-8 text of a text type is posted
+    # A body that is not UTF-8 text of a text type is posted
     request(api, "POST", "/connectors/c1/events", body, [("Content-Type", content_type)])
 
-    # THEN the event carries it base64-encoded, byte for byte
+    # The event carries it base64-encoded, byte for byte
     (event,) = handler.events
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == body
@@ -136,7 +136,7 @@ def test_a_request_without_body_has_no_body_member(api: HttpApi, handler: Record
 
 
 def test_the_handlers_response_becomes_the_http_response(api: HttpApi, handler: RecordingHandler) -> None:
-    # GIVEN a handler answering with headers, cookies and a base64 body
+    # A handler answering with headers, cookies and a base64 body
     handler.result = {
         "statusCode": 401,
         "headers": {"content-type": "text/plain", "retry-after": "5"},
@@ -145,10 +145,10 @@ def test_the_handlers_response_becomes_the_http_response(api: HttpApi, handler: 
         "isBase64Encoded": True,
     }
 
-    # WHEN a request is served
+    # A request is served
     status, headers, body = request(api, "POST", "/connectors/c1/events", b"{}")
 
-    # THEN status, headers, cookies and the decoded body are what the client sees
+    # Status, headers, cookies and the decoded body are what the client sees
     assert status == 401
     assert headers["content-type"] == "text/plain"
     assert headers["retry-after"] == "5"

@@ -7,10 +7,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
+from bridge_local.aws import local_client
 from bridge_local.lambda_api import LambdaService
 from bridge_local.lambda_runtime import InProcessFunction, function_arn
 
@@ -46,12 +45,7 @@ def service(echo: Echo) -> Iterator[LambdaService]:
 
 @pytest.fixture
 def lambda_client(service: LambdaService) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=service.url,
-        region_name="us-east-1",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    return local_client("lambda", service.url, attempts=1)
 
 
 def test_a_synchronous_invoke_returns_the_functions_result(lambda_client: Any, echo: Echo) -> None:
@@ -78,14 +72,14 @@ def test_a_function_error_is_reported_as_unhandled(lambda_client: Any) -> None:
 def test_an_event_invoke_by_arn_is_accepted_at_once_and_runs_in_the_background(
     lambda_client: Any, service: LambdaService, echo: Echo
 ) -> None:
-    # WHEN the function invokes itself the way a continuation does: by ARN, InvocationType Event
+    # The function invokes itself the way a continuation does: by ARN, InvocationType Event
     response = lambda_client.invoke(
         FunctionName=function_arn("EchoFunction"),
         InvocationType="Event",
         Payload=json.dumps({"continuation": 1}),
     )
 
-    # THEN the call is accepted with 202 and the function runs afterwards
+    # The call is accepted with 202 and the function runs afterwards
     assert response["StatusCode"] == 202
     assert service.wait_idle(timeout=5)
     assert echo.events == [{"continuation": 1}]

@@ -10,9 +10,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 
+from bridge_local.aws import local_client
 from bridge_local.lambda_runtime import InProcessFunction
 from bridge_local.processes import ServerProcess
 from bridge_local.sqs_poller import SqsEventSource, failed_message_ids
@@ -48,7 +48,7 @@ class FailingChosenMessages:
 
 
 def sqs_client(moto: ServerProcess) -> Any:
-    return boto3.client("sqs", endpoint_url=moto.url, region_name="us-east-1")
+    return local_client("sqs", moto.url)
 
 
 def fifo_queue_with_dlq(sqs: Any) -> tuple[str, str]:
@@ -98,19 +98,19 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 def test_failed_records_come_back_and_end_in_the_dead_letter_queue(moto: ServerProcess) -> None:
-    # GIVEN a FIFO queue with a redrive policy and a function that fails the message "bad"
+    # A FIFO queue with a redrive policy and a function that fails the message "bad"
     sqs = sqs_client(moto)
     queue, dlq = fifo_queue_with_dlq(sqs)
     handler = FailingChosenMessages(failing=frozenset({"bad"}))
     for body in ("good-1", "bad", "good-2"):
         send(sqs, queue, body)
 
-    # WHEN the event source runs until the failed message has left the queue
+    # The event source runs until the failed message has left the queue
     source = SqsEventSource(sqs, queue_url=queue, function=InProcessFunction("F", handler), wait_seconds=1)
     with source:
         assert wait_for(lambda: dead_letters(sqs, dlq) == ["bad"], timeout=15)
 
-    # THEN the good ones were delivered once and deleted, the bad one delivered maxReceiveCount times
+    # The good ones were delivered once and deleted, the bad one delivered maxReceiveCount times
     assert handler.deliveries["good-1"] == 1
     assert handler.deliveries["good-2"] == 1
     assert handler.deliveries["bad"] == MAX_RECEIVE_COUNT
@@ -124,17 +124,17 @@ def test_failed_records_come_back_and_end_in_the_dead_letter_queue(moto: ServerP
 
 
 def test_records_have_the_shape_lambda_gives_them(moto: ServerProcess) -> None:
-    # GIVEN a message on a FIFO queue
+    # A message on a FIFO queue
     sqs = sqs_client(moto)
     queue, _ = fifo_queue_with_dlq(sqs)
     send(sqs, queue, "shape")
     handler = FailingChosenMessages()
     source = SqsEventSource(sqs, queue_url=queue, function=InProcessFunction("F", handler), wait_seconds=1)
 
-    # WHEN one batch is polled
+    # One batch is polled
     outcome = source.poll_once()
 
-    # THEN the record carries what Lambda's SQS event carries, and the message is deleted
+    # The record carries what Lambda's SQS event carries, and the message is deleted
     assert (outcome.received, outcome.deleted, outcome.failed) == (1, 1, 0)
     (record,) = handler.records
     assert record["eventSource"] == "aws:sqs"
@@ -157,7 +157,7 @@ def test_records_have_the_shape_lambda_gives_them(moto: ServerProcess) -> None:
 
 
 def test_a_function_error_retries_the_whole_batch(moto: ServerProcess) -> None:
-    # GIVEN a function that raises
+    # A function that raises
     sqs = sqs_client(moto)
     queue, _ = fifo_queue_with_dlq(sqs)
     send(sqs, queue, "a")
@@ -165,13 +165,13 @@ def test_a_function_error_retries_the_whole_batch(moto: ServerProcess) -> None:
     handler = FailingChosenMessages(raise_error=True)
     source = SqsEventSource(sqs, queue_url=queue, function=InProcessFunction("F", handler), wait_seconds=1)
 
-    # WHEN the first batch fails and the visibility timeout passes
+    # The first batch fails and the visibility timeout passes
     first = source.poll_once()
     time.sleep(VISIBILITY_TIMEOUT + 0.2)
     handler.raise_error = False
     second = source.poll_once()
 
-    # THEN nothing was deleted the first time and every record came back
+    # Nothing was deleted the first time and every record came back
     assert first.whole_batch_failed and first.deleted == 0
     assert second.deleted == 2
     assert handler.deliveries == Counter({"a": 2, "b": 2})

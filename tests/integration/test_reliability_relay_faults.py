@@ -25,11 +25,12 @@ from typing import Any
 import pytest
 
 from bridge_local import samples
+from bridge_local.aws import local_client
 from bridge_local.lambda_runtime import InProcessFunction
 from bridge_local.processes import ServerProcess
 from bridge_local.signing import post, sign_headers
 from bridge_local.sqs_poller import SqsEventSource
-from bridge_local.stack import LocalStack, StackConfig, boto_client
+from bridge_local.stack import LocalStack, StackConfig
 from iot_standin.testing import Standin
 
 pytestmark = pytest.mark.integration
@@ -294,7 +295,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 def test_every_accepted_webhook_is_forwarded_once_in_order_or_dead_lettered_with_its_reason(
     stack: LocalStack, tmp_path: Path
 ) -> None:
-    # GIVEN the stand-in throttling, failing and slowing SendConnectorEvent, and rejecting some events
+    # The stand-in throttling, failing and slowing SendConnectorEvent, and rejecting some events
     assert stack.api is not None
     standin = Standin(stack.processes["iot"])
     standin.reset()
@@ -305,12 +306,12 @@ def test_every_accepted_webhook_is_forwarded_once_in_order_or_dead_lettered_with
     sqs = stack.client("sqs")
     started = time.monotonic()
 
-    # WHEN 1,000 signed webhooks are posted, and the queue is given time to drain
+    # 1,000 signed webhooks are posted, and the queue is given time to drain
     sent = send_all(stack.api.url, webhooks)
     sending_seconds = time.monotonic() - started
     drain_seconds = wait_until_drained(sqs, stack.queues["EventQueue"].url, DRAIN_TIMEOUT)
 
-    # THEN every webhook was accepted, with the documented answer
+    # Every webhook was accepted, with the documented answer
     assert set(sent.accepted) == set(by_id), f"not accepted: {sorted(set(by_id) - set(sent.accepted))[:10]}"
     assert all(answer == {"webhookId": i, "queued": 1} for i, answer in sent.accepted.items())
 
@@ -321,11 +322,11 @@ def test_every_accepted_webhook_is_forwarded_once_in_order_or_dead_lettered_with
     parked = dead_letters(take_all(sqs, stack.queues["EventDeadLetterQueue"].url))
     parked_ids = Counter(letter.webhook_id for letter in parked)
 
-    # AND accepted = forwarded + dead-lettered, exactly, with nothing in both
+    # Accepted = forwarded + dead-lettered, exactly, with nothing in both
     assert not set(forwarded_ids) & set(parked_ids)
     assert set(forwarded_ids) | set(parked_ids) == set(sent.accepted)
     assert len(forwarded_ids) + len(parked_ids) == len(sent.accepted)
-    # AND exactly the events the service always rejects are dead-lettered, each once, with the reason as
+    # Exactly the events the service always rejects are dead-lettered, each once, with the reason as
     # the forwarder records it (an event SQS moved after exhausting its receives would have no ErrorCode)
     expected_parked = {w.webhook_id: w.permanent_error for w in webhooks if w.permanent_error}
     assert parked_ids == Counter(expected_parked.keys())
@@ -336,16 +337,16 @@ def test_every_accepted_webhook_is_forwarded_once_in_order_or_dead_lettered_with
         assert letter.attributes["WebhookId"] == letter.webhook_id
         assert letter.attributes["ConnectorId"] == CONNECTOR
         assert letter.attributes["SourceMessageId"]
-    # AND no event reached SendConnectorEvent twice: the forwarder does not deduplicate (delivery is at
+    # No event reached SendConnectorEvent twice: the forwarder does not deduplicate (delivery is at
     # least once), but with the visibility timeout above the forwarder's timeout and answers far quicker
     # than its read timeout, as deployed, there is no path to a second delivery of a forwarded event
     assert [i for i, n in forwarded_ids.items() if n > 1] == []
-    # AND what arrived is what was sent
+    # What arrived is what was sent
     for event, match in zip(recorded, forwarded, strict=True):
         assert match is not None
         assert event["body"] == by_id[match["webhook_id"]].body
         assert event["ignoredMembers"] == []
-    # AND each device's (and each discovery's) events arrived in the order they were sent
+    # Each device's (and each discovery's) events arrived in the order they were sent
     arrival: dict[str, list[int]] = {}
     for match in forwarded:
         assert match is not None
@@ -353,7 +354,7 @@ def test_every_accepted_webhook_is_forwarded_once_in_order_or_dead_lettered_with
     out_of_order = {group: seqs for group, seqs in arrival.items() if seqs != sorted(seqs)}
     assert out_of_order == {}
 
-    # AND the faults were really there, and each permanently rejected event met its error exactly once
+    # The faults were really there, and each permanently rejected event met its error exactly once
     calls = Counter(standin.stats()["operations"]["SendConnectorEvent"]["calls"])
     assert calls["ok"] == len(forwarded_ids)
     assert calls["ThrottlingException"] > 200
@@ -403,8 +404,8 @@ class FailsOnceThenHoldsBack:
 
 
 def test_a_group_handed_back_behind_a_failure_is_redelivered_in_order(moto: ServerProcess) -> None:
-    # GIVEN a FIFO queue holding five events of one device, the second of which fails once
-    sqs = boto_client("sqs", moto.url)
+    # A FIFO queue holding five events of one device, the second of which fails once
+    sqs = local_client("sqs", moto.url)
     queue_url = sqs.create_queue(
         QueueName=f"order-{time.monotonic_ns()}.fifo",
         Attributes={"FifoQueue": "true", "DeduplicationScope": "messageGroup", "VisibilityTimeout": "1"},
@@ -415,11 +416,11 @@ def test_a_group_handed_back_behind_a_failure_is_redelivered_in_order(moto: Serv
         )
     handler = FailsOnceThenHoldsBack(flaky="e1")
 
-    # WHEN the local event source feeds them to it, the three behind the failure handed back with it
+    # The local event source feeds them to it, the three behind the failure handed back with it
     with SqsEventSource(sqs, queue_url=queue_url, function=InProcessFunction("F", handler), wait_seconds=1):
         deadline = time.monotonic() + 15
         while len(handler.handled) < 5 and time.monotonic() < deadline:
             time.sleep(0.1)
 
-    # THEN they come back in the order they were queued (moto alone would hand out the last one first)
+    # They come back in the order they were queued (moto alone would hand out the last one first)
     assert handler.handled == ["e0", "e1", "e2", "e3", "e4"]

@@ -93,16 +93,16 @@ def forwarded(stack: LocalStack, standin: Standin, marker: str) -> list[dict[str
 def test_the_same_webhook_twice_is_answered_alike_and_forwarded_once(
     stack: LocalStack, standin: Standin
 ) -> None:
-    # GIVEN a signed webhook
+    # A signed webhook
     marker = uuid.uuid4().hex[:12]
     body = samples.encode(device_event(marker))
     headers = sign_headers(samples.DEMO_SECRET, body, webhook_id=new_id())
 
-    # WHEN the very same request arrives twice, inside the tolerance and the dedupe window
+    # The very same request arrives twice, inside the tolerance and the dedupe window
     first = send(stack, body, headers)
     second = send(stack, body, headers)
 
-    # THEN both are answered 202 with the same body, and SendConnectorEvent sees the event once
+    # Both are answered 202 with the same body, and SendConnectorEvent sees the event once
     assert first.status == second.status == 202
     assert first.json() == second.json() == {"webhookId": headers["webhook-id"], "queued": 1}
     [event] = forwarded(stack, standin, marker)
@@ -113,19 +113,19 @@ def test_the_same_webhook_twice_is_answered_alike_and_forwarded_once(
 def test_a_replay_after_the_tolerance_is_refused_and_not_forwarded_again(
     stack: LocalStack, standin: Standin
 ) -> None:
-    # GIVEN a webhook signed two seconds ago and accepted
+    # A webhook signed two seconds ago and accepted
     marker = uuid.uuid4().hex[:12]
     body = samples.encode(device_event(marker))
     signed_at = int(time.time()) - 2
     headers = sign_headers(samples.DEMO_SECRET, body, webhook_id=new_id(), timestamp=signed_at)
     assert send(stack, body, headers).status == 202
 
-    # WHEN the same request is replayed once its timestamp is older than the tolerance
+    # The same request is replayed once its timestamp is older than the tolerance
     while time.time() <= signed_at + TOLERANCE + 0.5:
         time.sleep(0.1)
     replay = send(stack, body, headers)
 
-    # THEN it is refused like any request that cannot be authenticated, and nothing more is forwarded
+    # It is refused like any request that cannot be authenticated, and nothing more is forwarded
     assert replay.status == 401
     assert replay.json() == UNAUTHORIZED
     assert len(forwarded(stack, standin, marker)) == 1
@@ -134,7 +134,7 @@ def test_a_replay_after_the_tolerance_is_refused_and_not_forwarded_again(
 def test_a_resend_signed_anew_within_the_dedupe_window_is_acknowledged_and_not_forwarded_again(
     stack: LocalStack, standin: Standin
 ) -> None:
-    # GIVEN a webhook accepted a second ago
+    # A webhook accepted a second ago
     marker = uuid.uuid4().hex[:12]
     body = samples.encode(device_event(marker))
     webhook_id = new_id()
@@ -143,12 +143,12 @@ def test_a_resend_signed_anew_within_the_dedupe_window_is_acknowledged_and_not_f
     first = send(stack, body, first_headers)
     assert first.status == 202
 
-    # WHEN the sender retries it: same webhook id and body, new timestamp and signature
+    # The sender retries it: same webhook id and body, new timestamp and signature
     retry_headers = sign_headers(samples.DEMO_SECRET, body, webhook_id=webhook_id, timestamp=now)
     assert retry_headers["webhook-signature"] != first_headers["webhook-signature"]
     retry = send(stack, body, retry_headers)
 
-    # THEN the retry gets the first answer, and SendConnectorEvent sees the event once
+    # The retry gets the first answer, and SendConnectorEvent sees the event once
     assert retry.status == 202
     assert retry.json() == first.json() == {"webhookId": webhook_id, "queued": 1}
     assert len(forwarded(stack, standin, marker)) == 1
@@ -157,7 +157,7 @@ def test_a_resend_signed_anew_within_the_dedupe_window_is_acknowledged_and_not_f
 def test_a_different_body_under_a_webhook_id_already_seen_gets_the_first_answer_and_is_not_queued(
     stack: LocalStack, standin: Standin
 ) -> None:
-    # GIVEN a webhook accepted with one event (the README: a webhook id seen again for the same connector
+    # A webhook accepted with one event (the README: a webhook id seen again for the same connector
     # within the dedupe window is acknowledged, not queued again; the answer is the first one)
     first_marker, second_marker = uuid.uuid4().hex[:12], uuid.uuid4().hex[:12]
     webhook_id = new_id()
@@ -165,11 +165,11 @@ def test_a_different_body_under_a_webhook_id_already_seen_gets_the_first_answer_
     first = send(stack, first_body, sign_headers(samples.DEMO_SECRET, first_body, webhook_id=webhook_id))
     assert first.status == 202
 
-    # WHEN the same id comes again, correctly signed, with a different body of two events
+    # The same id comes again, correctly signed, with a different body of two events
     second_body = samples.encode([device_event(second_marker), device_event(second_marker + "b")])
     second = send(stack, second_body, sign_headers(samples.DEMO_SECRET, second_body, webhook_id=webhook_id))
 
-    # THEN it gets the first answer (one event queued), and only the first body's event is forwarded
+    # It gets the first answer (one event queued), and only the first body's event is forwarded
     assert second.status == 202
     assert second.json() == first.json() == {"webhookId": webhook_id, "queued": 1}
     assert len(forwarded(stack, standin, first_marker)) == 1
@@ -180,16 +180,16 @@ def test_a_different_body_under_a_webhook_id_already_seen_gets_the_first_answer_
 def test_a_resend_of_an_accepted_webhook_with_a_forged_signature_is_refused(
     stack: LocalStack, standin: Standin
 ) -> None:
-    # GIVEN an accepted webhook
+    # An accepted webhook
     marker = uuid.uuid4().hex[:12]
     body = samples.encode(device_event(marker))
     webhook_id = new_id()
     assert send(stack, body, sign_headers(samples.DEMO_SECRET, body, webhook_id=webhook_id)).status == 202
 
-    # WHEN the same id and body come signed with a secret that is not the connector's
+    # The same id and body come signed with a secret that is not the connector's
     forged = send(stack, body, sign_headers(OTHER_SECRET, body, webhook_id=webhook_id))
 
-    # THEN the signature is checked before the duplicate is recognised: 401, not the stored 202
+    # The signature is checked before the duplicate is recognised: 401, not the stored 202
     assert forged.status == 401
     assert forged.json() == UNAUTHORIZED
     assert len(forwarded(stack, standin, marker)) == 1
@@ -198,16 +198,16 @@ def test_a_resend_of_an_accepted_webhook_with_a_forged_signature_is_refused(
 def test_the_same_webhook_id_from_another_connector_is_another_webhook(
     stack: LocalStack, standin: Standin
 ) -> None:
-    # GIVEN two connectors, each with its own secret
+    # Two connectors, each with its own secret
     marker = uuid.uuid4().hex[:12]
     body = samples.encode(device_event(marker))
     webhook_id = new_id()
 
-    # WHEN each sends a webhook with the same id and body
+    # Each sends a webhook with the same id and body
     ours = send(stack, body, sign_headers(samples.DEMO_SECRET, body, webhook_id=webhook_id))
     theirs = send(stack, body, sign_headers(OTHER_SECRET, body, webhook_id=webhook_id), OTHER_CONNECTOR)
 
-    # THEN both are queued and forwarded, each for its own connector
+    # Both are queued and forwarded, each for its own connector
     assert ours.status == theirs.status == 202
     events = forwarded(stack, standin, marker)
     assert sorted(e["connectorId"] for e in events) == sorted([CONNECTOR, OTHER_CONNECTOR])

@@ -153,7 +153,7 @@ def fresh(standin: Standin) -> Standin:
 def test_update_resets_each_matched_detector_once_under_throttling_and_503s(
     fresh: Standin, tmp_path: Path
 ) -> None:
-    # GIVEN 300 of 600 detectors in Alarm or Fault, and the stand-in throttling 30% of BatchUpdateDetector
+    # 300 of 600 detectors in Alarm or Fault, and the stand-in throttling 30% of BatchUpdateDetector
     # entries, failing whole calls with 503s and refusing some detectors for good
     fresh.set_faults(
         {
@@ -174,10 +174,10 @@ def test_update_resets_each_matched_detector_once_under_throttling_and_503s(
         },
     }
 
-    # WHEN the operator runs the plan
+    # The operator runs the plan
     code, report, stderr = run_reset(fresh, plan, tmp_path)
 
-    # THEN the run succeeds, and the detectors reconcile with the report
+    # The run succeeds, and the detectors reconcile with the report
     assert code == 0, stderr
     after = snapshot(fresh)
     reset = reconcile(report, before, after)
@@ -185,12 +185,12 @@ def test_update_resets_each_matched_detector_once_under_throttling_and_503s(
         assert after[k]["state"]["stateName"] == TARGET
         assert variables(after[k]) == {"alarmCount": "0", "lifetimeAlarms": "7"}
         assert after[k]["state"]["timers"] == []
-    # AND no detector was updated twice: as many entries were applied as detectors changed
+    # No detector was updated twice: as many entries were applied as detectors changed
     stats = fresh.stats()["operations"]
     applied = Counter(stats["BatchUpdateDetector"]["items"])
     assert applied["ok"] == len(reset)
     assert report["preservedVariables"] == len(reset)
-    # AND the faults were really there
+    # The faults were really there
     assert applied["ThrottlingException"] > 50
     assert stats["BatchUpdateDetector"]["calls"]["ServiceUnavailableException"] > 0
     assert stats["ListDetectors"]["calls"]["ServiceUnavailableException"] > 0
@@ -201,7 +201,7 @@ def test_update_resets_each_matched_detector_once_under_throttling_and_503s(
 def test_message_resets_each_matched_detector_once_under_throttling_and_503s(
     fresh: Standin, tmp_path: Path
 ) -> None:
-    # GIVEN the same fleet, and BatchPutMessage throttling 30% of its entries, failing whole calls with
+    # The same fleet, and BatchPutMessage throttling 30% of its entries, failing whole calls with
     # 503s and refusing the messages for some detectors for good
     fresh.set_faults(
         {
@@ -221,23 +221,23 @@ def test_message_resets_each_matched_detector_once_under_throttling_and_503s(
         },
     }
 
-    # WHEN the operator runs the plan
+    # The operator runs the plan
     code, report, stderr = run_reset(fresh, plan, tmp_path)
 
-    # THEN the run succeeds, and the detectors reconcile with the report
+    # The run succeeds, and the detectors reconcile with the report
     assert code == 0, stderr
     after = snapshot(fresh)
     reset = reconcile(report, before, after)
     for k in reset:
         assert after[k]["state"]["stateName"] == TARGET
         assert variables(after[k]) == {}  # the input's reset rule clears them
-    # AND each reset detector received exactly one reset message, and no other detector any
+    # Each reset detector received exactly one reset message, and no other detector any
     messages = fresh.messages(RESET_INPUT)
     per_detector = Counter(m["payload"]["device"] for m in messages)
     assert per_detector == Counter(reset)
     assert {m["payload"]["run"] for m in messages} == {report["runId"]}
     assert all(m["changedDetectors"] for m in messages)
-    # AND the faults were really there
+    # The faults were really there
     stats = fresh.stats()["operations"]
     assert Counter(stats["BatchPutMessage"]["items"])["ThrottlingException"] > 50
     assert stats["BatchPutMessage"]["calls"]["ServiceUnavailableException"] > 0

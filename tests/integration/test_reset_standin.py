@@ -18,11 +18,12 @@ import pytest
 from iot_standin.fleet import fleet_seed
 from iot_standin.testing import Standin, running_standin
 from iotbridge import clients
+from iotbridge.budget import LambdaBudget, UnlimitedBudget
 from iotbridge.reset.adapters import IotEventsDataService
-from iotbridge.reset.job import JobOptions, ResetJob
-from iotbridge.reset.plan import ResetPlan, parse_plan
-from iotbridge.reset.ports import LambdaBudget, UnlimitedBudget
-from iotbridge.reset.progress import Continuation, ResetReport
+from iotbridge.reset.domain.job import JobOptions, ResetJob
+from iotbridge.reset.domain.plan import ResetPlan, parse_plan
+from iotbridge.reset.domain.progress import Continuation, ResetReport
+from iotbridge.settings import ClientSettings, Environment
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +57,9 @@ def service(standin: Standin, monkeypatch: pytest.MonkeyPatch) -> Iterator[IotEv
     standin.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL_IOTEVENTS_DATA", standin.url)
     clients.reset_clients()
-    yield IotEventsDataService(clients.client("iotevents-data", max_attempts=1))
+    yield IotEventsDataService(
+        clients.client("iotevents-data", ClientSettings.read(Environment()), attempts=1)
+    )
     clients.reset_clients()
 
 
@@ -252,7 +255,13 @@ def test_operator_cli_runs_a_plan_and_exits_0(
     standin: Standin, service: IotEventsDataService, tmp_path: Path
 ) -> None:
     plan_file = tmp_path / "plan.json"
-    plan_file.write_text(json.dumps(plan(detectors={"inStates": ["Fault"]}).to_json_dict()))
+    plan_file.write_text(
+        json.dumps(
+            plan(detectors={"inStates": ["Fault"]}).model_dump(
+                mode="json", by_alias=True, exclude_defaults=True
+            )
+        )
+    )
 
     done = operator_cli(standin, plan_file)
 
@@ -270,7 +279,11 @@ def test_operator_cli_exits_1_when_too_many_detectors_fail(
         {"BatchUpdateDetector": {"itemErrors": dict.fromkeys(keys[:3], "InvalidRequestException")}}
     )
     plan_file = tmp_path / "plan.json"
-    plan_file.write_text(json.dumps(plan(detectors={"keyValues": keys}).to_json_dict()))
+    plan_file.write_text(
+        json.dumps(
+            plan(detectors={"keyValues": keys}).model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        )
+    )
 
     done = operator_cli(standin, plan_file)
 

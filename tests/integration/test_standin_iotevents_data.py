@@ -240,7 +240,7 @@ def test_an_empty_update_batch_is_an_invalid_request(standin: Standin, unchecked
 
 
 def test_lists_made_while_updating_still_reach_every_detector(standin: Standin, events: Any) -> None:
-    # GIVEN a walk over Alarm detectors that resets each page before asking for the next, as a reset job does
+    # A walk over Alarm detectors that resets each page before asking for the next, as a reset job does
     reset: list[str] = []
     query: dict[str, Any] = {"stateName": "Alarm", "maxResults": 30}
     while True:
@@ -252,7 +252,7 @@ def test_lists_made_while_updating_still_reach_every_detector(standin: Standin, 
         if "nextToken" not in page:
             break
         query["nextToken"] = page["nextToken"]
-    # THEN no Alarm detector was skipped
+    # No Alarm detector was skipped
     assert len(reset) == FLEET_SIZE // 3
     assert standin.detectors(model=MODEL, state="Alarm") == []
 

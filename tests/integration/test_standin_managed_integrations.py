@@ -259,6 +259,7 @@ def test_the_bridges_client_factory_reaches_the_stand_in_through_its_endpoint_va
     standin: Standin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from iotbridge import clients
+    from iotbridge.settings import ClientSettings, Environment
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS", standin.url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "standin")
@@ -266,7 +267,8 @@ def test_the_bridges_client_factory_reaches_the_stand_in_through_its_endpoint_va
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     clients.reset_clients()
     try:
-        clients.client("iot-managed-integrations").send_connector_event(**event())
+        settings = ClientSettings.read(Environment())
+        clients.client("iot-managed-integrations", settings).send_connector_event(**event())
     finally:
         clients.reset_clients()
     assert len(standin.connector_events()) == 1

@@ -23,8 +23,9 @@ from iot_standin.testing import Standin, StandinAdminError, running_standin
 
 pytestmark = pytest.mark.integration
 
-LOCAL_DIR = Path(__file__).resolve().parents[2] / "local"
-ENV = {**os.environ, "PYTHONPATH": str(LOCAL_DIR)}
+ROOT = Path(__file__).resolve().parents[2]
+# The stand-in reads the model's patterns with the layer's own translation.
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "local"), str(ROOT / "layers" / "shared")])}
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

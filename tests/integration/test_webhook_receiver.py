@@ -8,13 +8,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 
+from bridge_local.aws import local_client
 from bridge_local.samples import BODIES, INVALID_BODY, encode, http_api_event, signed_headers
 from conftest import RelayResources
 from iotbridge.queued_event import QueuedEvent
-from iotbridge.settings import settings
 
 Post = Callable[..., dict[str, Any]]
 
@@ -23,7 +22,7 @@ Post = Callable[..., dict[str, Any]]
 def post(relay: RelayResources, lambda_context: Any) -> Iterator[Post]:
     import webhook_receiver
 
-    webhook_receiver._wiring.cache_clear()
+    webhook_receiver.wiring.rebuild()
 
     def send(
         body: bytes,
@@ -48,11 +47,18 @@ def post(relay: RelayResources, lambda_context: Any) -> Iterator[Post]:
         return response
 
     yield send
-    webhook_receiver._wiring.cache_clear()
+    webhook_receiver.wiring.rebuild()
+
+
+def rewire() -> None:
+    """Build the receiver's wiring again from the environment as a test changed it."""
+    import webhook_receiver
+
+    webhook_receiver.wiring.rebuild()
 
 
 def queued_messages(relay: RelayResources) -> list[dict[str, Any]]:
-    sqs = boto3.client("sqs", endpoint_url=relay.endpoint)
+    sqs = local_client("sqs", relay.endpoint)
     messages: list[dict[str, Any]] = []
     while True:
         batch = sqs.receive_message(
@@ -132,11 +138,11 @@ def test_the_dedupe_record_outlives_the_signature_tolerance_whatever_the_window(
     # A window shorter than the tolerance would let a replay with a still-valid signature be queued again.
     monkeypatch.setenv("DEDUPE_WINDOW_SECONDS", "60")
     monkeypatch.setenv("SIGNATURE_TOLERANCE_SECONDS", "900")
-    settings.cache_clear()
+    rewire()
     before = int(time.time())
     post(encode(BODIES["device-event"]), webhook_id="msg_window")
 
-    table = boto3.client("dynamodb", endpoint_url=relay.endpoint).scan(TableName=relay.table)["Items"]
+    table = local_client("dynamodb", relay.endpoint).scan(TableName=relay.table)["Items"]
     (record,) = table
     assert before + 900 <= int(record["expiration"]["N"]) <= int(time.time()) + 900
 
@@ -164,7 +170,7 @@ def test_202_body_has_exactly_the_members_the_published_contract_requires(post: 
 
 def test_same_webhook_id_for_another_connector_is_not_a_duplicate(post: Post, relay: RelayResources) -> None:
     other = "other-connector"
-    boto3.client("secretsmanager", endpoint_url=relay.endpoint).create_secret(
+    local_client("secretsmanager", relay.endpoint).create_secret(
         Name=relay.secret_prefix + other, SecretString=relay.secret
     )
     body = encode(BODIES["device-event"])
@@ -220,8 +226,7 @@ def test_body_over_the_limit_is_413(
     import webhook_receiver
 
     monkeypatch.setenv("MAX_BODY_BYTES", "2048")
-    settings.cache_clear()
-    webhook_receiver._wiring.cache_clear()
+    webhook_receiver.wiring.rebuild()
     body = encode({**BODIES["device-event"], "Message": "x" * 2100})
 
     assert post(body)["statusCode"] == 413
@@ -259,16 +264,14 @@ def test_queue_failure_is_503_with_retry_after_and_the_retry_succeeds(
     import webhook_receiver
 
     monkeypatch.setenv("EVENT_QUEUE_URL", relay.queue_url.replace("events-", "missing-"))
-    settings.cache_clear()
-    webhook_receiver._wiring.cache_clear()
+    webhook_receiver.wiring.rebuild()
     body = encode(BODIES["device-event"])
     failed = post(body, webhook_id="msg_retry")
     assert failed["statusCode"] == 503
     assert int(failed["headers"]["Retry-After"]) > 0
 
     monkeypatch.setenv("EVENT_QUEUE_URL", relay.queue_url)
-    settings.cache_clear()
-    webhook_receiver._wiring.cache_clear()
+    webhook_receiver.wiring.rebuild()
     retried = post(body, webhook_id="msg_retry")
     assert retried["statusCode"] == 202
     assert retried["json"]["queued"] == 1

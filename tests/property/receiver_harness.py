@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +20,11 @@ from hypothesis import HealthCheck, settings
 
 import webhook_receiver
 from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, http_api_event, signed_headers
-from intake import InProgress, IntakeLimits, WebhookIntake
-from iotbridge.queued_event import QueuedEvent
-from iotbridge.webhook_signature import parse_secrets
+from fakes.lambda_context import FakeLambdaContext
+from fakes.receiver import InMemoryDeduplicator, InMemoryEventQueue, InMemorySigningKeys
+from iotbridge.composition import BuiltAtInit
+from iotbridge.receiver.domain.intake import IntakeLimits, WebhookIntake
+from iotbridge.receiver.wiring import ReceiverWiring
 
 NOW = 1_790_000_000
 TOLERANCE_SECONDS = 300
@@ -38,74 +40,18 @@ bounded = settings(
 )
 
 
-class InMemorySigningKeys:
-    def __init__(self, secrets: dict[str, str]) -> None:
-        self.secrets = secrets
-        self.failure: Exception | None = None
-
-    def keys_for(self, connector_id: str) -> tuple[bytes, ...] | None:
-        if self.failure is not None:
-            raise self.failure
-        value = self.secrets.get(connector_id)
-        return parse_secrets(value) if value else None
-
-
-class InMemoryFifoQueue:
-    def __init__(self) -> None:
-        self.messages: list[QueuedEvent] = []
-        self.failure: Exception | None = None
-
-    def enqueue(self, events: Sequence[QueuedEvent]) -> None:
-        if self.failure is not None:
-            raise self.failure
-        # What SQS receives is the message body: keep what the forwarder will read back, not the object.
-        self.messages.extend(QueuedEvent.from_message_body(e.to_message_body()) for e in events)
-
-
-class InMemoryIdempotencyTable:
-    """Like the idempotency table's record: kept on success, released when the action raises."""
-
-    def __init__(self) -> None:
-        self.context: Any = None
-        self.records: dict[tuple[str, str], dict[str, Any]] = {}
-        self.in_progress: set[tuple[str, str]] = set()
-        self.failure: Exception | None = None
-
-    def bind_context(self, context: Any) -> None:
-        self.context = context
-
-    def once(
-        self, connector_id: str, webhook_id: str, action: Callable[[], dict[str, Any]]
-    ) -> tuple[dict[str, Any], bool]:
-        if self.failure is not None:
-            raise self.failure
-        key = (connector_id, webhook_id)
-        if key in self.in_progress:
-            raise InProgress
-        if key in self.records:
-            return self.records[key], True
-        self.in_progress.add(key)
-        try:
-            result = action()
-        finally:
-            self.in_progress.discard(key)
-        self.records[key] = result
-        return result, False
-
-
 @dataclass
 class Receiver:
     keys: InMemorySigningKeys
-    queue: InMemoryFifoQueue
-    table: InMemoryIdempotencyTable
+    queue: InMemoryEventQueue
+    table: InMemoryDeduplicator
     context: Any
     invocations: int = field(default=0)
 
     def reset(self) -> None:
-        self.keys.failure = self.queue.failure = self.table.failure = None
+        self.keys.failure = self.queue.failure = None
         self.queue.messages.clear()
-        self.table.records.clear()
-        self.table.in_progress.clear()
+        self.table.clear()
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         self.invocations += 1
@@ -137,33 +83,19 @@ def response_body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
 
 
-class _Context:
-    function_name = "webhook-receiver"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:webhook-receiver"
-    memory_limit_in_mb = 512
-    aws_request_id = "00000000-0000-4000-8000-000000000000"
-    log_group_name = "/aws/lambda/webhook-receiver"
-    log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 @contextmanager
 def wired_receiver(*, max_body_bytes: int = 1024 * 1024) -> Iterator[Receiver]:
     """The real handler and domain, with the adapters swapped for the in-memory stand-ins."""
     keys = InMemorySigningKeys({DEMO_CONNECTOR_ID: DEMO_SECRET})
-    queue = InMemoryFifoQueue()
-    table = InMemoryIdempotencyTable()
+    queue = InMemoryEventQueue()
+    table = InMemoryDeduplicator()
     intake = WebhookIntake(
         keys=keys,
         queue=queue,
         deduplicator=table,
-        contract=webhook_receiver.validate_body,
         limits=IntakeLimits(max_body_bytes=max_body_bytes, tolerance_seconds=TOLERANCE_SECONDS),
         clock=lambda: NOW,
     )
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(webhook_receiver, "_wiring", lambda: (intake, table))
-        yield Receiver(keys, queue, table, _Context())
+        patch.setattr(webhook_receiver, "wiring", BuiltAtInit.fixed(ReceiverWiring(intake)))
+        yield Receiver(keys, queue, table, FakeLambdaContext(function_name="webhook-receiver"))

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, encode, http_api_event, signed_headers
 from connector_event_strategies import ANY_TEXT_CHAR, connector_events, documents, webhook_bodies
-from intake import InProgress, TemporarilyUnavailable
+from iotbridge.receiver.ports import DependencyUnavailableError, WebhookInProgressError
 from iotbridge.webhook_signature import sign
 from receiver_harness import (
     DOCUMENTED_STATUSES,
@@ -76,14 +76,14 @@ def check_queued_events_reach_the_service_unchanged(receiver: Receiver, sent: An
 def test_valid_events_are_accepted_and_queued_unchanged(
     receiver: Receiver, body: Any, base64_encoded: bool, ascii_escapes: bool
 ) -> None:
-    # GIVEN a correctly signed body of events that AWS's model and the receiver's contract accept
+    # A correctly signed body of events that AWS's model and the receiver's contract accept
     receiver.reset()
     raw = json.dumps(body, ensure_ascii=ascii_escapes).encode("utf-8")
 
-    # WHEN it is posted, as text or base64-encoded
+    # It is posted, as text or base64-encoded
     response = receiver.post(raw, base64_encoded=base64_encoded)
 
-    # THEN it is answered 202 and every event is queued, in order, exactly as sent
+    # It is answered 202 and every event is queued, in order, exactly as sent
     note(response["body"])
     assert response["statusCode"] == 202
     assert response_body(response)["queued"] == len(as_list(body))
@@ -95,11 +95,11 @@ def test_valid_events_are_accepted_and_queued_unchanged(
 def test_connector_id_in_the_body_equal_to_the_path_is_accepted_and_not_queued_twice(
     receiver: Receiver, event: dict[str, Any]
 ) -> None:
-    # GIVEN an event naming the path's connector in its body
+    # An event naming the path's connector in its body
     receiver.reset()
     body = {**event, "ConnectorId": DEMO_CONNECTOR_ID}
 
-    # WHEN it is posted THEN it is queued without it (the forwarder adds the path's)
+    # It is posted, then it is queued without it (the forwarder adds the path's)
     assert receiver.post(encode(body))["statusCode"] == 202
     check_queued_events_reach_the_service_unchanged(receiver, body)
 
@@ -192,13 +192,13 @@ def _get(data: Any, path: tuple[Any, ...]) -> Any:
 @bounded
 @given(body=mutated_bodies())
 def test_signed_mutated_body_is_accepted_only_when_fit_to_send(receiver: Receiver, body: Any) -> None:
-    # GIVEN a correctly signed body with members replaced, removed or added
+    # A correctly signed body with members replaced, removed or added
     receiver.reset()
 
-    # WHEN it is posted
+    # It is posted
     response = receiver.post(encode(body))
 
-    # THEN it is either refused with the failing members named, or queued unchanged and fit to send
+    # It is either refused with the failing members named, or queued unchanged and fit to send
     note(response["body"])
     assert response["statusCode"] in {202, 422}
     if response["statusCode"] == 422:
@@ -247,13 +247,13 @@ def raw_bodies(draw: st.DrawFn) -> bytes:
 def test_signed_bytes_of_any_kind_never_fail_the_receiver(
     receiver: Receiver, body: bytes, base64_encoded: bool
 ) -> None:
-    # GIVEN any bytes, correctly signed, sent as text where they are UTF-8 or else base64-encoded
+    # Any bytes, correctly signed, sent as text where they are UTF-8 or else base64-encoded
     receiver.reset()
 
-    # WHEN they are posted
+    # They are posted
     response = receiver.post(body, base64_encoded=base64_encoded)
 
-    # THEN the receiver answers with a documented status that is not a failure of its own
+    # The receiver answers with a documented status that is not a failure of its own
     note(response["body"])
     assert response["statusCode"] in {202, 400, 422}
 
@@ -324,7 +324,7 @@ def test_any_request_gets_a_documented_status_and_a_json_answer(
 def test_any_change_to_what_was_signed_is_401(
     receiver: Receiver, event: dict[str, Any], part: str, data: st.DataObject
 ) -> None:
-    # GIVEN a valid event signed by the connector's secret, then one signed part altered
+    # A valid event signed by the connector's secret, then one signed part altered
     receiver.reset()
     body = encode(event)
     headers = signed_headers(body, webhook_id="msg_1", timestamp=NOW)
@@ -343,10 +343,10 @@ def test_any_change_to_what_was_signed_is_401(
         assume(other != DEMO_SECRET)
         headers["webhook-signature"] = sign(other, "msg_1", NOW, body)
 
-    # WHEN it is posted
+    # It is posted
     response = receiver.invoke(http_api_event(body, headers, timestamp=NOW))
 
-    # THEN it is refused with the one generic 401 and nothing is queued
+    # It is refused with the one generic 401 and nothing is queued
     assert response["statusCode"] == 401
     assert response_body(response) == {"message": "The request could not be authenticated."}
     assert receiver.queue.messages == []
@@ -396,12 +396,12 @@ def test_only_json_media_types_are_accepted(
 
 _FAULTS = st.sampled_from(
     [
-        ("keys", TemporarilyUnavailable("secrets")),
+        ("keys", DependencyUnavailableError("secrets")),
         ("keys", RuntimeError("secrets store client defect")),
-        ("queue", TemporarilyUnavailable("queue")),
+        ("queue", DependencyUnavailableError("queue")),
         ("queue", ConnectionResetError("connection reset by peer")),
-        ("table", TemporarilyUnavailable("dedupe")),
-        ("table", InProgress()),
+        ("table", DependencyUnavailableError("dedupe")),
+        ("table", WebhookInProgressError()),
         ("table", KeyError("record")),
     ]
 )
@@ -412,24 +412,24 @@ _FAULTS = st.sampled_from(
 def test_service_failure_is_503_and_the_retry_is_queued_once(
     receiver: Receiver, body: Any, fault: tuple[str, Exception]
 ) -> None:
-    # GIVEN a valid webhook and one of the services behind the receiver failing
+    # A valid webhook and one of the services behind the receiver failing
     receiver.reset()
     where, error = fault
     getattr(receiver, where).failure = error
     raw = encode(body) if isinstance(body, dict) else json.dumps(body).encode()
 
-    # WHEN it is posted THEN the sender is told to retry and nothing is queued
+    # It is posted, then the sender is told to retry and nothing is queued
     response = receiver.post(raw, webhook_id="msg_retry")
     assert response["statusCode"] == 503
     assert response["headers"]["Retry-After"].isdigit()
     assert receiver.queue.messages == []
 
-    # AND WHEN the service recovers and the sender retries, twice
+    # The service recovers and the sender retries, twice
     getattr(receiver, where).failure = None
     first = receiver.post(raw, webhook_id="msg_retry")
     second = receiver.post(raw, webhook_id="msg_retry")
 
-    # THEN the events are queued once and both retries are acknowledged alike
+    # The events are queued once and both retries are acknowledged alike
     assert (first["statusCode"], second["statusCode"]) == (202, 202)
     assert response_body(first) == response_body(second)
     check_queued_events_reach_the_service_unchanged(receiver, body)

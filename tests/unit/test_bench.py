@@ -19,8 +19,8 @@ from bench.sizing import PeakMemory, recommendations, reset_cpu_floor_mb
 from bench.stats import Figure, Goal, format_number, median, percentile, ratio, recommend_memory_mb
 from botocore.exceptions import ClientError
 
-from intake import InProgress
-from receiver_adapters import IdempotencyTableDeduplicator
+from iotbridge.receiver.adapters import IdempotencyTableDeduplicator
+from iotbridge.receiver.ports import WebhookInProgressError
 
 # --- statistics ---------------------------------------------------------------------------------------
 
@@ -257,7 +257,7 @@ def test_the_dedupe_table_answers_in_progress_until_the_owner_s_time_is_up() -> 
             "in_progress_expiration": {"N": "1010000"},
         },
     )
-    with pytest.raises(InProgress):
+    with pytest.raises(WebhookInProgressError):
         dedupe.once("c", "w", lambda: {"queued": 1})
     clock.now = 1_011.0
     assert dedupe.once("c", "w", lambda: {"queued": 1}) == ({"queued": 1}, False)

@@ -78,12 +78,12 @@ def compare(
 
 
 def test_every_member_and_constraint_matches_the_aws_model_at_every_depth(request_shape: Shape) -> None:
-    # GIVEN the contract generated from our models and botocore's model of the same request
+    # The contract generated from our models and botocore's model of the same request
     schemas = openapi()["components"]["schemas"]
     found: list[str] = []
-    # WHEN both are walked together
+    # Both are walked together
     compare(request_shape, schemas["ConnectorEvent"], schemas, "", found)
-    # THEN they agree on every member, requirement, length, pattern, enum, range and size
+    # They agree on every member, requirement, length, pattern, enum, range and size
     assert found == []
 
 
@@ -178,14 +178,14 @@ def test_official_example_is_accepted_with_or_without_connector_id(operation: st
 def test_accepted_event_passes_botocore_validation_and_serializes_to_the_same_body(
     operation: str, service_model: Any, request_shape: Shape
 ) -> None:
-    # GIVEN an accepted event, sent on with the path's connector id
+    # An accepted event, sent on with the path's connector id
     [event] = wire_events(official_examples()[operation], CONNECTOR)
     params = {"ConnectorId": CONNECTOR, **event}
-    # WHEN botocore validates and serializes the request
+    # Botocore validates and serializes the request
     report = ParamValidator().validate(params, request_shape)
     serializer = botocore.serialize.create_serializer("rest-json")
     request = serializer.serialize_to_request(params, service_model.operation_model("SendConnectorEvent"))
-    # THEN it has nothing to object to, and the wire body is the event
+    # It has nothing to object to, and the wire body is the event
     assert not report.has_errors(), report.generate_report()
     assert request["url_path"] == f"/connector-event/{CONNECTOR}"
     assert json.loads(request["body"]) == event

@@ -11,149 +11,35 @@ import io
 import itertools
 import json
 import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import pytest
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
-from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError, ReadTimeoutError
-from botocore.validate import ParamValidator
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 import forwarder
-from iotbridge.forwarding import (
+from fakes.aws import STATUS_OF, client_error
+from fakes.forwarder import MAX_ATTEMPTS, FakeDeadLetterQueue, FakeManagedIntegrations, forwarder_over
+from iotbridge.composition import BuiltAtInit
+from iotbridge.forwarder.domain.forwarding import (
+    BatchReport,
     Disposition,
     Forwarder,
-    NotAnSqsEvent,
     SqsRecord,
     dead_letter_deduplication_id,
-    records_from_event,
 )
+from iotbridge.forwarder.events import batch_response, records_from_event
+from iotbridge.forwarder.wiring import ForwarderWiring
 from iotbridge.queued_event import QueuedEvent
-from iotbridge.settings import SettingsError, settings
+from iotbridge.settings import SettingsError
 
 SAMPLE_EVENT = Path(__file__).resolve().parents[2] / "events" / "forwarder-sqs-fifo.json"
 CONNECTOR = "acme-cloud-connector"
-MAX_ATTEMPTS = 3
-
-_STATUS = {
-    "ValidationException": 400,
-    "AccessDeniedException": 403,
-    "ResourceNotFoundException": 404,
-    "ThrottlingException": 429,
-    "InternalServerException": 500,
-    "ServiceUnavailableException": 503,
-}
-
-
-def _send_connector_event_input() -> Any:
-    model = botocore.session.get_session().get_service_model("iot-managed-integrations")
-    return model.operation_model("SendConnectorEvent").input_shape
-
-
-def service_error(code: str, *, retries: int = 0, message: str | None = None) -> ClientError:
-    """A ClientError as botocore raises it for a rest-json error response of this API."""
-    status = _STATUS.get(code, 400)
-    text = message or f"{code} raised by the service"
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": text},
-            "ResponseMetadata": {
-                "RequestId": "5f1b0c3e-0000-4000-8000-000000000000",
-                "HTTPStatusCode": status,
-                "HTTPHeaders": {"x-amzn-errortype": code, "content-type": "application/json"},
-                "RetryAttempts": retries,
-            },
-            "message": text,
-        },
-        "SendConnectorEvent",
-    )
-
-
-class FakeManagedIntegrations:
-    """Behaves like the client's SendConnectorEvent, including its in-call retries of throttling."""
-
-    _input = _send_connector_event_input()
-
-    def __init__(self, *, latency: float = 0.0, max_attempts: int = MAX_ATTEMPTS) -> None:
-        self.latency = latency
-        self.max_attempts = max_attempts
-        self.accepted: list[dict[str, Any]] = []
-        self.calls: list[tuple[str, float, float]] = []  # (webhook id, started, ended)
-        self._throttles: dict[str, int] = {}
-        self._errors: dict[str, deque[BaseException]] = {}
-        self._lock = threading.Lock()
-
-    def throttle(self, webhook_id: str, *, attempts: int) -> None:
-        """Throttle the next `attempts` attempts for this webhook's events."""
-        self._throttles[webhook_id] = attempts
-
-    def fail(self, webhook_id: str, error: BaseException) -> None:
-        self._errors.setdefault(webhook_id, deque()).append(error)
-
-    def send_connector_event(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        report = ParamValidator().validate(dict(params), self._input)
-        if report.has_errors():
-            raise ParamValidationError(report=report.generate_report())
-        started = time.monotonic()
-        if self.latency:
-            time.sleep(self.latency)
-        webhook_id = self._webhook_id(params)
-        with self._lock:
-            self.calls.append((webhook_id, started, time.monotonic()))
-            queued = self._errors.get(webhook_id)
-            if queued:
-                raise queued.popleft()
-            throttled = self._throttles.get(webhook_id, 0)
-            if throttled >= self.max_attempts:
-                self._throttles[webhook_id] = throttled - self.max_attempts
-                raise service_error("ThrottlingException", retries=self.max_attempts - 1)
-            self._throttles[webhook_id] = 0
-            self.accepted.append(dict(params))
-        return {
-            "ConnectorId": params["ConnectorId"],
-            "ResponseMetadata": {"HTTPStatusCode": 202, "RetryAttempts": throttled},
-        }
-
-    @staticmethod
-    def _webhook_id(params: Mapping[str, Any]) -> str:
-        # The tests give every event a Message naming its webhook, so faults can target one event.
-        return str(params.get("Message", "")).split(" ")[-1]
-
-    def accepted_webhooks(self) -> list[str]:
-        return [self._webhook_id(params) for params in self.accepted]
-
-
-@dataclass
-class FakeDeadLetterQueue:
-    """A FIFO queue: validates what SQS checks on send and drops a repeated deduplication id."""
-
-    broken: bool = False
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    _seen: set[str] = field(default_factory=set)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def put(self, body: str, *, group_id: str, deduplication_id: str, attributes: Mapping[str, str]) -> None:
-        if self.broken:
-            raise ClientError(
-                {
-                    "Error": {"Code": "AWS.SimpleQueueService.NonExistentQueue", "Message": "no queue"},
-                    "ResponseMetadata": {"HTTPStatusCode": 400, "RetryAttempts": 0},
-                },
-                "SendMessage",
-            )
-        assert 1 <= len(group_id) <= 128 and 1 <= len(deduplication_id) <= 128
-        assert all(isinstance(value, str) and value for value in attributes.values())
-        with self._lock:
-            if deduplication_id in self._seen:
-                return
-            self._seen.add(deduplication_id)
-            self.messages.append({"body": body, "group_id": group_id, "attributes": dict(attributes)})
+service_error = client_error
+_STATUS = STATUS_OF
 
 
 # --- Building batches ----------------------------------------------------------------------------------
@@ -186,8 +72,20 @@ def record(
     return SqsRecord(message_id=message_id or "msg-raw", body=body, group_id=group_id or "raw-group")
 
 
-def failures(response: Mapping[str, Any]) -> list[str]:
+def failures(outcome: BatchReport | Mapping[str, Any]) -> list[str]:
+    """The message ids handed back to SQS, from a report or from the handler's response."""
+    response = batch_response(outcome) if isinstance(outcome, BatchReport) else outcome
     return [item["itemIdentifier"] for item in response["batchItemFailures"]]
+
+
+class Remaining:
+    """The time an invocation has left, as a list of answers to successive questions."""
+
+    def __init__(self, *answers: float) -> None:
+        self._answers = iter(answers)
+
+    def remaining_seconds(self) -> float:
+        return next(self._answers, 0.0)
 
 
 @pytest.fixture
@@ -202,7 +100,7 @@ def dead_letters() -> FakeDeadLetterQueue:
 
 @pytest.fixture
 def relay(service: FakeManagedIntegrations, dead_letters: FakeDeadLetterQueue) -> Forwarder:
-    return Forwarder(service, dead_letters, workers=10, max_attempts=MAX_ATTEMPTS)
+    return forwarder_over(service, dead_letters, workers=10)
 
 
 # --- Ordering and partial failures ----------------------------------------------------------------------
@@ -211,33 +109,33 @@ def relay(service: FakeManagedIntegrations, dead_letters: FakeDeadLetterQueue) -
 def test_events_of_one_device_are_forwarded_in_queue_order(
     relay: Forwarder, service: FakeManagedIntegrations
 ) -> None:
-    # GIVEN three events of one device
+    # Three events of one device
     batch = [record(device_event(f"wh-{n}")) for n in range(3)]
 
-    # WHEN the batch is forwarded
+    # The batch is forwarded
     report = relay.forward_batch(batch)
 
-    # THEN all are delivered, in order, and none is handed back to SQS
+    # All are delivered, in order, and none is handed back to SQS
     assert service.accepted_webhooks() == ["wh-0", "wh-1", "wh-2"]
     assert service.accepted[0]["ConnectorId"] == CONNECTOR
-    assert report.response() == {"batchItemFailures": []}
+    assert batch_response(report) == {"batchItemFailures": []}
 
 
 def test_transient_failure_holds_back_the_rest_of_its_group_while_other_groups_go_on(
     relay: Forwarder, service: FakeManagedIntegrations
 ) -> None:
-    # GIVEN two devices' events interleaved, and device A's second event throttled past the client's retries
+    # Two devices' events interleaved, and device A's second event throttled past the client's retries
     a1, b1, a2, b2, a3, b3 = (
         device_event(name, device)
         for name, device in [("a1", "A"), ("b1", "B"), ("a2", "A"), ("b2", "B"), ("a3", "A"), ("b3", "B")]
     )
     service.throttle("a2", attempts=MAX_ATTEMPTS)
 
-    # WHEN the batch is forwarded
+    # The batch is forwarded
     report = relay.forward_batch([record(e) for e in (a1, b1, a2, b2, a3, b3)])
 
-    # THEN A stops at a2 (a2 and a3 go back to SQS, a3 never tried), while all of B is delivered in order
-    assert failures(report.response()) == ["msg-a2", "msg-a3"]
+    # A stops at a2 (a2 and a3 go back to SQS, a3 never tried), while all of B is delivered in order
+    assert failures(report) == ["msg-a2", "msg-a3"]
     assert service.accepted_webhooks().count("a3") == 0
     assert [w for w in service.accepted_webhooks() if w.startswith("b")] == ["b1", "b2", "b3"]
     assert "a1" in service.accepted_webhooks()
@@ -256,15 +154,15 @@ def test_transient_failure_holds_back_the_rest_of_its_group_while_other_groups_g
 def test_partial_failures_match_powertools_fifo_processor_that_skips_failed_groups(
     relay: Forwarder, service: FakeManagedIntegrations
 ) -> None:
-    # GIVEN an interleaved batch of three groups where one event of two groups fails transiently
+    # An interleaved batch of three groups where one event of two groups fails transiently
     layout = [("a1", "A"), ("b1", "B"), ("c1", "C"), ("a2", "A"), ("b2", "B"), ("a3", "A"), ("c2", "C")]
     batch = [record(device_event(name, device)) for name, device in layout]
     failing = {"a2", "c1"}
     for name in failing:
         service.fail(name, service_error("InternalServerException", retries=2))
 
-    # WHEN the forwarder and Powertools' reference processor (skip_group_on_error) handle the same batch
-    ours = failures(relay.forward_batch(batch).response())
+    # The forwarder and Powertools' reference processor (skip_group_on_error) handle the same batch
+    ours = failures(relay.forward_batch(batch))
     reference = SqsFifoPartialProcessor(skip_group_on_error=True)
 
     def fails_like_the_service(record: Any) -> None:
@@ -277,16 +175,16 @@ def test_partial_failures_match_powertools_fifo_processor_that_skips_failed_grou
     ]
     with reference(event_records, fails_like_the_service):
         reference.process()
-    theirs = failures(reference.response())
+    theirs = [item["itemIdentifier"] for item in reference.response()["batchItemFailures"]]
 
-    # THEN both hand back exactly the failed events and the rest of their groups, nothing else
+    # Both hand back exactly the failed events and the rest of their groups, nothing else
     assert ours == theirs == ["msg-c1", "msg-a2", "msg-a3", "msg-c2"]
 
 
 def test_events_without_a_message_group_do_not_hold_each_other_back(
     relay: Forwarder, service: FakeManagedIntegrations
 ) -> None:
-    # GIVEN records from a standard queue (no MessageGroupId), the first of which fails transiently
+    # Records from a standard queue (no MessageGroupId), the first of which fails transiently
     first, second = device_event("s1"), device_event("s2")
     service.fail("s1", service_error("ServiceUnavailableException"))
     batch = [
@@ -294,11 +192,11 @@ def test_events_without_a_message_group_do_not_hold_each_other_back(
         SqsRecord(message_id="m2", body=second.to_message_body()),
     ]
 
-    # WHEN the batch is forwarded
+    # The batch is forwarded
     report = relay.forward_batch(batch)
 
-    # THEN only the failed one goes back to SQS
-    assert failures(report.response()) == ["m1"]
+    # Only the failed one goes back to SQS
+    assert failures(report) == ["m1"]
     assert service.accepted_webhooks() == ["s2"]
 
 
@@ -311,16 +209,16 @@ def test_events_without_a_message_group_do_not_hold_each_other_back(
 def test_permanent_failure_is_dead_lettered_with_its_code_and_acknowledged(
     relay: Forwarder, service: FakeManagedIntegrations, dead_letters: FakeDeadLetterQueue, code: str
 ) -> None:
-    # GIVEN an event the service rejects for good, quoting a sensitive value in its message, then another
+    # An event the service rejects for good, quoting a sensitive value in its message, then another
     rejected, following = device_event("bad", "dev-9"), device_event("next", "dev-9")
     service.fail("bad", service_error(code, message="Value 'user-secret-77' at 'userId' failed"))
     batch = [record(rejected), record(following)]
 
-    # WHEN the batch is forwarded
+    # The batch is forwarded
     report = relay.forward_batch(batch)
 
-    # THEN it is parked in the dead-letter queue with its code, acknowledged, and its group goes on
-    assert report.response() == {"batchItemFailures": []}
+    # It is parked in the dead-letter queue with its code, acknowledged, and its group goes on
+    assert batch_response(report) == {"batchItemFailures": []}
     assert service.accepted_webhooks() == ["next"]
     [parked] = dead_letters.messages
     assert parked["body"] == batch[0].body
@@ -338,14 +236,14 @@ def test_permanent_failure_is_dead_lettered_with_its_code_and_acknowledged(
 def test_request_failing_parameter_validation_is_dead_lettered_naming_members_not_values(
     relay: Forwarder, dead_letters: FakeDeadLetterQueue
 ) -> None:
-    # GIVEN an event whose StatusCode is not an integer and which lacks nothing else
+    # An event whose StatusCode is not an integer and which lacks nothing else
     wrong = device_event("typed", StatusCode="two-hundred-secret")
 
-    # WHEN it is forwarded
+    # It is forwarded
     report = relay.forward_batch([record(wrong)])
 
-    # THEN it is dead-lettered as a parameter validation failure, naming the member but not its value
-    assert report.response() == {"batchItemFailures": []}
+    # It is dead-lettered as a parameter validation failure, naming the member but not its value
+    assert batch_response(report) == {"batchItemFailures": []}
     attributes = dead_letters.messages[0]["attributes"]
     assert attributes["ErrorCode"] == "ParamValidationError"
     assert "StatusCode" in attributes["ErrorMessage"]
@@ -384,15 +282,15 @@ def test_malformed_message_is_dead_lettered_and_acknowledged(
     body: str,
     reason: str,
 ) -> None:
-    # GIVEN a message that cannot be turned into a request
+    # A message that cannot be turned into a request
     batch = [record(body, message_id="m-bad")]
 
-    # WHEN it is forwarded
+    # It is forwarded
     report = relay.forward_batch(batch)
 
-    # THEN nothing reaches the service, and it is parked with the reason and the original body
+    # Nothing reaches the service, and it is parked with the reason and the original body
     assert service.accepted == []
-    assert report.response() == {"batchItemFailures": []}
+    assert batch_response(report) == {"batchItemFailures": []}
     [parked] = dead_letters.messages
     assert parked["body"] == body
     assert parked["group_id"] == "raw-group"
@@ -404,16 +302,16 @@ def test_malformed_message_is_dead_lettered_and_acknowledged(
 def test_event_that_cannot_be_dead_lettered_goes_back_to_sqs_and_holds_its_group(
     service: FakeManagedIntegrations,
 ) -> None:
-    # GIVEN a dead-letter queue that refuses messages, and a rejected event followed by one of its device
-    relay = Forwarder(service, FakeDeadLetterQueue(broken=True), max_attempts=MAX_ATTEMPTS)
+    # A dead-letter queue that refuses messages, and a rejected event followed by one of its device
+    relay = forwarder_over(service, FakeDeadLetterQueue(broken=True))
     service.fail("bad", service_error("ValidationException"))
     batch = [record(device_event("bad")), record(device_event("after")), record(device_event("other", "X"))]
 
-    # WHEN the batch is forwarded
+    # The batch is forwarded
     report = relay.forward_batch(batch)
 
-    # THEN nothing is dropped: the rejected event and the rest of its group go back to SQS
-    assert failures(report.response()) == ["msg-bad", "msg-after"]
+    # Nothing is dropped: the rejected event and the rest of its group go back to SQS
+    assert failures(report) == ["msg-bad", "msg-after"]
     assert report.outcomes[0].disposition is Disposition.DEAD_LETTER_FAILED
     assert report.outcomes[0].dead_letter_error_code == "AWS.SimpleQueueService.NonExistentQueue"
     assert service.accepted_webhooks() == ["other"]
@@ -422,17 +320,17 @@ def test_event_that_cannot_be_dead_lettered_goes_back_to_sqs_and_holds_its_group
 def test_redelivered_message_is_dead_lettered_once_but_a_redriven_copy_again(
     relay: Forwarder, service: FakeManagedIntegrations, dead_letters: FakeDeadLetterQueue
 ) -> None:
-    # GIVEN an event the service always rejects
+    # An event the service always rejects
     rejected = device_event("bad")
     for _ in range(3):
         service.fail("bad", service_error("ValidationException"))
 
-    # WHEN SQS delivers the same message twice, and an operator later redrives it (a new message id)
+    # SQS delivers the same message twice, and an operator later redrives it (a new message id)
     relay.forward_batch([record(rejected, message_id="m-1")])
     relay.forward_batch([record(rejected, message_id="m-1")])
     relay.forward_batch([record(rejected, message_id="m-redriven")])
 
-    # THEN the redelivery is deduplicated, the redriven copy is parked again instead of vanishing
+    # The redelivery is deduplicated, the redriven copy is parked again instead of vanishing
     assert [m["attributes"]["SourceMessageId"] for m in dead_letters.messages] == ["m-1", "m-redriven"]
     assert dead_letter_deduplication_id(record(rejected, message_id="m-1")) != dead_letter_deduplication_id(
         record(rejected, message_id="m-redriven")
@@ -462,13 +360,13 @@ def test_failures_are_classified_as_transient_or_permanent(
     disposition: Disposition,
     retries: int,
 ) -> None:
-    # GIVEN an event whose send fails with the given error
+    # An event whose send fails with the given error
     service.fail("e", error)
 
-    # WHEN it is forwarded
+    # It is forwarded
     [outcome] = relay.forward_batch([record(device_event("e"))]).outcomes
 
-    # THEN transient errors go back to SQS, permanent ones to the dead-letter queue, retries are counted
+    # Transient errors go back to SQS, permanent ones to the dead-letter queue, retries are counted
     assert outcome.disposition is disposition
     assert outcome.retries == retries
 
@@ -476,51 +374,48 @@ def test_failures_are_classified_as_transient_or_permanent(
 def test_throttling_absorbed_by_in_call_retries_is_forwarded_and_counted(
     relay: Forwarder, service: FakeManagedIntegrations
 ) -> None:
-    # GIVEN an event throttled on its first two attempts (the client makes three)
+    # An event throttled on its first two attempts (the client makes three)
     service.throttle("slow", attempts=2)
 
-    # WHEN it is forwarded
+    # It is forwarded
     report = relay.forward_batch([record(device_event("slow"))])
 
-    # THEN it is delivered, and the two retries the client made are counted
+    # It is delivered, and the two retries the client made are counted
     assert report.count(Disposition.FORWARDED) == 1
     assert report.retries == 2
 
 
 def test_defect_in_one_group_does_not_stop_the_others(dead_letters: FakeDeadLetterQueue) -> None:
-    # GIVEN a service adapter that breaks unexpectedly for one device
+    # A service adapter that breaks unexpectedly for one device
     class Flaky(FakeManagedIntegrations):
-        def send_connector_event(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        def send_connector_event(self, **params: Any) -> dict[str, Any]:
             if params["ConnectorDeviceId"] == "broken":
                 raise KeyError("surprise")
-            return super().send_connector_event(params)
+            return super().send_connector_event(**params)
 
     service = Flaky()
-    relay = Forwarder(service, dead_letters)
+    relay = forwarder_over(service, dead_letters)
 
-    # WHEN a batch with that device and another is forwarded
+    # A batch with that device and another is forwarded
     report = relay.forward_batch([record(device_event("x", "broken")), record(device_event("y", "fine"))])
 
-    # THEN the broken device's event goes back to SQS and the other is delivered
-    assert failures(report.response()) == ["msg-x"]
+    # The broken device's event goes back to SQS and the other is delivered
+    assert failures(report) == ["msg-x"]
     assert service.accepted_webhooks() == ["y"]
 
 
 def test_records_are_not_started_when_the_invocation_runs_out_of_time(
     service: FakeManagedIntegrations, dead_letters: FakeDeadLetterQueue
 ) -> None:
-    # GIVEN an invocation with 10 s left after the first send, and a 7 s margin for one more attempt
-    relay = Forwarder(service, dead_letters, time_margin_seconds=7.0)
-    remaining = iter([30.0, 5.0, 5.0])
+    # An invocation with 10 s left after the first send, and a 7 s margin for one more attempt
+    relay = forwarder_over(service, dead_letters, time_margin_seconds=7.0)
 
-    # WHEN a group of three is forwarded
-    report = relay.forward_batch(
-        [record(device_event(f"t{n}")) for n in range(3)], time_left=lambda: next(remaining, 0.0)
-    )
+    # A group of three is forwarded
+    report = relay.forward_batch([record(device_event(f"t{n}")) for n in range(3)], Remaining(30.0, 5.0, 5.0))
 
-    # THEN the first is delivered and the rest go back to SQS unattempted
+    # The first is delivered and the rest go back to SQS unattempted
     assert service.accepted_webhooks() == ["t0"]
-    assert failures(report.response()) == ["msg-t1", "msg-t2"]
+    assert failures(report) == ["msg-t1", "msg-t2"]
     assert report.count(Disposition.HELD_BACK) == 2
 
 
@@ -528,17 +423,17 @@ def test_records_are_not_started_when_the_invocation_runs_out_of_time(
 
 
 def test_distinct_groups_are_forwarded_concurrently(dead_letters: FakeDeadLetterQueue) -> None:
-    # GIVEN ten devices with one event each, and a service taking 50 ms per call
+    # Ten devices with one event each, and a service taking 50 ms per call
     service = FakeManagedIntegrations(latency=0.05)
-    relay = Forwarder(service, dead_letters, workers=10)
+    relay = forwarder_over(service, dead_letters, workers=10)
     batch = [record(device_event(f"c{n}", f"dev-{n}")) for n in range(10)]
 
-    # WHEN the batch is forwarded
+    # The batch is forwarded
     started = time.monotonic()
     report = relay.forward_batch(batch)
     elapsed = time.monotonic() - started
 
-    # THEN it takes no more than twice one call's latency
+    # It takes no more than twice one call's latency
     assert report.count(Disposition.FORWARDED) == 10
     assert elapsed <= 2 * 0.05, f"took {elapsed:.3f}s"
 
@@ -546,15 +441,15 @@ def test_distinct_groups_are_forwarded_concurrently(dead_letters: FakeDeadLetter
 def test_order_is_kept_within_each_group_when_groups_run_concurrently(
     dead_letters: FakeDeadLetterQueue,
 ) -> None:
-    # GIVEN three devices with four events each, interleaved, and a service that takes a little time per call
+    # Three devices with four events each, interleaved, and a service that takes a little time per call
     service = FakeManagedIntegrations(latency=0.01)
-    relay = Forwarder(service, dead_letters, workers=3)
+    relay = forwarder_over(service, dead_letters, workers=3)
     batch = [record(device_event(f"{device}{n}", device)) for n in range(4) for device in "PQR"]
 
-    # WHEN the batch is forwarded
+    # The batch is forwarded
     relay.forward_batch(batch)
 
-    # THEN each device's events were sent one after another, in order; devices overlapped in time
+    # Each device's events were sent one after another, in order; devices overlapped in time
     for device in "PQR":
         calls = [(start, end) for webhook, start, end in service.calls if webhook.startswith(device)]
         assert [w for w, _, _ in service.calls if w.startswith(device)] == [f"{device}{n}" for n in range(4)]
@@ -569,22 +464,22 @@ def test_order_is_kept_within_each_group_when_groups_run_concurrently(
 def test_throttled_and_invalid_events_in_a_batch_are_retried_and_dead_lettered_while_the_rest_go_through(
     relay: Forwarder, service: FakeManagedIntegrations, dead_letters: FakeDeadLetterQueue
 ) -> None:
-    # GIVEN a batch with a throttled event (device T), an invalid one (device V), and other devices' events
+    # A batch with a throttled event (device T), an invalid one (device V), and other devices' events
     layout = [("o1", "O"), ("t1", "T"), ("v1", "V"), ("o2", "O"), ("p1", "P"), ("o3", "O")]
     batch = [record(device_event(name, device)) for name, device in layout]
     service.throttle("t1", attempts=MAX_ATTEMPTS)
     service.fail("v1", service_error("ValidationException"))
 
-    # WHEN the batch is forwarded
+    # The batch is forwarded
     report = relay.forward_batch(batch)
 
-    # THEN the throttled one comes back for SQS to redeliver
-    assert failures(report.response()) == ["msg-t1"]
-    # AND the invalid one is in the dead-letter queue with its code
+    # The throttled one comes back for SQS to redeliver
+    assert failures(report) == ["msg-t1"]
+    # The invalid one is in the dead-letter queue with its code
     [parked] = dead_letters.messages
     assert parked["attributes"]["ErrorCode"] == "ValidationException"
     assert parked["attributes"]["SourceMessageId"] == "msg-v1"
-    # AND the rest are forwarded, in order within their device
+    # The rest are forwarded, in order within their device
     accepted = service.accepted_webhooks()
     assert sorted(accepted) == ["o1", "o2", "o3", "p1"]
     assert [w for w in accepted if w.startswith("o")] == ["o1", "o2", "o3"]
@@ -598,10 +493,9 @@ def handler_logs(
     monkeypatch: pytest.MonkeyPatch, service: FakeManagedIntegrations, dead_letters: FakeDeadLetterQueue
 ) -> Iterator[io.StringIO]:
     """The handler wired to the fakes; yields what it logs, at every level."""
-    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/dlq.fifo")
-    settings.cache_clear()
-    relay = Forwarder(service, dead_letters, max_attempts=MAX_ATTEMPTS)
-    monkeypatch.setattr(forwarder, "build_forwarder", lambda: relay)
+    monkeypatch.setattr(
+        forwarder, "wiring", BuiltAtInit.fixed(ForwarderWiring(forwarder_over(service, dead_letters)))
+    )
     handler = forwarder.logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
     logs = io.StringIO()
@@ -610,7 +504,6 @@ def handler_logs(
     yield logs
     forwarder.logger.setLevel(previous_level)
     handler.setStream(previous_stream)
-    settings.cache_clear()
 
 
 def emitted_metrics(output: str) -> list[dict[str, Any]]:
@@ -625,13 +518,13 @@ def test_sample_event_is_forwarded_by_the_handler(
     service: FakeManagedIntegrations,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    # GIVEN the sample SQS FIFO event shipped in events/
+    # The sample SQS FIFO event shipped in events/
     event = json.loads(SAMPLE_EVENT.read_text())
 
-    # WHEN Lambda invokes the handler with it
+    # Lambda invokes the handler with it
     response = forwarder.lambda_handler(event, lambda_context)
 
-    # THEN all three events are sent, nothing is handed back, and Forwarded counts them
+    # All three events are sent, nothing is handed back, and Forwarded counts them
     assert response == {"batchItemFailures": []}
     assert [p["Operation"] for p in service.accepted] == [
         "DEVICE_EVENT",
@@ -650,7 +543,7 @@ def test_handler_reports_failures_and_dead_letters_with_an_error_code_metric_and
     dead_letters: FakeDeadLetterQueue,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    # GIVEN a batch with a throttled event and a rejected one, all carrying sensitive members
+    # A batch with a throttled event and a rejected one, all carrying sensitive members
     throttled, rejected, fine = (
         device_event("t1", "dev-secret-1"),
         device_event("v1", "dev-secret-2"),
@@ -671,14 +564,14 @@ def test_handler_reports_failures_and_dead_letters_with_an_error_code_metric_and
         ]
     }
 
-    # WHEN Lambda invokes the handler
+    # Lambda invokes the handler
     response = forwarder.lambda_handler(event, lambda_context)
     output = capfd.readouterr()
 
-    # THEN the throttled one is a batch item failure and the rejected one is dead-lettered
+    # The throttled one is a batch item failure and the rejected one is dead-lettered
     assert failures(response) == ["msg-t1"]
     assert len(dead_letters.messages) == 1
-    # AND the metrics say so, DeadLettered carrying its error code as a dimension
+    # The metrics say so, DeadLettered carrying its error code as a dimension
     documents = emitted_metrics(output.out)
     [batch_metrics] = [m for m in documents if "Forwarded" in m]
     counted = {name: batch_metrics[name] for name in ("Forwarded", "TransientFailure", "Retried", "HeldBack")}
@@ -689,7 +582,7 @@ def test_handler_reports_failures_and_dead_letters_with_an_error_code_metric_and
     assert ["ErrorCode", "service"] in [
         sorted(dims) for dims in dead_lettered["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
     ]
-    # AND the logs carry the webhook id as correlation id but none of the sensitive members
+    # The logs carry the webhook id as correlation id but none of the sensitive members
     logs = [json.loads(line) for line in handler_logs.getvalue().splitlines()]
     assert any(
         log.get("correlation_id") == "t1" and log.get("error_code") == "ThrottlingException" for log in logs
@@ -705,8 +598,8 @@ def test_handler_reports_failures_and_dead_letters_with_an_error_code_metric_and
 def test_handler_rejects_an_event_that_is_not_an_sqs_batch(
     handler_logs: io.StringIO, lambda_context: Any
 ) -> None:
-    # GIVEN an event from somewhere else WHEN the handler gets it THEN it says what it expected
-    with pytest.raises(NotAnSqsEvent, match="expected an SQS event"):
+    # An event from somewhere else, when the handler gets it, then it says what it expected
+    with pytest.raises(match="expected an SQS event"):
         forwarder.lambda_handler({"detail-type": "Scheduled Event"}, lambda_context)
 
 
@@ -714,23 +607,20 @@ def test_handler_rejects_an_event_that_is_not_an_sqs_batch(
 def test_handler_refuses_to_run_without_a_dead_letter_queue(
     monkeypatch: pytest.MonkeyPatch, lambda_context: Any
 ) -> None:
-    # GIVEN no dead-letter queue configured
+    # No dead-letter queue configured
     monkeypatch.delenv("DEAD_LETTER_QUEUE_URL", raising=False)
-    settings.cache_clear()
+    monkeypatch.setattr(forwarder, "wiring", BuiltAtInit(ForwarderWiring.from_environment))
 
-    # WHEN the handler is invoked THEN it fails with the variable's name before touching any record
-    try:
-        with pytest.raises(SettingsError, match="DEAD_LETTER_QUEUE_URL"):
-            forwarder.lambda_handler(json.loads(SAMPLE_EVENT.read_text()), lambda_context)
-    finally:
-        settings.cache_clear()
+    # The handler is invoked, then it fails with the variable's name before touching any record
+    with pytest.raises(SettingsError, match="DEAD_LETTER_QUEUE_URL"):
+        forwarder.lambda_handler(json.loads(SAMPLE_EVENT.read_text()), lambda_context)
 
 
 def test_sqs_records_are_read_with_their_fifo_attributes() -> None:
-    # GIVEN the sample event WHEN its records are read THEN group, deduplication id and receive count are kept
+    # The sample event, when its records are read, then group, deduplication id and receive count are kept
     first = records_from_event(json.loads(SAMPLE_EVENT.read_text()))[0]
     assert first.group_id is not None and first.group_id.startswith("acme-cloud-connector.")
     assert first.deduplication_id is not None and len(first.deduplication_id) == 64
     assert first.receive_count == 1
-    with pytest.raises(NotAnSqsEvent, match="messageId"):
+    with pytest.raises(match="messageId"):
         records_from_event({"Records": [{"body": "{}"}]})

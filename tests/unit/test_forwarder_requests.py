@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from forwarder_adapters import ManagedIntegrationsConnectorEvents, SqsDeadLetterQueue
 from iotbridge import clients
-from iotbridge.forwarding import Disposition, Forwarder, dead_letter_deduplication_id, records_from_event
+from iotbridge.forwarder.adapters import ManagedIntegrationsConnectorEvents, SqsDeadLetterQueue
+from iotbridge.forwarder.domain.forwarding import Disposition, Forwarder, dead_letter_deduplication_id
+from iotbridge.forwarder.events import batch_response, records_from_event
+from iotbridge.forwarder.settings import ForwarderSettings
 from iotbridge.queued_event import QueuedEvent
-from iotbridge.settings import settings
 
 SAMPLE_EVENT = Path(__file__).resolve().parents[2] / "events" / "forwarder-sqs-fifo.json"
 NOWHERE = "http://127.0.0.1:9"
@@ -34,30 +35,29 @@ def real_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
         "AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS": NOWHERE,
         "AWS_ENDPOINT_URL_SQS": NOWHERE,
         "SEND_MAX_ATTEMPTS": "1",
+        "DEAD_LETTER_QUEUE_URL": DEAD_LETTER_QUEUE_URL,
     }.items():
         monkeypatch.setenv(name, value)
-    settings.cache_clear()
     clients.reset_clients()
+    settings = ForwarderSettings.from_environment()
     yield (
-        clients.client("iot-managed-integrations", max_attempts=settings().send_max_attempts),
-        clients.client("sqs"),
+        clients.client("iot-managed-integrations", settings.clients, attempts=settings.send_max_attempts),
+        clients.client("sqs", settings.clients),
     )
     clients.reset_clients()
-    settings.cache_clear()
 
 
 def relay_for(managed_integrations: Any, sqs: Any) -> Forwarder:
     return Forwarder(
-        ManagedIntegrationsConnectorEvents(lambda: managed_integrations),
-        SqsDeadLetterQueue(lambda: DEAD_LETTER_QUEUE_URL, lambda: sqs),
+        ManagedIntegrationsConnectorEvents(managed_integrations, attempts=1),
+        SqsDeadLetterQueue(sqs, DEAD_LETTER_QUEUE_URL),
         # One group at a time: the Stubber answers strictly in the order responses were queued.
         workers=1,
-        max_attempts=1,
     )
 
 
 def test_sample_events_are_sent_as_valid_send_connector_event_requests(real_clients: tuple[Any, Any]) -> None:
-    # GIVEN the sample batch and a real iot-managed-integrations client expecting exactly its events
+    # The sample batch and a real iot-managed-integrations client expecting exactly its events
     managed_integrations, sqs = real_clients
     records = records_from_event(json.loads(SAMPLE_EVENT.read_text()))
     with Stubber(managed_integrations) as stub:
@@ -65,16 +65,16 @@ def test_sample_events_are_sent_as_valid_send_connector_event_requests(real_clie
             expected = QueuedEvent.from_message_body(sqs_record.body).send_connector_event_params()
             stub.add_response("send_connector_event", {"ConnectorId": expected["ConnectorId"]}, expected)
 
-        # WHEN the batch is forwarded
+        # The batch is forwarded
         report = relay_for(managed_integrations, sqs).forward_batch(records)
 
-        # THEN every request passed botocore's validation and matched the event it came from
+        # Every request passed botocore's validation and matched the event it came from
         stub.assert_no_pending_responses()
     assert report.count(Disposition.FORWARDED) == 3
 
 
 def test_dead_letter_message_is_a_valid_fifo_send_message_request(real_clients: tuple[Any, Any]) -> None:
-    # GIVEN an event the service rejects, and a real SQS client expecting the dead-letter message
+    # An event the service rejects, and a real SQS client expecting the dead-letter message
     managed_integrations, sqs = real_clients
     [sqs_record, *_] = records_from_event(json.loads(SAMPLE_EVENT.read_text()))
     assert sqs_record.group_id is not None
@@ -105,18 +105,18 @@ def test_dead_letter_message_is_a_valid_fifo_send_message_request(real_clients: 
             },
         )
 
-        # WHEN it is forwarded
+        # It is forwarded
         report = relay_for(managed_integrations, sqs).forward_batch([sqs_record])
 
-        # THEN the dead-letter request passed SQS's model validation and carried what an operator needs
+        # The dead-letter request passed SQS's model validation and carried what an operator needs
         service.assert_no_pending_responses()
         queue.assert_no_pending_responses()
-    assert report.response() == {"batchItemFailures": []}
+    assert batch_response(report) == {"batchItemFailures": []}
     assert report.outcomes[0].disposition is Disposition.DEAD_LETTERED
 
 
 def test_event_the_model_rejects_never_leaves_the_client(real_clients: tuple[Any, Any]) -> None:
-    # GIVEN an event missing its required Operation, and a client with nothing stubbed (nothing listens)
+    # An event missing its required Operation, and a client with nothing stubbed (nothing listens)
     managed_integrations, sqs = real_clients
     body = QueuedEvent("acme-cloud-connector", "wh-no-op", 0, 1, {"UserId": "u-1"}).to_message_body()
     [sqs_record] = records_from_event(
@@ -125,10 +125,10 @@ def test_event_the_model_rejects_never_leaves_the_client(real_clients: tuple[Any
     with Stubber(sqs) as queue:
         queue.add_response("send_message", {"MessageId": "m-dead"})
 
-        # WHEN it is forwarded
+        # It is forwarded
         [outcome] = relay_for(managed_integrations, sqs).forward_batch([sqs_record]).outcomes
 
-        # THEN botocore's own validation stopped it and it was dead-lettered as such
+        # Botocore's own validation stopped it and it was dead-lettered as such
         queue.assert_no_pending_responses()
     assert outcome.disposition is Disposition.DEAD_LETTERED
     assert outcome.error_code == "ParamValidationError"

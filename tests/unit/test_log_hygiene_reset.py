@@ -18,24 +18,22 @@ import base64
 import io
 import json
 import logging
-import urllib.parse
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.config import Config
 
 import detector_reset
-from iotbridge import clients
+from fakes.lambda_context import FakeLambdaContext
+from fakes.log_capture import Logs, captured_logs
+from fakes.reset import Detector, InMemoryIotEventsData, InMemoryLambda
 from iotbridge.__main__ import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-from iotbridge.reset import job as reset_job_module
-from iotbridge.reset import runner
-from iotbridge.reset.plan import PlanError
-from iotbridge.reset.runner import ResetFailed
-from iotbridge.settings import settings
+from iotbridge.reset import wiring as reset_wiring
+from iotbridge.reset.domain import job as reset_job_module
+from iotbridge.reset.domain.plan import PlanError
+from iotbridge.reset.events import ResetRunFailedError
 
 MODEL = "BoilerMonitorModel_Id4"
 INPUT = "BoilerResetInput_Id4"
@@ -82,168 +80,6 @@ MESSAGE_PLAN: dict[str, Any] = {
 }
 
 
-# --- botocore clients answered in memory -----------------------------------------------------------------
-
-
-class _Body:
-    def __init__(self, content: bytes) -> None:
-        self.content = content
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.content
-
-
-def _answer(url: str, status: int, payload: Any, error: str | None = None) -> AWSResponse:
-    headers = {"content-type": "application/json", "x-amzn-RequestId": "req-0"}
-    if error is not None:
-        headers["x-amzn-ErrorType"] = f"{error}:http://internal.amazon.com/coral/"
-    body = b"" if payload is None else json.dumps(payload).encode()
-    return AWSResponse(url, status, headers, _Body(body))
-
-
-def _client(service: str) -> Any:
-    # The factory's own session: the bridge's iotevents-data model first on botocore's search path.
-    return clients.botocore_session().create_client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=f"https://{service}.us-east-1.amazonaws.com",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-    )
-
-
-@dataclass
-class Detector:
-    state: str
-    variables: dict[str, str]
-
-
-@dataclass
-class InMemoryIotEventsData:
-    """The four operations the job calls, over the REST-JSON wire format botocore sends and parses.
-
-    Failures are set per detector key (error entries of the batch operations, or DescribeDetector failing)
-    or per operation (the whole call fails). Their messages quote what the request carried, values included,
-    as AWS validation errors can; `quoted` keeps every error text sent, to show the trap is armed.
-    """
-
-    detectors: dict[str, Detector]
-    item_errors: dict[str, str] = field(default_factory=dict)
-    describe_errors: dict[str, str] = field(default_factory=dict)
-    call_errors: dict[str, tuple[str, int]] = field(default_factory=dict)
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    payloads: list[dict[str, Any]] = field(default_factory=list)
-    quoted: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.client = _client("iotevents-data")
-        self.client.meta.events.register("before-send.iot-events-data", self._serve)
-
-    def _serve(self, request: Any, event_name: str, **_: Any) -> AWSResponse:
-        operation = event_name.rsplit(".", 1)[-1]
-        sent = request.body.decode() if isinstance(request.body, bytes) else str(request.url)
-        if operation in self.call_errors:
-            code, status = self.call_errors[operation]
-            return self._error(request.url, code, status, f"1 validation error detected: request {sent}")
-        url = urllib.parse.urlsplit(request.url)
-        query = dict(urllib.parse.parse_qsl(url.query))
-        if operation == "ListDetectors":
-            return self._list(request.url, query)
-        if operation == "DescribeDetector":
-            return self._describe(request.url, query["keyValue"])
-        body = json.loads(request.body)
-        if operation == "BatchUpdateDetector":
-            return self._update(request.url, body["detectors"])
-        return self._put(request.url, body["messages"])
-
-    def _error(self, url: str, code: str, status: int, message: str) -> AWSResponse:
-        self.quoted.append(message)
-        return _answer(url, status, {"message": message}, error=code)
-
-    def _list(self, url: str, query: dict[str, str]) -> AWSResponse:
-        size = int(query.get("maxResults", "50"))
-        keys = sorted(k for k, d in self.detectors.items() if d.state == query.get("stateName", d.state))
-        start = int(query.get("nextToken", "0"))
-        page = keys[start : start + size]
-        summaries = [
-            {"detectorModelName": MODEL, "keyValue": k, "state": {"stateName": self.detectors[k].state}}
-            for k in page
-        ]
-        token = {"nextToken": str(start + size)} if start + size < len(keys) else {}
-        return _answer(url, 200, {"detectorSummaries": summaries, **token})
-
-    def _describe(self, url: str, key: str) -> AWSResponse:
-        if key in self.describe_errors:
-            code = self.describe_errors[key]
-            status = 404 if code == "ResourceNotFoundException" else 400
-            return self._error(
-                url, code, status, f"detector {key} with {self.detectors[key].variables} failed"
-            )
-        detector = self.detectors[key]
-        variables = [{"name": n, "value": v} for n, v in detector.variables.items()]
-        state = {"stateName": detector.state, "variables": variables, "timers": []}
-        return _answer(url, 200, {"detector": {"detectorModelName": MODEL, "keyValue": key, "state": state}})
-
-    def _update(self, url: str, entries: list[dict[str, Any]]) -> AWSResponse:
-        errors = []
-        for entry in entries:
-            key = entry["keyValue"]
-            if key in self.item_errors:
-                message = f"Value {json.dumps(entry['state'])} at 'detectors.member.state' is not valid"
-                self.quoted.append(message)
-                errors.append(
-                    {
-                        "messageId": entry["messageId"],
-                        "errorCode": self.item_errors[key],
-                        "errorMessage": message,
-                    }
-                )
-                continue
-            self.updates.append(entry)
-            state = entry["state"]
-            self.detectors[key] = Detector(
-                state["stateName"], {v["name"]: v["value"] for v in state["variables"]}
-            )
-        return _answer(url, 200, {"batchUpdateDetectorErrorEntries": errors})
-
-    def _put(self, url: str, messages: list[dict[str, Any]]) -> AWSResponse:
-        errors = []
-        for message in messages:
-            payload = json.loads(base64.b64decode(message["payload"]))
-            if payload["key"] in self.item_errors:
-                text = f"payload {json.dumps(payload)} of message {message['messageId']} was refused"
-                self.quoted.append(text)
-                errors.append(
-                    {
-                        "messageId": message["messageId"],
-                        "errorCode": self.item_errors[payload["key"]],
-                        "errorMessage": text,
-                    }
-                )
-                continue
-            self.payloads.append(payload)
-        return _answer(url, 200, {"BatchPutMessageErrorEntries": errors})
-
-
-class InMemoryLambda:
-    """Invoke, for the job's continuation; told to fail, it quotes the payload it could not take."""
-
-    def __init__(self) -> None:
-        self.invocations: list[dict[str, Any]] = []
-        self.failure: tuple[str, int] | None = None
-        self.quoted: list[str] = []
-        self.client = _client("lambda")
-        self.client.meta.events.register("before-send.lambda.Invoke", self._serve)
-
-    def _serve(self, request: Any, **_: Any) -> AWSResponse:
-        if self.failure is not None:
-            code, status = self.failure
-            message = f"Could not accept the payload {request.body.decode()}"
-            self.quoted.append(message)
-            return _answer(request.url, status, {"Type": "User", "message": message}, error=code)
-        self.invocations.append(json.loads(request.body))
-        return _answer(request.url, 202, None)
-
-
 def fleet() -> dict[str, Detector]:
     states = {**dict.fromkeys(ALARM_KEYS, "Alarm"), **dict.fromkeys(FAULT_KEYS, "Fault")}
     return {
@@ -261,107 +97,45 @@ class Services:
 @pytest.fixture
 def services(monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
     """The real runner wiring, with the client factory handing out the in-memory-answered clients."""
-    built = Services(InMemoryIotEventsData(fleet()), InMemoryLambda())
+    built = Services(InMemoryIotEventsData(fleet(), MODEL), InMemoryLambda())
     by_name = {"iotevents-data": built.iot_events.client, "lambda": built.lambda_.client}
-    monkeypatch.setattr(runner, "client", lambda name, **_: by_name[name])
+    monkeypatch.setattr(reset_wiring, "client", lambda name, *_, **__: by_name[name])
+    monkeypatch.setattr(reset_wiring, "DeferredClient", lambda name, *_, **__: by_name[name])
     monkeypatch.setenv("RESET_WORKERS", "2")
     monkeypatch.setenv("RESET_BATCH_SIZE", "5")
-    settings.cache_clear()
     yield built
-    settings.cache_clear()
 
 
-class LambdaContext:
-    function_name = "detector-reset"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:detector-reset"
-    memory_limit_in_mb = 256
-    aws_request_id = "00000000-0000-4000-8000-0000000000aa"
-
-    def __init__(self, remaining_ms: int = 900_000) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-# --- Capturing everything that is logged or printed ----------------------------------------------------
-
-
-class _Recorder(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        # The message, its arguments, every extra field and any exception, however a formatter renders them.
-        exception = logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
-        self.lines.append(f"{record.getMessage()} {record.__dict__!r} {exception}")
-
-
-@dataclass
-class Logs:
-    stream: io.StringIO
-    recorder: _Recorder
-    capfd: pytest.CaptureFixture[str]
-    extra: list[str] = field(default_factory=list)
-    seen: list[str] = field(default_factory=list)
-
-    def text(self) -> str:
-        out, err = self.capfd.readouterr()
-        self.seen += [out, err]
-        return "\n".join([self.stream.getvalue(), *self.recorder.lines, *self.seen, *self.extra])
-
-    def add(self, *texts: str) -> None:
-        """What else an operator sees: the CLI's output, the error text Lambda logs for a failed run."""
-        self.extra.extend(texts)
-
-    def assert_nothing_sensitive(self) -> str:
-        text = self.text()
-        assert text.strip(), "nothing was logged: the capture is not working"
-        leaked = [value for value in SENSITIVE if value in text]
-        assert leaked == [], f"sensitive values in the logs: {leaked}"
-        return text
-
-    def structured(self) -> list[dict[str, Any]]:
-        """The Powertools JSON lines, parsed."""
-        return [json.loads(line) for line in self.stream.getvalue().splitlines() if line.strip()]
+def LambdaContext(remaining_ms: int = 900_000) -> FakeLambdaContext:
+    return FakeLambdaContext(
+        function_name="detector-reset", memory_limit_in_mb=1344, remaining_millis=remaining_ms
+    )
 
 
 @pytest.fixture
 def logs(capfd: pytest.CaptureFixture[str]) -> Iterator[Logs]:
-    powertools = detector_reset.logger
-    handler = powertools.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    stream = io.StringIO()
-    previous_stream = handler.setStream(stream)
     # As deployed with LogLevel=DEBUG, the most that is ever logged.
-    levels = {logger: logger.log_level for logger in (powertools, reset_job_module.logger)}
-    for logger in levels:
-        logger.setLevel("DEBUG")
-    recorder = _Recorder()
-    loggers: set[logging.Logger] = {
-        logging.getLogger(),
-        logging.getLogger(powertools.name),
-        logging.getLogger(reset_job_module.logger.name),
-    }
-    for each in loggers:
-        each.addHandler(recorder)
-    yield Logs(stream, recorder, capfd)
-    for each in loggers:
-        each.removeHandler(recorder)
-    handler.setStream(previous_stream)
-    for logger, level in levels.items():
-        logger.setLevel(level)
+    job_logger = reset_job_module.logger
+    level = job_logger.log_level
+    job_logger.setLevel("DEBUG")
+    with captured_logs(capfd, [detector_reset.logger], SENSITIVE) as captured:
+        logging.getLogger(job_logger.name).addHandler(captured.recorder)
+        yield captured
+        logging.getLogger(job_logger.name).removeHandler(captured.recorder)
+    job_logger.setLevel(level)
 
 
 def run_handler(
-    event: dict[str, Any], logs: Logs, context: LambdaContext | None = None
+    event: dict[str, Any], logs: Logs, context: FakeLambdaContext | None = None
 ) -> dict[str, Any] | None:
-    """The handler's summary, or None when it raised: then the error text, as Lambda would log it."""
+    """The handler's summary, or None when it raised: then the error text, as Lambda would log it.
+
+    A fresh execution environment each time: its wiring is built from the environment as the test set it.
+    """
+    detector_reset.wiring.rebuild()
     try:
         return detector_reset.lambda_handler(event, context or LambdaContext())
-    except (ResetFailed, PlanError) as exc:
+    except (ResetRunFailedError, PlanError) as exc:
         logs.add(f"{type(exc).__name__}: {exc}")
         return None
 
@@ -384,10 +158,10 @@ def failure_logs(logs: Logs) -> str:
 
 
 def test_a_successful_update_reset_logs_none_of_the_values_it_writes(services: Services, logs: Logs) -> None:
-    # WHEN the nightly plan resets the fleet, setting one variable and carrying another over
+    # The nightly plan resets the fleet, setting one variable and carrying another over
     summary = run_handler(UPDATE_PLAN, logs)
 
-    # THEN every detector got both values, and neither is logged
+    # Every detector got both values, and neither is logged
     assert summary is not None and summary["status"] == "complete"
     assert summary["reset"] == len(KEYS) and summary["verified"] == 5
     variables = [
@@ -423,14 +197,14 @@ def test_a_successful_message_reset_logs_none_of_the_payloads(services: Services
 def test_failed_items_are_named_by_key_and_model_without_the_values_the_service_quoted(
     services: Services, logs: Logs, plan: dict[str, Any], codes: dict[str, str]
 ) -> None:
-    # GIVEN two detectors the service refuses, with error texts quoting the values sent
+    # Two detectors the service refuses, with error texts quoting the values sent
     services.iot_events.item_errors = dict(codes)
 
-    # WHEN the plan runs THEN the run fails (2 of 24 is over the allowed 5%)
+    # The plan runs, then the run fails (2 of 24 is over the allowed 5%)
     assert run_handler(plan, logs) is None
     assert any(VARIABLE_VALUE in q or PAYLOAD_VALUE in q for q in services.iot_events.quoted)
 
-    # AND the logs name the failed detectors, their model and the error codes, and quote no value
+    # The logs name the failed detectors, their model and the error codes, and quote no value
     logs.assert_nothing_sensitive()
     text = failure_logs(logs)
     assert all(key in text for key in codes), text
@@ -441,12 +215,12 @@ def test_failed_items_are_named_by_key_and_model_without_the_values_the_service_
 def test_a_detector_whose_variables_cannot_be_read_is_named_without_its_values(
     services: Services, logs: Logs
 ) -> None:
-    # GIVEN a detector whose DescribeDetector (to preserve a variable) fails quoting its variables
+    # A detector whose DescribeDetector (to preserve a variable) fails quoting its variables
     services.iot_events.describe_errors = {"boiler-key-009": "ResourceNotFoundException"}
 
     summary = run_handler(UPDATE_PLAN, logs)
 
-    # THEN the rest is reset (1 of 24 is within 5%), and the one left is named, its values are not
+    # The rest is reset (1 of 24 is within 5%), and the one left is named, its values are not
     assert summary is not None and summary["failedKeys"] == ["boiler-key-009"]
     assert any(PRESERVED_VALUE in q for q in services.iot_events.quoted)
     logs.assert_nothing_sensitive()
@@ -465,12 +239,11 @@ def test_a_detector_whose_variables_cannot_be_read_is_named_without_its_values(
 def test_a_whole_call_failing_is_reported_by_code_and_model_without_the_request(
     services: Services, logs: Logs, monkeypatch: pytest.MonkeyPatch, operation: str, code: str, status: int
 ) -> None:
-    # GIVEN an operation failing as a whole, its error text quoting the request (transient ones forever)
+    # An operation failing as a whole, its error text quoting the request (transient ones forever)
     monkeypatch.setenv("RESET_MAX_ITEM_ATTEMPTS", "2")
-    settings.cache_clear()
     services.iot_events.call_errors = {operation: (code, status)}
 
-    # WHEN the plan runs THEN the run fails, and the logs say which call, model and code, quoting nothing
+    # The plan runs, then the run fails, and the logs say which call, model and code, quoting nothing
     assert run_handler(UPDATE_PLAN, logs) is None
     assert services.iot_events.quoted
     logs.assert_nothing_sensitive()
@@ -483,10 +256,10 @@ def test_a_whole_call_failing_is_reported_by_code_and_model_without_the_request(
 def test_a_continuation_that_cannot_start_is_reported_without_the_plan_it_carried(
     services: Services, logs: Logs
 ) -> None:
-    # GIVEN an invocation about to run out of time, and Lambda refusing the continuation quoting its payload
+    # An invocation about to run out of time, and Lambda refusing the continuation quoting its payload
     services.lambda_.failure = ("InvalidRequestContentException", 400)
 
-    # WHEN the plan runs THEN the first listing is reset, the run stops incomplete, and the payload (the
+    # The plan runs, then the first listing is reset, the run stops incomplete, and the payload (the
     # whole plan, values included) is not logged
     assert run_handler(UPDATE_PLAN, logs, LambdaContext(remaining_ms=1_000)) is None
     assert any(VARIABLE_VALUE in q for q in services.lambda_.quoted)
@@ -599,7 +372,7 @@ def test_the_cli_refuses_an_invalid_plan_without_printing_its_values(
     "how", ["handler_logger", "job_logger", "stdlib_logger", "exception", "print", "cli_output"]
 )
 def test_the_capture_sees_a_value_however_it_is_logged(logs: Logs, how: str) -> None:
-    # GIVEN a sensitive value logged one way or another (a control: the checks above must be able to fail)
+    # A sensitive value logged one way or another (a control: the checks above must be able to fail)
     emit: dict[str, Callable[[], None]] = {
         "handler_logger": lambda: detector_reset.logger.debug("reset summary", extra={"v": VARIABLE_VALUE}),
         "job_logger": lambda: reset_job_module.logger.warning("batch failed", extra={"p": PRESERVED_VALUE}),
@@ -610,7 +383,7 @@ def test_the_capture_sees_a_value_however_it_is_logged(logs: Logs, how: str) -> 
     }
     emit[how]()
 
-    # WHEN the logs are checked THEN the value is found
+    # The logs are checked, then the value is found
     with pytest.raises(AssertionError, match="sensitive values in the logs"):
         logs.assert_nothing_sensitive()
 

@@ -10,10 +10,11 @@ import pytest
 
 from bridge_local.sam_template import load
 from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, SAMPLE_TIMESTAMP, sample_events
-from intake import IntakeLimits, WebhookIntake, WebhookRequest
+from fakes.receiver import InMemoryDeduplicator, InMemoryEventQueue, InMemorySigningKeys
+from iotbridge.connector_event import wire_events
 from iotbridge.queued_event import QueuedEvent
-from iotbridge.webhook_signature import parse_secrets
-from webhook_receiver import _request, validate_body
+from iotbridge.receiver.domain.intake import IntakeLimits, WebhookIntake
+from iotbridge.receiver.events import read_request
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -21,32 +22,12 @@ ENV_VARS = json.loads((EVENTS / "env.json").read_text())
 TEMPLATE = load(ROOT / "template.yaml")
 
 
-class Keys:
-    def keys_for(self, connector_id: str) -> tuple[bytes, ...] | None:
-        return parse_secrets(DEMO_SECRET) if connector_id == DEMO_CONNECTOR_ID else None
-
-
-class Queue:
-    def __init__(self) -> None:
-        self.events: list[QueuedEvent] = []
-
-    def enqueue(self, events: Any) -> None:
-        self.events.extend(events)
-
-
-class Once:
-    def once(self, connector_id: str, webhook_id: str, action: Any) -> tuple[dict[str, Any], bool]:
-        return action(), False
-
-
 def answer_for(event: dict[str, Any], tolerance: int, now: float) -> int:
-    request = _request(event)
-    assert isinstance(request, WebhookRequest)
+    request = read_request(event)
     intake = WebhookIntake(
-        keys=Keys(),
-        queue=Queue(),
-        deduplicator=Once(),
-        contract=validate_body,
+        keys=InMemorySigningKeys({DEMO_CONNECTOR_ID: DEMO_SECRET}),
+        queue=InMemoryEventQueue(),
+        deduplicator=InMemoryDeduplicator(),
         limits=IntakeLimits(max_body_bytes=1024 * 1024, tolerance_seconds=tolerance),
         clock=lambda: now,
     )
@@ -106,4 +87,4 @@ def test_forwarder_sample_records_are_queued_events() -> None:
     for record in event["Records"]:
         queued = QueuedEvent.from_message_body(record["body"])
         assert record["attributes"]["MessageGroupId"] == queued.message_group_id
-        assert validate_body(queued.event, queued.connector_id) == [queued.event]
+        assert wire_events(queued.event, queued.connector_id) == [queued.event]

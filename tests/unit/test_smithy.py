@@ -84,7 +84,7 @@ def rejects(annotation: Any, value: object) -> str | None:
     ],
 )
 def test_pattern_passes_when_some_part_of_the_value_matches(pattern: str, value: str, passes: bool) -> None:
-    # GIVEN a Smithy pattern / WHEN a value is checked / THEN it passes exactly when some part matches
+    # A Smithy pattern /, when a value is checked /, then it passes exactly when some part matches
     assert SmithyPattern(pattern).matches(value) is passes
 
 

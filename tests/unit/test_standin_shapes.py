@@ -16,7 +16,8 @@ from iot_standin.service_models import (
     match_route,
     service_model,
 )
-from iot_standin.shapes import ShapeChecker, pattern_allows, smithy_pattern
+from iot_standin.shapes import ShapeChecker, pattern_allows
+from iotbridge.smithy import ecma_to_python
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_dollar_does_not_match_before_a_trailing_newline() -> None:
 def test_digit_class_is_ascii_only_as_in_ecmascript() -> None:
     assert pattern_allows(r"^\d+$", "123")
     assert not pattern_allows(r"^\d+$", "١٢٣")  # Arabic-Indic digits
-    assert smithy_pattern(r"[\d.]+") == "[0-9.]+"
+    assert ecma_to_python(r"[\d.]+") == "[0-9.]+"
 
 
 def test_unicode_letter_classes_are_understood() -> None:

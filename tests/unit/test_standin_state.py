@@ -36,14 +36,14 @@ def test_a_full_last_page_carries_no_continuation() -> None:
 
 
 def test_detectors_leaving_the_filtered_state_mid_listing_do_not_hide_others() -> None:
-    # GIVEN a listing of Alarm detectors, as a reset job makes while it resets them
+    # A listing of Alarm detectors, as a reset job makes while it resets them
     store = store_of(6, ["Alarm"])
     first = store.page("Pump", "Alarm", None, 2)
-    # WHEN the detectors already listed are reset before the next page is asked for
+    # The detectors already listed are reset before the next page is asked for
     for summary in first.detectors:
         store.update(model="Pump", key=summary["keyValue"], state="Normal", variables=[], timers=[], now=1.0)
     rest = store.page("Pump", "Alarm", first.last_key, 10)
-    # THEN the remaining ones all still come
+    # The remaining ones all still come
     assert [d["keyValue"] for d in rest.detectors] == [f"device-{i:05d}" for i in range(2, 6)]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bridge_local.sam_template import load
-from iotbridge.reset.plan import parse_plan_json
+from iotbridge.reset.domain.plan import parse_plan_json
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

@@ -3,90 +3,43 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError
 
 from bridge_local.samples import BODIES, DEMO_CONNECTOR_ID, DEMO_SECRET, encode, signed_headers
-from intake import (
+from fakes.aws import InMemorySecretsManager, InMemorySqs, client_error
+from fakes.lambda_context import FakeLambdaContext
+from fakes.receiver import InMemoryDeduplicator, InMemoryEventQueue, InMemorySigningKeys
+from iotbridge.budget import LambdaBudget
+from iotbridge.queued_event import QueuedEvent
+from iotbridge.receiver.adapters import SecretsManagerSigningKeys, SqsFifoEventQueue
+from iotbridge.receiver.domain.intake import (
     MAX_QUEUE_MESSAGE_BYTES,
-    InProgress,
     IntakeLimits,
-    TemporarilyUnavailable,
     WebhookIntake,
     WebhookRequest,
 )
-from iotbridge.queued_event import QueuedEvent
+from iotbridge.receiver.ports import DEFAULT_LEASE_SECONDS, DependencyUnavailableError
 from iotbridge.webhook_signature import parse_secrets
-from receiver_adapters import SecretsManagerSigningKeys, SqsFifoEventQueue
-from webhook_receiver import validate_body
 
 NOW = 1_790_000_000
 
 
-def client_error(code: str, status: int) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op"
-    )
-
-
-class FakeKeys:
-    def __init__(self, secrets: dict[str, str], error: Exception | None = None) -> None:
-        self.secrets = secrets
-        self.error = error
-        self.lookups: list[str] = []
-
-    def keys_for(self, connector_id: str) -> tuple[bytes, ...] | None:
-        self.lookups.append(connector_id)
-        if self.error:
-            raise self.error
-        value = self.secrets.get(connector_id)
-        return parse_secrets(value) if value else None
-
-
-class FakeQueue:
-    def __init__(self) -> None:
-        self.messages: list[QueuedEvent] = []
-        self.fail = False
-
-    def enqueue(self, events: Any) -> None:
-        if self.fail:
-            raise TemporarilyUnavailable("queue")
-        self.messages.extend(events)
-
-
-class FakeDedupe:
-    """Behaves like the idempotency table: a record is kept on success, released on failure."""
-
-    def __init__(self) -> None:
-        self.records: dict[tuple[str, str], dict[str, Any]] = {}
-        self.in_progress: set[tuple[str, str]] = set()
-
-    def once(self, connector_id: str, webhook_id: str, action: Callable[[], dict[str, Any]]) -> Any:
-        key = (connector_id, webhook_id)
-        if key in self.in_progress:
-            raise InProgress
-        if key in self.records:
-            return self.records[key], True
-        result = action()
-        self.records[key] = result
-        return result, False
-
-
 @pytest.fixture
-def parts() -> tuple[FakeKeys, FakeQueue, FakeDedupe]:
-    return FakeKeys({DEMO_CONNECTOR_ID: DEMO_SECRET}), FakeQueue(), FakeDedupe()
+def parts() -> tuple[InMemorySigningKeys, InMemoryEventQueue, InMemoryDeduplicator]:
+    return InMemorySigningKeys({DEMO_CONNECTOR_ID: DEMO_SECRET}), InMemoryEventQueue(), InMemoryDeduplicator()
 
 
-def make_intake(parts: tuple[FakeKeys, FakeQueue, FakeDedupe], max_body: int = 1024 * 1024) -> WebhookIntake:
+def make_intake(
+    parts: tuple[InMemorySigningKeys, InMemoryEventQueue, InMemoryDeduplicator], max_body: int = 1024 * 1024
+) -> WebhookIntake:
     keys, queue, dedupe = parts
     return WebhookIntake(
         keys=keys,
         queue=queue,
         deduplicator=dedupe,
-        contract=validate_body,
         limits=IntakeLimits(max_body_bytes=max_body, tolerance_seconds=300),
         clock=lambda: NOW,
     )
@@ -117,7 +70,7 @@ def test_signature_is_checked_before_the_body_is_parsed(parts: Any) -> None:
 
 
 def test_secrets_store_outage_is_503_not_401(parts: Any) -> None:
-    parts[0].error = TemporarilyUnavailable("secrets")
+    parts[0].failure = DependencyUnavailableError("secrets")
     answer = make_intake(parts).handle(request(encode(BODIES["device-event"])))
     assert answer.status == 503
     assert answer.headers["Retry-After"]
@@ -128,11 +81,20 @@ def test_concurrent_duplicate_is_503_so_the_sender_retries(parts: Any) -> None:
     assert make_intake(parts).handle(request(encode(BODIES["device-event"]))).status == 503
 
 
+def test_the_record_is_held_in_progress_for_the_invocation_s_remaining_time(parts: Any) -> None:
+    make_intake(parts).handle(
+        request(encode(BODIES["device-event"])), LambdaBudget(FakeLambdaContext(remaining_millis=9_500))
+    )
+    make_intake(parts).handle(request(encode(BODIES["device-event"]), webhook_id="msg_2"))
+
+    assert parts[2].leases == [9.5, DEFAULT_LEASE_SECONDS]
+
+
 def test_queue_failure_releases_the_webhook_id_for_the_retry(parts: Any) -> None:
     intake = make_intake(parts)
-    parts[1].fail = True
+    parts[1].fail()
     assert intake.handle(request(encode(BODIES["device-event"]))).status == 503
-    parts[1].fail = False
+    parts[1].failure = None
     answer = intake.handle(request(encode(BODIES["device-event"])))
     assert (answer.status, answer.outcome) == (202, "accepted")
     assert len(parts[1].messages) == 1
@@ -177,24 +139,9 @@ def test_422_lists_problems_and_never_echoes_a_sensitive_value(parts: Any) -> No
     assert sentinel not in json.dumps(answer.body)
 
 
-class FakeSecretsManager:
-    def __init__(self, secrets: dict[str, str]) -> None:
-        self.secrets = secrets
-        self.calls = 0
-        self.error: Exception | None = None
-
-    def get_secret_value(self, SecretId: str) -> dict[str, Any]:
-        self.calls += 1
-        if self.error:
-            raise self.error
-        if SecretId not in self.secrets:
-            raise client_error("ResourceNotFoundException", 400)
-        return {"Name": SecretId, "SecretString": self.secrets[SecretId]}
-
-
 def test_signing_keys_are_cached_for_their_max_age() -> None:
     now = [0.0]
-    store = FakeSecretsManager({"p/c1": DEMO_SECRET})
+    store = InMemorySecretsManager({"p/c1": DEMO_SECRET})
     keys = SecretsManagerSigningKeys(store, prefix="p/", max_age_seconds=300, clock=lambda: now[0])
 
     assert keys.keys_for("c1") == parse_secrets(DEMO_SECRET)
@@ -207,7 +154,7 @@ def test_signing_keys_are_cached_for_their_max_age() -> None:
 
 def test_unknown_connector_is_remembered_briefly() -> None:
     now = [0.0]
-    store = FakeSecretsManager({})
+    store = InMemorySecretsManager({})
     keys = SecretsManagerSigningKeys(store, prefix="p/", max_age_seconds=300, clock=lambda: now[0])
 
     assert keys.keys_for("ghost") is None
@@ -227,43 +174,21 @@ def test_unknown_connector_is_remembered_briefly() -> None:
     ],
 )
 def test_secret_lookup_failure_is_temporary_not_unknown(error: Exception, reason: str) -> None:
-    store = FakeSecretsManager({})
-    store.error = error
+    store = InMemorySecretsManager({})
+    store.failure = error
     keys = SecretsManagerSigningKeys(store, prefix="p/", max_age_seconds=300)
-    with pytest.raises(TemporarilyUnavailable) as caught:
+    with pytest.raises(DependencyUnavailableError) as caught:
         keys.keys_for("c1")
     assert caught.value.reason == reason
 
 
 def test_malformed_stored_secret_is_temporary_and_not_cached() -> None:
-    store = FakeSecretsManager({"p/c1": "not-a-whsec-value!"})
+    store = InMemorySecretsManager({"p/c1": "not-a-whsec-value!"})
     keys = SecretsManagerSigningKeys(store, prefix="p/", max_age_seconds=300)
-    with pytest.raises(TemporarilyUnavailable):
+    with pytest.raises(DependencyUnavailableError):
         keys.keys_for("c1")
     store.secrets["p/c1"] = DEMO_SECRET
     assert keys.keys_for("c1") == parse_secrets(DEMO_SECRET)
-
-
-class FakeSqs:
-    """SendMessageBatch with SQS's limits, failing chosen entries a number of times."""
-
-    def __init__(self, fail_times: int = 0) -> None:
-        self.requests: list[list[dict[str, Any]]] = []
-        self.fail_times = fail_times
-
-    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-        assert len(Entries) <= 10
-        assert sum(len(e["MessageBody"].encode()) for e in Entries) <= 1024 * 1024
-        self.requests.append(Entries)
-        if self.fail_times:
-            self.fail_times -= 1
-            first = Entries[0]["Id"]
-            ok = [{"Id": e["Id"], "MessageId": "m"} for e in Entries[1:]]
-            return {
-                "Successful": ok,
-                "Failed": [{"Id": first, "Code": "InternalError", "SenderFault": False}],
-            }
-        return {"Successful": [{"Id": e["Id"], "MessageId": "m"} for e in Entries], "Failed": []}
 
 
 def events(count: int, size: int = 10) -> list[QueuedEvent]:
@@ -274,7 +199,7 @@ def events(count: int, size: int = 10) -> list[QueuedEvent]:
 
 
 def test_queue_sends_at_most_ten_entries_a_request_in_order() -> None:
-    sqs = FakeSqs()
+    sqs = InMemorySqs()
     SqsFifoEventQueue(sqs, "q").enqueue(events(23))
     assert [len(r) for r in sqs.requests] == [10, 10, 3]
     bodies = [json.loads(e["MessageBody"])["index"] for r in sqs.requests for e in r]
@@ -282,19 +207,19 @@ def test_queue_sends_at_most_ten_entries_a_request_in_order() -> None:
 
 
 def test_queue_requests_stay_under_one_mebibyte() -> None:
-    sqs = FakeSqs()
+    sqs = InMemorySqs()
     SqsFifoEventQueue(sqs, "q").enqueue(events(5, size=300_000))
     assert [len(r) for r in sqs.requests] == [3, 2]
 
 
 def test_failed_entries_are_resent_alone() -> None:
-    sqs = FakeSqs(fail_times=1)
+    sqs = InMemorySqs(fail_times=1)
     SqsFifoEventQueue(sqs, "q", sleep=lambda _: None).enqueue(events(3))
     assert [len(r) for r in sqs.requests] == [3, 1]
     assert sqs.requests[1][0]["MessageDeduplicationId"] == sqs.requests[0][0]["MessageDeduplicationId"]
 
 
 def test_entries_failing_every_attempt_make_the_queue_unavailable() -> None:
-    sqs = FakeSqs(fail_times=99)
-    with pytest.raises(TemporarilyUnavailable):
+    sqs = InMemorySqs(fail_times=99)
+    with pytest.raises(DependencyUnavailableError):
         SqsFifoEventQueue(sqs, "q", sleep=lambda _: None).enqueue(events(2))

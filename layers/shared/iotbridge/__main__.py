@@ -60,9 +60,9 @@ def render_table(summary: dict[str, object]) -> str:
 
 
 def _reset(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from iotbridge.reset.plan import PlanError, parse_plan_json
-    from iotbridge.reset.runner import cli_reset_job
-    from iotbridge.settings import SettingsError, settings
+    from iotbridge.errors import InvalidInputError
+    from iotbridge.reset.domain.plan import parse_plan_json
+    from iotbridge.reset.wiring import ResetWiring
 
     try:
         text = sys.stdin.read() if args.plan == "-" else Path(args.plan).read_text(encoding="utf-8")
@@ -71,14 +71,15 @@ def _reset(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_USAGE
     try:
         plan = parse_plan_json(text)
-        failure_share = settings().reset_failure_share
-    except (PlanError, SettingsError) as exc:
+        wiring = ResetWiring.from_environment()
+    except InvalidInputError as exc:  # the plan's problems, or the settings'
         print(str(exc), file=err)
         return EXIT_USAGE
+    failure_share = wiring.settings.failure_share
     if args.dry_run:
         plan = plan.model_copy(update={"dry_run": True})
 
-    report = cli_reset_job(progress=_progress_printer(err)).run(plan)
+    report = wiring.cli_job(progress=_progress_printer(err)).run(plan)
 
     summary = report.to_dict()
     print(json.dumps(summary, indent=2) if args.json else render_table(summary), file=out)

@@ -1,77 +1,111 @@
-"""The one AWS client factory: same retries, timeouts, endpoint overrides and service models everywhere."""
+"""The one AWS client factory, the one retry rule, and the translation of botocore's errors.
+
+Retry rule: every AWS call has exactly one retry layer, chosen by what a failure of the call looks like.
+
+- A call that succeeds or fails as a whole is retried by botocore's standard mode (exponential backoff with
+  jitter, on throttling, 5xx and connection errors), `attempts` tries in all. Nothing above it retries the
+  same call again within the invocation.
+- A batch call that reports failures per entry is made by a client of one attempt, and its caller's loop
+  retries both a failed call and the failed entries, under one bound of tries for the whole.
+
+| Call                                           | Who retries                  | Tries                      |
+|------------------------------------------------|------------------------------|----------------------------|
+| Secrets Manager GetSecretValue (receiver)      | botocore                     | 3                          |
+| DynamoDB Put/Update/Get/DeleteItem (receiver)  | botocore                     | 3                          |
+| SQS SendMessageBatch (receiver)                | the receiver's hand-off loop | 3 calls in all             |
+| SendConnectorEvent (forwarder)                 | botocore                     | SEND_MAX_ATTEMPTS (3)      |
+| SQS SendMessage to the dead-letter queue       | botocore                     | 3                          |
+| IoT Events Data, every operation (reset job)   | the job's loop               | RESET_MAX_ITEM_ATTEMPTS (8)|
+| Lambda Invoke of a continuation (reset job)    | botocore                     | 3                          |
+
+What comes after a call has given up is not a retry layer of that call: SQS delivering a message again
+after its visibility timeout, a webhook sender retrying a 503, the next scheduled reset.
+"""
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
-from .settings import settings
+from .errors import Failure, code_is_transient
+from .settings import ClientSettings
 
-# Service models the bridge brings itself: AWS IoT Events Data is no longer shipped by botocore >= 1.43.38.
+# Service models the project brings itself: AWS IoT Events Data is no longer shipped by botocore >= 1.43.38.
 SERVICE_MODELS_DIR = Path(__file__).parent / "service_models"
+DEFAULT_ATTEMPTS = 3
 
 _lock = threading.Lock()
 _session: Any = None
-_clients: dict[tuple[str, int], Any] = {}
+_clients: dict[tuple[object, ...], Any] = {}
 
 
 def botocore_session() -> Any:
-    """The process's one botocore session, with the bridge's service models first on its search path."""
-    global _session  # noqa: PLW0603 - one session per process, created on first use
-    if _session is None:
-        # botocore alone: the bridge makes only low-level clients, so importing boto3 (with s3transfer)
-        # would only lengthen every cold start.
-        import botocore.session
-
-        session = botocore.session.Session()
-        loader = session.get_component("data_loader")
-        # First on the search path, so the model the project tested against is the one used.
-        if str(SERVICE_MODELS_DIR) not in loader.search_paths:
-            loader.search_paths.insert(0, str(SERVICE_MODELS_DIR))
-        _session = session
-    return _session
+    """The process's one botocore session, with the project's service models first on its search path."""
+    global _session  # noqa: PLW0603 - one session per process
+    with _lock:
+        if _session is None:
+            _session = new_session()
+        return _session
 
 
-def endpoint_override(service: str) -> str | None:
-    """An endpoint set for this service by environment, e.g. AWS_ENDPOINT_URL_IOTEVENTS_DATA.
+def new_session() -> Any:
+    """A botocore session that finds the project's own service models before botocore's."""
+    # botocore alone: the functions make only low-level clients, so importing boto3 (with s3transfer)
+    # would only lengthen every cold start.
+    import botocore.session
 
-    The variable name is the boto3 client name upper-cased with '-' as '_'. botocore's own per-service
-    variables (named from the service id, e.g. AWS_ENDPOINT_URL_IOT_EVENTS_DATA) and AWS_ENDPOINT_URL are
-    still honoured by botocore when this one is unset.
+    session = botocore.session.Session()
+    loader = session.get_component("data_loader")
+    if str(SERVICE_MODELS_DIR) not in loader.search_paths:
+        loader.search_paths.insert(0, str(SERVICE_MODELS_DIR))
+    return session
+
+
+def client(
+    service: str, settings: ClientSettings, *, attempts: int = DEFAULT_ATTEMPTS, pool_connections: int = 10
+) -> Any:
+    """A botocore client for `service`, shared by every caller asking for the same configuration.
+
+    `attempts` counts every try, the first included (1: botocore never retries; see the rule above).
+    `pool_connections` should cover the threads that call the client at once.
     """
-    return os.environ.get("AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")) or None
-
-
-def client(service: str, *, max_attempts: int | None = None) -> Any:
-    """A botocore client for `service`, created once per process and shared (clients are thread-safe).
-
-    `max_attempts` is the number of tries in all, the first included (1 means no retry).
-    """
-    attempts = max_attempts if max_attempts is not None else 3
-    key = (service, attempts)
+    endpoint = settings.endpoint_for(service)
+    timeouts = (settings.connect_timeout_seconds, settings.read_timeout_seconds)
+    key = (service, attempts, pool_connections, *timeouts, endpoint)
     found = _clients.get(key)
     if found is not None:
         return found
+    from botocore.config import Config
+
+    config = Config(
+        # total_max_attempts counts the first try; botocore's "max_attempts" key counts only retries.
+        retries={"mode": "standard", "total_max_attempts": attempts},
+        connect_timeout=settings.connect_timeout_seconds,
+        read_timeout=settings.read_timeout_seconds,
+        max_pool_connections=max(1, pool_connections),
+    )
+    session = botocore_session()
     with _lock:
         found = _clients.get(key)
         if found is None:
-            from botocore.config import Config
-
-            cfg = settings()
-            config = Config(
-                # total_max_attempts counts the first try; botocore's "max_attempts" key counts only retries.
-                retries={"mode": "standard", "total_max_attempts": attempts},
-                connect_timeout=cfg.connect_timeout_seconds,
-                read_timeout=cfg.read_timeout_seconds,
-                max_pool_connections=max(10, cfg.reset_workers * 2),
-            )
-            found = botocore_session().create_client(
-                service, config=config, endpoint_url=endpoint_override(service)
-            )
+            found = session.create_client(service, config=config, endpoint_url=endpoint)
             _clients[key] = found
     return found
+
+
+class DeferredClient:
+    """A client made on its first use, for a call most invocations never make (the reset job's
+    continuation): making a client costs tens of milliseconds of CPU at init."""
+
+    def __init__(self, service: str, settings: ClientSettings, *, attempts: int = DEFAULT_ATTEMPTS) -> None:
+        self._make = lambda: client(service, settings, attempts=attempts)
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._make()
+        return getattr(self._client, name)
 
 
 def reset_clients() -> None:
@@ -80,3 +114,21 @@ def reset_clients() -> None:
     with _lock:
         _clients.clear()
         _session = None
+
+
+def failure_of(exc: BaseException) -> Failure:
+    """What a failed botocore call says, safe to log: the AWS error code, a bounded message, and whether
+    a later try may succeed. Adapters call this; nothing else looks at botocore's exceptions."""
+    from botocore.exceptions import ClientError, ParamValidationError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or "Unknown")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        message = str(error.get("Message") or "")[:512]
+        return Failure(code, message, code_is_transient(code, status), http_status=status)
+    if isinstance(exc, ParamValidationError):
+        # The request itself is wrong: sending it again cannot help.
+        return Failure("ParamValidationError", str(exc)[:512], transient=False)
+    # Connection errors, timeouts and the rest of botocore's own errors, and anything unforeseen.
+    return Failure(type(exc).__name__, str(exc)[:512], transient=True)

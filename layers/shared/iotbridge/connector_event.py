@@ -16,7 +16,7 @@ Conventions, the same at every depth:
 
 import math
 from functools import lru_cache
-from typing import Annotated, Any, Final, Literal, TypedDict, TypeVar, cast, get_args
+from typing import Annotated, Any, Final, Literal, TypeVar, cast
 
 from pydantic import (
     BaseModel,
@@ -33,6 +33,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import ErrorDetails, PydanticCustomError, core_schema
 
+from .errors import InvalidInputError, Problem, render_path
+from .operations import OPERATION_MEMBERS, OPERATIONS, ConnectorEventOperation
 from .smithy import SmithyLength, SmithyPattern, SmithyRange
 
 MAX_EVENTS_PER_BODY: Final = 50
@@ -128,9 +130,6 @@ PresentDocument = Annotated[Any, _JsonDocument(nullable=False)]
 MATTER_ID_PATTERN: Final = r"0[xX][0-9a-fA-F]+$|^[0-9]+"
 ConnectorIdText = Annotated[str, SmithyLength(1, 64), SmithyPattern(r"[A-Za-z0-9-_]+")]
 ThirdPartyUserIdText = Annotated[str, SmithyLength(1, 64), SmithyPattern(r"[a-zA-Z0-9_.,@-]+")]
-ConnectorEventOperation = Literal[
-    "DEVICE_COMMAND_RESPONSE", "DEVICE_DISCOVERY", "DEVICE_EVENT", "DEVICE_COMMAND_REQUEST"
-]
 ConnectorEventOperationVersion = Annotated[str, SmithyLength(1, 6), SmithyPattern(r"[0-9.]+")]
 ConnectorEventStatusCode = Annotated[int, SmithyRange(100, 550)]
 ConnectorEventMessage = Annotated[str, SmithyLength(1, 256), SmithyPattern(r"[\sa-zA-Z0-9_.,@-]+")]
@@ -258,14 +257,6 @@ _MatterEndpoint = MatterEndpoint
 # ----------------------------------------------------------------------------------------------------
 # The event
 
-# Members an operation cannot do without, beyond those the AWS model itself requires.
-OPERATION_MEMBERS: Final[dict[str, tuple[str, ...]]] = {
-    "DEVICE_DISCOVERY": ("DeviceDiscoveryId", "Devices"),
-    "DEVICE_EVENT": ("ConnectorDeviceId", "MatterEndpoint"),
-    "DEVICE_COMMAND_RESPONSE": ("TraceId",),
-    "DEVICE_COMMAND_REQUEST": (),
-}
-
 
 class ConnectorEvent(_WireShape):
     """One SendConnectorEvent request body, as a third-party cloud sends it.
@@ -321,49 +312,22 @@ class ConnectorEvent(_WireShape):
             )
         return self
 
-    @property
-    def operation(self) -> str:
-        return self.Operation
-
-    @property
-    def connector_device_id(self) -> str | None:
-        return self.ConnectorDeviceId
-
-    @property
-    def device_discovery_id(self) -> str | None:
-        return self.DeviceDiscoveryId
-
-    @property
-    def trace_id(self) -> str | None:
-        return self.TraceId
-
 
 # ----------------------------------------------------------------------------------------------------
 # The webhook body
 
 
-class Problem(TypedDict):
-    """One failing member: where it is and which rule it breaks. Never the value itself."""
-
-    path: str
-    rule: str
-
-
-class EventValidationError(ValueError):
+class EventValidationError(InvalidInputError):
     """The webhook body breaks the SendConnectorEvent contract; `problems` lists every failing member."""
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        shown = "; ".join(f"{p['path'] or '(body)'}: {p['rule']}" for p in problems[:10])
-        more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
-        super().__init__(f"{len(problems)} problem(s): {shown}{more}")
+    subject = "body"
+    whole = "(body)"
 
 
 # Built once at import: validation is the hot path of every webhook.
 _ONE_EVENT: Final = TypeAdapter(ConnectorEvent)
 _MANY_EVENTS: Final = TypeAdapter(list[ConnectorEvent])
 _CONNECTOR_ID: Final = TypeAdapter(ConnectorIdText)
-_OPERATIONS: Final = frozenset(get_args(ConnectorEventOperation))
 
 _RULES: Final = {
     "missing": "required",
@@ -390,16 +354,6 @@ def _plain_name(name: str) -> bool:
     return 0 < len(name) <= 64 and all(ch in _NAME_CHARACTERS for ch in name)
 
 
-def _render(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
-
-
 def _problem(error: ErrorDetails, prefix: tuple[int | str, ...]) -> Problem | None:
     loc = tuple(error["loc"])
     kind = error["type"]
@@ -421,7 +375,7 @@ def _problem(error: ErrorDetails, prefix: tuple[int | str, ...]) -> Problem | No
     elif kind == "extra_forbidden" and loc and isinstance(loc[-1], str) and not _plain_name(loc[-1]):
         loc = loc[:-1]
         rule = "unknown member (name not shown)"
-    return {"path": _render(prefix + loc), "rule": rule}
+    return Problem(render_path(prefix + loc), rule)
 
 
 def _operation_problems(data: object, prefix: tuple[int | str, ...]) -> list[Problem]:
@@ -429,10 +383,10 @@ def _operation_problems(data: object, prefix: tuple[int | str, ...]) -> list[Pro
     if not isinstance(data, dict):
         return []
     operation = data.get("Operation")
-    if not isinstance(operation, str) or operation not in _OPERATIONS:
+    if not isinstance(operation, str) or operation not in OPERATIONS:
         return []
     return [
-        {"path": _render((*prefix, name)), "rule": f"required for Operation {operation}"}
+        Problem(render_path((*prefix, name)), f"required for Operation {operation}")
         for name in OPERATION_MEMBERS[operation]
         if name not in data
     ]
@@ -453,8 +407,7 @@ def _problems(exc: ValidationError, items: list[object], array: bool) -> list[Pr
         problems.extend(failed[index])
         problems.extend(_operation_problems(items[index], (index,) if array else ()))
     # Several keys of one map can break the same rule: say it once.
-    unique = {(p["path"], p["rule"]): p for p in problems}
-    return list(unique.values())
+    return list(dict.fromkeys(problems))
 
 
 def wire_events(data: object, connector_id: str) -> list[dict[str, object]]:
@@ -470,13 +423,14 @@ def wire_events(data: object, connector_id: str) -> list[dict[str, object]]:
 
 
 @lru_cache(maxsize=1024)
-def _connector_id_rules(connector_id: str) -> tuple[str, ...]:
-    """The rules a connector id breaks, none for a valid one. Ids repeat on every request of a connector:
-    each is checked once."""
+def connector_id_problems(connector_id: str) -> tuple[Problem, ...]:
+    """What is wrong with a connector id (the path's `connectorId`), nothing for a valid one: the model's
+    ConnectorId rule, the one source of it. Ids repeat on every request of a connector: each is checked
+    once."""
     try:
         _CONNECTOR_ID.validate_python(connector_id)
     except ValidationError as exc:
-        return tuple(p["rule"] for p in _problems(exc, [connector_id], array=False))
+        return tuple(Problem("connectorId", p.rule) for p in _problems(exc, [connector_id], array=False))
     return ()
 
 
@@ -486,15 +440,13 @@ def parse_webhook_body(data: object, connector_id: str) -> list[ConnectorEvent]:
     Raises EventValidationError listing every failing member, each as a path such as
     `[3].Devices[0].CapabilityReport.endpoints[2].id` and a rule; neither ever quotes the sender's values.
     """
-    rules = _connector_id_rules(connector_id)
-    if rules:
-        raise EventValidationError([{"path": "connectorId", "rule": rule} for rule in rules])
+    problems = connector_id_problems(connector_id)
+    if problems:
+        raise EventValidationError(problems)
     context = {"connector_id": connector_id}
     if isinstance(data, list):
         if not 1 <= len(data) <= MAX_EVENTS_PER_BODY:
-            raise EventValidationError(
-                [{"path": "", "rule": f"array must hold 1..{MAX_EVENTS_PER_BODY} events"}]
-            )
+            raise EventValidationError([Problem("", f"array must hold 1..{MAX_EVENTS_PER_BODY} events")])
         try:
             return _MANY_EVENTS.validate_python(data, context=context)
         except ValidationError as exc:
@@ -505,10 +457,5 @@ def parse_webhook_body(data: object, connector_id: str) -> list[ConnectorEvent]:
         except ValidationError as exc:
             raise EventValidationError(_problems(exc, [data], array=False)) from None
     raise EventValidationError(
-        [
-            {
-                "path": "",
-                "rule": f"must be an event object or an array of 1..{MAX_EVENTS_PER_BODY} event objects",
-            }
-        ]
+        [Problem("", f"must be an event object or an array of 1..{MAX_EVENTS_PER_BODY} event objects")]
     )

@@ -10,7 +10,8 @@ import json
 import sys
 from typing import Any
 
-from .connector_event import MAX_EVENTS_PER_BODY, OPERATION_MEMBERS, ConnectorEvent
+from .connector_event import MAX_EVENTS_PER_BODY, ConnectorEvent
+from .operations import OPERATION_MEMBERS
 from .webhook_signature import MAX_SIGNATURE_HEADER_CHARS, MAX_TIMESTAMP_DIGITS, MAX_WEBHOOK_ID_CHARS
 
 CONTRACT_VERSION = "1.0.0"

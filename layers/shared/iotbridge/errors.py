@@ -1,21 +1,45 @@
-"""One error taxonomy for every function: is a failed AWS call transient (retry) or permanent (do not)?"""
+"""The project's one error vocabulary: a base, a transient and a permanent kind, and one problem type.
+
+- `TransientError`: a later try of the same thing may succeed (throttling, an outage, a record in use).
+- `PermanentError`: the same input fails the same way however often it is tried (a forged signature, an
+  invalid body or plan, a setting that cannot be used, a request AWS refuses).
+- `InvalidInputError` (permanent) carries every `Problem` found, each a path and a rule, never a value.
+- `ServiceCallError`: an AWS call failed; adapters raise its transient or permanent form, with the
+  service's error code. Adapters are the only code that sees botocore's own exceptions.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
-# Codes the services document as "try again later", across both APIs.
+# Codes the services document as "try again later", across the APIs the project calls: their own, and
+# the throttling and transient codes botocore's standard retry mode recognises (botocore.retries.standard),
+# so that the project's retry loops and botocore's agree on what a retry can fix.
 TRANSIENT_CODES = frozenset(
     {
-        "ThrottlingException",
         "InternalServerException",  # iot-managed-integrations 500
         "InternalFailureException",  # iotevents-data 500
         "ServiceUnavailableException",
+        # botocore's throttling codes
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",  # SQS
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        # botocore's transient codes
         "RequestTimeout",
         "RequestTimeoutException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "SlowDown",
     }
 )
 
@@ -30,21 +54,12 @@ PERMANENT_CODES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """What went wrong with one call or one item, in a form that is safe to log and to report."""
+def code_is_transient(code: str, http_status: int | None = None) -> bool:
+    """Whether a service error code (or, for a code we do not know, its HTTP status) is worth a retry.
 
-    code: str
-    message: str
-    transient: bool
-
-
-def classify_code(code: str, http_status: int | None = None) -> bool:
-    """True when an error code (or, for a code we do not know, its HTTP status) is transient.
-
-    Unknown codes count as transient: retrying a permanent error costs a few calls and ends in the
-    dead-letter queue anyway, while dead-lettering a transient one at once would give up on an event
-    that a retry would have delivered.
+    Unknown codes count as transient, except a 4xx other than 429: retrying a permanent error costs a few
+    calls and ends in a dead-letter queue anyway, while giving up on a transient one at once loses
+    something a retry would have delivered.
     """
     if code in TRANSIENT_CODES:
         return True
@@ -53,29 +68,104 @@ def classify_code(code: str, http_status: int | None = None) -> bool:
     return not (http_status is not None and 400 <= http_status < 500 and http_status != 429)
 
 
-def classify(exc: BaseException) -> Failure:
-    """Classify an exception raised by a botocore client call."""
-    # Imported here so that modules using only classify_code do not pay for botocore.
-    from botocore.exceptions import (
-        BotoCoreError,
-        ClientError,
-        ParamValidationError,
-    )
-    from botocore.exceptions import (
-        ConnectionError as BotoConnectionError,
-    )
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """What went wrong with one call or one item, in a form that is safe to log and to report."""
 
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code") or "Unknown")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        message = str(error.get("Message") or "")[:512]
-        return Failure(code=code, message=message, transient=classify_code(code, status))
-    if isinstance(exc, ParamValidationError):
-        # The request itself is wrong: sending it again cannot help.
-        return Failure(code="ParamValidationError", message=str(exc)[:512], transient=False)
-    if isinstance(exc, BotoConnectionError):
-        return Failure(code=type(exc).__name__, message=str(exc)[:512], transient=True)
-    if isinstance(exc, BotoCoreError):
-        return Failure(code=type(exc).__name__, message=str(exc)[:512], transient=True)
-    return Failure(code=type(exc).__name__, message=str(exc)[:512], transient=True)
+    code: str
+    message: str
+    transient: bool
+    http_status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One broken rule: where (a path such as `Devices[0].CapabilityReport`; "" for the whole document) and
+    which rule. It never quotes the offending value, which may be sensitive."""
+
+    path: str
+    rule: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "rule": self.rule}
+
+    def describe(self, whole: str = "(body)") -> str:
+        return f"{self.path or whole}: {self.rule}"
+
+
+def render_path(location: Iterable[int | str]) -> str:
+    """A location as a path: names joined by dots, list positions in brackets (`[3].Devices[0].id`)."""
+    out = ""
+    for part in location:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class BridgeError(Exception):
+    """Base of every error the project raises on purpose."""
+
+    transient: ClassVar[bool] = False
+
+
+class TransientError(BridgeError):
+    """A later try of the same thing may succeed."""
+
+    transient = True
+
+
+class PermanentError(BridgeError):
+    """Trying the same thing again cannot help."""
+
+    transient = False
+
+
+class InvalidInputError(PermanentError):
+    """Input that breaks its contract. `problems` lists every problem found (or the first ones, when a
+    bound on the work stopped the search; `more` then counts what was not listed)."""
+
+    # What the input is, for the message: "body", "reset plan", "setting".
+    subject: ClassVar[str] = "input"
+    whole: ClassVar[str] = "(input)"
+
+    def __init__(self, problems: Sequence[Problem], *, more: int = 0) -> None:
+        self.problems = list(problems)
+        self.more = more
+        count = len(self.problems) + more
+        noun = "problem" if count == 1 else "problems"
+        lines = "\n".join(f"  - {p.describe(self.whole)}" for p in self.problems)
+        tail = f"\n  - ... and {more} more" if more else ""
+        super().__init__(f"invalid {self.subject} ({count} {noun}):\n{lines}{tail}")
+
+    def descriptions(self) -> list[str]:
+        """Each problem as `path: rule`, for log lines and the command line."""
+        return [p.describe(self.whole) for p in self.problems]
+
+
+class ServiceCallError(BridgeError):
+    """An AWS call failed after the retries of its one retry layer. `failure` is safe to log."""
+
+    def __init__(self, failure: Failure, *, retries: int = 0) -> None:
+        super().__init__(f"{failure.code}: {failure.message}" if failure.message else failure.code)
+        self.failure = failure
+        self.retries = retries
+
+    @property
+    def code(self) -> str:
+        return self.failure.code
+
+
+class TransientServiceError(ServiceCallError, TransientError):
+    """An AWS call failed in a way a later call may not."""
+
+
+class PermanentServiceError(ServiceCallError, PermanentError):
+    """An AWS call the service refuses as it is."""
+
+
+def service_call_error(failure: Failure, *, retries: int = 0) -> ServiceCallError:
+    """The transient or permanent form of a failed call, as its failure says."""
+    kind = TransientServiceError if failure.transient else PermanentServiceError
+    return kind(failure, retries=retries)

@@ -1,102 +1,108 @@
-"""The one settings object: every tunable the functions read, from environment variables, with defaults."""
+"""Reading settings from the environment: the only place that does.
+
+Each function has its own settings class (`iotbridge.<function>.settings`), built by its wiring through an
+`Environment`, which collects every problem before it fails, so one message lists them all. The AWS client
+settings every function shares are here.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
-from functools import cache
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .errors import InvalidInputError, Problem
+
+ENDPOINT_PREFIX = "AWS_ENDPOINT_URL_"
 
 
-class SettingsError(ValueError):
-    """An environment variable holds a value the bridge cannot use."""
+class SettingsError(InvalidInputError):
+    """Environment variables a function cannot run with; each problem names the variable."""
+
+    subject = "settings"
+    whole = "(environment)"
 
 
-def _int(name: str, default: int, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-    return value
+class Environment:
+    """Typed reads of environment variables, with defaults and bounds. `check()` raises SettingsError
+    listing every problem found by the reads before it."""
 
+    def __init__(self, variables: Mapping[str, str] | None = None) -> None:
+        self._variables = os.environ if variables is None else variables
+        self._problems: list[Problem] = []
 
-def _float(name: str, default: float, minimum: float = 0.0) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-    return value
+    def text(self, name: str, default: str = "", *, required: bool = False) -> str:
+        value = self._variables.get(name, default)
+        if required and not value:
+            self._problems.append(Problem(name, "required: the function cannot run without it"))
+        return value
 
+    def whole_number(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+        return int(self._number(name, default, int, minimum=minimum, maximum=maximum))
 
-def _str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    def number(
+        self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+    ) -> float:
+        return float(self._number(name, default, float, minimum=minimum, maximum=maximum))
+
+    def prefixed(self, prefix: str) -> dict[str, str]:
+        """Every non-empty variable whose name starts with `prefix`, by the rest of its name."""
+        return {
+            name[len(prefix) :]: value
+            for name, value in self._variables.items()
+            if name.startswith(prefix) and value
+        }
+
+    def check(self) -> None:
+        if self._problems:
+            raise SettingsError(self._problems)
+
+    def _number(
+        self, name: str, default: float, kind: type[float], *, minimum: float, maximum: float | None
+    ) -> float:
+        noun = "a whole number" if kind is int else "a number"
+        raw = self._variables.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            self._problems.append(Problem(name, f"must be {noun}, got {raw[:40]!r}"))
+            return default
+        if value < minimum:
+            self._problems.append(Problem(name, f"must be at least {minimum}, got {value}"))
+        elif maximum is not None and value > maximum:
+            self._problems.append(Problem(name, f"must be at most {maximum}, got {value}"))
+        return value
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    # Webhook receiver
-    signing_secret_prefix: str
-    signature_tolerance_seconds: int
-    secret_cache_seconds: int
-    max_body_bytes: int
-    dedupe_window_seconds: int
-    idempotency_table: str
-    event_queue_url: str
-    # Forwarder
-    dead_letter_queue_url: str
-    send_max_attempts: int
-    # AWS client behaviour
-    connect_timeout_seconds: float
-    read_timeout_seconds: float
-    # Detector reset
-    reset_batch_size: int
-    reset_workers: int
-    reset_time_margin_seconds: float
-    reset_max_item_attempts: int
-    reset_failure_share: float
-    # Forwarder (added last, with a default, so code building Settings by keyword keeps working)
-    forward_workers: int = 10
+class ClientSettings:
+    """How every AWS client of a function connects: timeouts, and endpoints set by environment."""
+
+    connect_timeout_seconds: float = 2.0
+    read_timeout_seconds: float = 5.0
+    # AWS_ENDPOINT_URL_<NAME> variables by <NAME>, e.g. {"SQS": "http://127.0.0.1:5100"}.
+    endpoints: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def read(cls, env: Environment) -> ClientSettings:
         return cls(
-            signing_secret_prefix=_str("SIGNING_SECRET_PREFIX", "iot-bridge/connectors/"),
-            signature_tolerance_seconds=_int("SIGNATURE_TOLERANCE_SECONDS", 300, minimum=1),
-            secret_cache_seconds=_int("SECRET_CACHE_SECONDS", 300),
-            max_body_bytes=_int("MAX_BODY_BYTES", 1024 * 1024, minimum=1),
-            dedupe_window_seconds=_int("DEDUPE_WINDOW_SECONDS", 24 * 3600, minimum=1),
-            idempotency_table=_str("IDEMPOTENCY_TABLE"),
-            event_queue_url=_str("EVENT_QUEUE_URL"),
-            dead_letter_queue_url=_str("DEAD_LETTER_QUEUE_URL"),
-            send_max_attempts=_int("SEND_MAX_ATTEMPTS", 3, minimum=1),
-            connect_timeout_seconds=_float("AWS_CONNECT_TIMEOUT_SECONDS", 2.0, minimum=0.1),
-            read_timeout_seconds=_float("AWS_READ_TIMEOUT_SECONDS", 5.0, minimum=0.1),
-            reset_batch_size=_int("RESET_BATCH_SIZE", 10, minimum=1),
-            reset_workers=_int("RESET_WORKERS", 4, minimum=1),
-            reset_time_margin_seconds=_float("RESET_TIME_MARGIN_SECONDS", 60.0),
-            reset_max_item_attempts=_int("RESET_MAX_ITEM_ATTEMPTS", 8, minimum=1),
-            reset_failure_share=_float("RESET_FAILURE_SHARE", 0.05),
-            forward_workers=_int("FORWARD_WORKERS", 10, minimum=1),
+            connect_timeout_seconds=env.number("AWS_CONNECT_TIMEOUT_SECONDS", 2.0, minimum=0.1),
+            read_timeout_seconds=env.number("AWS_READ_TIMEOUT_SECONDS", 5.0, minimum=0.1),
+            endpoints=env.prefixed(ENDPOINT_PREFIX),
         )
 
-    def require(self, *names: str) -> None:
-        """Fail with one clear message when settings a function cannot run without are empty."""
-        known = {f.name for f in fields(self)}
-        missing = [n.upper() for n in names if n in known and not getattr(self, n)]
-        if missing:
-            raise SettingsError(f"missing required environment variable(s): {', '.join(missing)}")
+    def endpoint_for(self, service: str) -> str | None:
+        """An endpoint set for this service, e.g. AWS_ENDPOINT_URL_IOTEVENTS_DATA for `iotevents-data`.
 
+        The name is the client name upper-cased with '-' as '_'. botocore's own per-service variables
+        (named from the service id, e.g. AWS_ENDPOINT_URL_IOT_EVENTS_DATA) and AWS_ENDPOINT_URL are still
+        honoured by botocore itself when this one is unset.
+        """
+        return self.endpoints.get(service.upper().replace("-", "_")) or None
 
-@cache
-def settings() -> Settings:
-    """Settings read once per process (a Lambda execution environment)."""
-    return Settings.from_env()
+    @property
+    def one_try_seconds(self) -> float:
+        """The longest one try of a call can take before botocore gives up on it."""
+        return self.connect_timeout_seconds + self.read_timeout_seconds

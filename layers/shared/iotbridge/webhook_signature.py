@@ -9,6 +9,8 @@ import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .errors import PermanentError
+
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 # Bounds on what a sender controls, so a hostile header cannot make verification expensive.
 MAX_WEBHOOK_ID_CHARS = 256
@@ -17,7 +19,7 @@ MAX_SIGNATURE_ENTRIES = 10
 MAX_TIMESTAMP_DIGITS = 12
 
 
-class SignatureError(Exception):
+class SignatureError(PermanentError):
     """The request is not authentically from the connector. `reason` is for logs and metrics only:
     callers must answer every reason with the same generic 401."""
 
@@ -26,7 +28,7 @@ class SignatureError(Exception):
         self.reason = reason
 
 
-class SecretFormatError(ValueError):
+class SecretFormatError(PermanentError):
     """A stored signing secret is not a `whsec_` base64 value."""
 
 

@@ -10,17 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reset_fakes import MODEL, CapturedContinuations, FakeIotEvents
+
+from fakes.reset import MODEL, CapturedContinuations, FakeIotEvents
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "IotBridgeTests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "detector-reset")
 
 import detector_reset
+from fakes.lambda_context import FakeLambdaContext
 from iotbridge.__main__ import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-from iotbridge.reset import runner
-from iotbridge.reset.plan import PlanError
-from iotbridge.reset.runner import ResetFailed
-from iotbridge.settings import settings
+from iotbridge.composition import BuiltAtInit
+from iotbridge.reset import events
+from iotbridge.reset.domain.plan import PlanError
+from iotbridge.reset.events import ResetRunFailedError
+from iotbridge.reset.settings import ResetSettings
+from iotbridge.reset.wiring import ResetWiring
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 
@@ -32,18 +36,10 @@ PLAN: dict[str, Any] = {
 }
 
 
-class LambdaContext:
-    function_name = "detector-reset"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:detector-reset"
-    memory_limit_in_mb = 256
-    aws_request_id = "req-1"
-
-    def __init__(self, remaining_ms: int = 900_000) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+def LambdaContext(remaining_ms: int = 900_000) -> FakeLambdaContext:
+    return FakeLambdaContext(
+        function_name="detector-reset", memory_limit_in_mb=1344, remaining_millis=remaining_ms
+    )
 
 
 @pytest.fixture
@@ -55,12 +51,13 @@ def continuations() -> CapturedContinuations:
 def service(monkeypatch: pytest.MonkeyPatch, continuations: CapturedContinuations) -> Iterator[FakeIotEvents]:
     """The in-memory service behind the real wiring (the adapters are swapped, nothing else)."""
     fake = FakeIotEvents.with_fleet({"Alarm": 30, "Normal": 5})
-    monkeypatch.setattr(runner, "client", lambda name, **_: name)
-    monkeypatch.setattr(runner, "IotEventsDataService", lambda _client: fake)
-    monkeypatch.setattr(runner, "LambdaSelfInvoker", lambda _client, _arn: continuations)
-    settings.cache_clear()
+
+    def over_the_fake() -> ResetWiring:
+        return ResetWiring(ResetSettings.from_environment(), fake, lambda _function_arn: continuations)
+
+    monkeypatch.setattr(ResetWiring, "from_environment", staticmethod(over_the_fake))
+    monkeypatch.setattr(detector_reset, "wiring", BuiltAtInit(over_the_fake))
     yield fake
-    settings.cache_clear()
 
 
 # ---------------------------------------------------------------- Lambda handler
@@ -125,15 +122,16 @@ def test_the_invocation_fails_when_failures_pass_the_allowed_share(
     service: FakeIotEvents, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RESET_FAILURE_SHARE", "0.1")
+    detector_reset.wiring.rebuild()
     service.item_errors = {f"dev-{n:05d}": "InvalidRequestException" for n in range(4)}
 
-    with pytest.raises(ResetFailed, match=r"4 of 30 detector\(s\) failed \(13.3%\)"):
+    with pytest.raises(ResetRunFailedError, match=r"4 of 30 detector\(s\) failed \(13.3%\)"):
         detector_reset.lambda_handler(dict(PLAN), LambdaContext())
 
 
 @pytest.mark.parametrize("name", ["reset-update.json", "reset-message.json", "reset-dry-run.json"])
 def test_the_sample_events_are_valid_plans(name: str) -> None:
-    plan, resume = runner.read_event(json.loads((EVENTS / name).read_text()))
+    plan, resume = events.read_event(json.loads((EVENTS / name).read_text()))
 
     assert resume is None
     assert plan.name
@@ -144,7 +142,7 @@ def test_the_example_plan_files_are_valid() -> None:
 
     assert files
     for path in files:
-        runner.read_event(json.loads(path.read_text()))
+        events.read_event(json.loads(path.read_text()))
 
 
 # ---------------------------------------------------------------- CLI

@@ -7,12 +7,12 @@ import random
 from typing import Any
 
 import pytest
-from reset_fakes import MODEL, CapturedContinuations, CountdownBudget, FakeDetector, FakeIotEvents
 
-from iotbridge.reset.job import JobOptions, ResetJob
-from iotbridge.reset.plan import ResetPlan, parse_plan
-from iotbridge.reset.ports import UnlimitedBudget
-from iotbridge.reset.progress import Continuation, ResetReport
+from fakes.reset import MODEL, CapturedContinuations, CountdownBudget, FakeDetector, FakeIotEvents
+from iotbridge.budget import UnlimitedBudget
+from iotbridge.reset.domain.job import JobOptions, ResetJob
+from iotbridge.reset.domain.plan import ResetPlan, parse_plan
+from iotbridge.reset.domain.progress import Continuation, ResetReport
 
 FAST = JobOptions(batch_size=10, workers=3, max_item_attempts=6, page_size=25, time_margin_seconds=60)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from iotbridge.reset.plan import PlanError, ResetPlan, parse_plan, parse_plan_json, render_payload
+from iotbridge.reset.domain.plan import PlanError, ResetPlan, parse_plan, parse_plan_json, render_payload
 
 UPDATE_PLAN: dict[str, Any] = {
     "name": "nightly-hvac",
@@ -61,14 +61,14 @@ _DELETE = object()
 def problems(data: Any) -> list[str]:
     with pytest.raises(PlanError) as raised:
         parse_plan(data)
-    return raised.value.problems
+    return raised.value.descriptions()
 
 
 @pytest.mark.parametrize("plan", [UPDATE_PLAN, MESSAGE_PLAN])
 def test_valid_plans_are_accepted_and_round_trip_through_their_json_form(plan: dict[str, Any]) -> None:
     parsed = parse_plan(plan)
 
-    assert parse_plan(parsed.to_json_dict()) == parsed
+    assert parse_plan(parsed.model_dump(mode="json", by_alias=True, exclude_defaults=True)) == parsed
 
 
 def test_key_value_selection_is_accepted() -> None:
@@ -163,7 +163,7 @@ def test_every_problem_is_listed_at_once() -> None:
     with pytest.raises(PlanError) as raised:
         parse_plan(plan)
 
-    assert [p.split(":")[0] for p in raised.value.problems] == [
+    assert [p.path for p in raised.value.problems] == [
         "name",
         "detectorModelName",
         "detectors",
@@ -193,7 +193,7 @@ def test_plan_text_that_is_not_json_is_rejected_clearly() -> None:
     with pytest.raises(PlanError) as raised:
         parse_plan_json("{not json")
 
-    assert raised.value.problems[0].startswith("(plan): not valid JSON")
+    assert raised.value.descriptions()[0].startswith("(plan): not valid JSON")
 
 
 def test_payload_is_filled_per_detector_inside_the_json_document() -> None:

@@ -15,17 +15,11 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
+from bridge_local.answered import raw_response
 from iotbridge import clients
+from iotbridge.settings import ClientSettings, Environment
 
 STAND_IN = "http://127.0.0.1:9"  # discard port: nothing is ever sent, the hook answers first
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._data
 
 
 @dataclass
@@ -41,7 +35,7 @@ class Wire:
         self.sent.append(request)
         data = json.dumps(self.body).encode()
         headers = {"Content-Type": "application/json", **self.headers}
-        return AWSResponse(request.url, self.status, headers, _Body(data))
+        return raw_response(request.url, self.status, data, headers)
 
     @property
     def last(self) -> AWSPreparedRequest:
@@ -65,8 +59,13 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def wire(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Wire:
     monkeypatch.setenv("AWS_ENDPOINT_URL_IOTEVENTS_DATA", STAND_IN)
     answer = Wire()
-    clients.client("iotevents-data").meta.events.register("before-send", answer)
+    events_data_client().meta.events.register("before-send", answer)
     return answer
+
+
+def events_data_client(**kwargs: Any) -> Any:
+    """The factory's client, with the settings the environment gives (as a function's wiring reads them)."""
+    return clients.client("iotevents-data", ClientSettings.read(Environment()), **kwargs)
 
 
 def _query(request: AWSPreparedRequest) -> dict[str, list[str]]:
@@ -80,7 +79,7 @@ def _json(request: AWSPreparedRequest) -> Any:
 
 
 def test_client_is_built_from_the_shipped_model_on_current_botocore(aws_env: None) -> None:
-    client = clients.client("iotevents-data")
+    client = events_data_client()
 
     assert client.meta.service_model.service_name == "iotevents-data"
     assert client.meta.service_model.signing_name == "ioteventsdata"
@@ -89,7 +88,7 @@ def test_client_is_built_from_the_shipped_model_on_current_botocore(aws_env: Non
 
 
 def test_endpoint_variable_steers_the_client(wire: Wire) -> None:
-    clients.client("iotevents-data").list_detectors(detectorModelName="hvac")
+    events_data_client().list_detectors(detectorModelName="hvac")
 
     assert wire.last.url.startswith(STAND_IN + "/")
 
@@ -126,7 +125,7 @@ def test_list_detectors_is_a_get_with_the_model_in_the_path_and_filters_in_the_q
         "nextToken": "page-2",
     }
 
-    answer = clients.client("iotevents-data").list_detectors(
+    answer = events_data_client().list_detectors(
         detectorModelName="hvac", stateName="Alarm", nextToken="abc", maxResults=250
     )
 
@@ -153,7 +152,7 @@ def test_describe_detector_sends_the_key_value_as_a_query_parameter(wire: Wire) 
         }
     }
 
-    answer = clients.client("iotevents-data").describe_detector(detectorModelName="hvac", keyValue="room:1")
+    answer = events_data_client().describe_detector(detectorModelName="hvac", keyValue="room:1")
 
     assert wire.last.method == "GET"
     assert urlsplit(wire.last.url).path == "/detectors/hvac/keyValues/"
@@ -181,7 +180,7 @@ def test_batch_update_detector_posts_the_detectors_as_json(wire: Wire) -> None:
         }
     ]
 
-    answer = clients.client("iotevents-data").batch_update_detector(detectors=detectors)
+    answer = events_data_client().batch_update_detector(detectors=detectors)
 
     assert wire.last.method == "POST"
     assert urlsplit(wire.last.url).path == "/detectors"
@@ -193,7 +192,7 @@ def test_batch_update_detector_posts_the_detectors_as_json(wire: Wire) -> None:
 def test_batch_put_message_posts_base64_payloads(wire: Wire) -> None:
     wire.body = {"BatchPutMessageErrorEntries": []}
 
-    clients.client("iotevents-data").batch_put_message(
+    events_data_client().batch_put_message(
         messages=[{"messageId": "m1", "inputName": "resetInput", "payload": b'{"reset":true}'}]
     )
 
@@ -210,7 +209,7 @@ def test_modelled_errors_become_client_errors_with_their_code(wire: Wire) -> Non
     wire.headers = {"x-amzn-ErrorType": "ThrottlingException"}
     wire.body = {"message": "Rate exceeded"}
 
-    client = clients.client("iotevents-data", max_attempts=1)
+    client = events_data_client(attempts=1)
     client.meta.events.register("before-send", wire)
 
     with pytest.raises(ClientError) as raised:
@@ -233,6 +232,6 @@ def test_parameter_validation_rejects_a_request_before_sending(
     wire: Wire, operation: str, params: dict[str, Any]
 ) -> None:
     with pytest.raises(ParamValidationError):
-        getattr(clients.client("iotevents-data"), operation)(**params)
+        getattr(events_data_client(), operation)(**params)
 
     assert wire.sent == []

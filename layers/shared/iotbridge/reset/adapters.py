@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-from iotbridge.errors import classify
+from iotbridge.clients import failure_of
+from iotbridge.errors import service_call_error
 
 from .ports import (
     DetectorPage,
@@ -15,16 +15,17 @@ from .ports import (
     DetectorUpdate,
     InputMessage,
     ItemError,
-    ServiceCallError,
 )
 
 
 class IotEventsDataService:
     """DetectorService over a botocore `iotevents-data` client.
 
-    The client should make one attempt per call: the job retries with its own backoff, per call and per
-    batch entry, and a second retry layer underneath would multiply the attempts.
+    The client makes one attempt per call: the job's loop is the one retry layer of these calls (per call
+    and per batch entry; see iotbridge.clients).
     """
+
+    CLIENT_ATTEMPTS = 1
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -33,7 +34,7 @@ class IotEventsDataService:
         try:
             return getattr(self._client, operation)(**params)
         except Exception as exc:
-            raise ServiceCallError(classify(exc)) from exc
+            raise service_call_error(failure_of(exc)) from exc
 
     def list_detectors(
         self, detector_model_name: str, *, state_name: str | None, next_token: str | None, max_results: int
@@ -107,20 +108,15 @@ def _item_errors(entries: list[dict[str, Any]] | None) -> list[ItemError]:
 
 
 class LambdaSelfInvoker:
-    """ContinuationSink: an asynchronous invocation (InvocationType=Event) of this same function.
+    """ContinuationSink: an asynchronous invocation (InvocationType=Event) of this same function."""
 
-    The Lambda client is made on the first continuation: most runs end within one invocation, and a
-    client costs cold-start time.
-    """
-
-    def __init__(self, client_factory: Callable[[], Any], function_arn: str) -> None:
-        self._client_factory = client_factory
+    def __init__(self, client: Any, function_arn: str) -> None:
+        self._client = client
         self._function_arn = function_arn
 
     def continue_later(self, payload: dict[str, Any]) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode()
         try:
-            lambda_client = self._client_factory()
-            lambda_client.invoke(FunctionName=self._function_arn, InvocationType="Event", Payload=body)
+            self._client.invoke(FunctionName=self._function_arn, InvocationType="Event", Payload=body)
         except Exception as exc:
-            raise ServiceCallError(classify(exc)) from exc
+            raise service_call_error(failure_of(exc)) from exc

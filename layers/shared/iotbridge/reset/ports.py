@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
-
-from iotbridge.errors import Failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +52,10 @@ class ItemError:
     message: str = ""
 
 
-class ServiceCallError(Exception):
-    """A whole call failed (after the adapter's own handling), classified as transient or permanent."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(f"{failure.code}: {failure.message}" if failure.message else failure.code)
-        self.failure = failure
-
-
 class DetectorService(Protocol):
-    """The AWS IoT Events Data operations the job uses."""
+    """The AWS IoT Events Data operations the job uses. Each raises iotbridge.errors.ServiceCallError
+    (transient or permanent, with the service's code) when a whole call fails; failed entries of a batch
+    come back as ItemErrors."""
 
     def list_detectors(
         self, detector_model_name: str, *, state_name: str | None, next_token: str | None, max_results: int
@@ -83,24 +74,3 @@ class ContinuationSink(Protocol):
     """Starts the rest of a run elsewhere (a new asynchronous invocation of the same function)."""
 
     def continue_later(self, payload: dict[str, Any]) -> None: ...
-
-
-class TimeBudget(Protocol):
-    def remaining_seconds(self) -> float: ...
-
-
-class UnlimitedBudget:
-    """A run with no deadline (the operator CLI): it never hands over to a continuation."""
-
-    def remaining_seconds(self) -> float:
-        return math.inf
-
-
-class LambdaBudget:
-    """The time an invocation has left, from its Lambda context."""
-
-    def __init__(self, context: Any) -> None:
-        self._context = context
-
-    def remaining_seconds(self) -> float:
-        return float(self._context.get_remaining_time_in_millis()) / 1000.0

@@ -11,17 +11,10 @@ import re
 from collections import Counter
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictInt,
-    StringConstraints,
-    ValidationError,
-    model_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import Field, StrictBool, StrictInt, StringConstraints, ValidationError, model_validator
+
+from iotbridge.errors import InvalidInputError, Problem
+from iotbridge.wire import CamelModel, Location, problems_of
 
 # Shapes of the service model.
 DetectorModelName = Annotated[
@@ -53,27 +46,19 @@ PLACEHOLDERS = ("keyValue", "planName", "runId", "time")
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 
-class PlanError(ValueError):
+class PlanError(InvalidInputError):
     """A plan that cannot run. The message lists every problem, one per line, as `path: rule`."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
-        super().__init__(f"invalid reset plan ({count}):\n" + "\n".join(f"  - {p}" for p in problems))
+    subject = "reset plan"
+    whole = "(plan)"
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
-    )
-
-
-class VariableSetting(_Wire):
+class VariableSetting(CamelModel):
     name: VariableName
     value: VariableValue
 
 
-class TimerSetting(_Wire):
+class TimerSetting(CamelModel):
     name: TimerName
     seconds: Annotated[StrictInt, Field(ge=1, le=MAX_TIMER_SECONDS)]
 
@@ -82,7 +67,7 @@ def _duplicates(values: list[str]) -> list[str]:
     return sorted(value for value, count in Counter(values).items() if count > 1)
 
 
-class DetectorSelection(_Wire):
+class DetectorSelection(CamelModel):
     """Exactly one of: every detector, those in the given states, or those with the given key values."""
 
     all: StrictBool = False
@@ -107,7 +92,7 @@ class DetectorSelection(_Wire):
         return self
 
 
-class UpdateAction(_Wire):
+class UpdateAction(CamelModel):
     """BatchUpdateDetector to a target state.
 
     The service clears every variable and timer an update leaves out, so variables to keep are listed in
@@ -142,7 +127,7 @@ class UpdateAction(_Wire):
         return self
 
 
-class MessageAction(_Wire):
+class MessageAction(CamelModel):
     """BatchPutMessage to an input, so that the detector model's own logic performs the reset."""
 
     mode: Literal["message"]
@@ -204,13 +189,13 @@ def render_payload(
     return json.dumps(_fill(template, values), separators=(",", ":"), ensure_ascii=False).encode()
 
 
-class VerifyOptions(_Wire):
+class VerifyOptions(CamelModel):
     """Describe reset detectors afterwards: all of them, or the first sampleSize of the run."""
 
     sample_size: Annotated[StrictInt, Field(ge=1)] | None = None
 
 
-class ResetPlan(_Wire):
+class ResetPlan(CamelModel):
     name: PlanName
     detector_model_name: DetectorModelName
     detectors: DetectorSelection
@@ -224,45 +209,34 @@ class ResetPlan(_Wire):
             raise ValueError("verify needs action.mode 'update': a message has no target state to check")
         return self
 
-    def to_json_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+
+def _without_action_tag(loc: Location) -> Location:
+    # The discriminated union puts the tag into the location (action.update.stateName): leave it out.
+    return tuple(
+        item
+        for i, item in enumerate(loc)
+        if not (i > 0 and loc[i - 1] == "action" and item in ("update", "message"))
+    )
 
 
-def _path(loc: tuple[int | str, ...]) -> str:
-    parts: list[str] = []
-    for i, item in enumerate(loc):
-        # The discriminated union puts the tag into the path (action.update.stateName): leave it out.
-        if i > 0 and loc[i - 1] == "action" and item in ("update", "message"):
-            continue
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "(plan)"
-
-
-def problems_of(exc: ValidationError) -> list[str]:
-    """Each problem as `path: rule`; input values are left out (they may be long or not meant for logs)."""
-    problems = []
-    for error in exc.errors(include_url=False, include_input=False):
-        message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{_path(tuple(error['loc']))}: {message}")
-    return problems
+def plan_problems(exc: ValidationError) -> list[Problem]:
+    """Each problem of a plan (or of a document holding one) as a path and a rule, without its value."""
+    return problems_of(exc, location=_without_action_tag)
 
 
 def parse_plan(data: Any) -> ResetPlan:
     """The plan in `data` (a JSON object, already parsed), or PlanError listing every problem."""
     if not isinstance(data, dict):
-        raise PlanError([f"(plan): expected a JSON object, got {type(data).__name__}"])
+        raise PlanError([Problem("", f"expected a JSON object, got {type(data).__name__}")])
     try:
         return ResetPlan.model_validate(data)
     except ValidationError as exc:
-        raise PlanError(problems_of(exc)) from None
+        raise PlanError(plan_problems(exc)) from None
 
 
 def parse_plan_json(text: str | bytes) -> ResetPlan:
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise PlanError([f"(plan): not valid JSON ({exc})"]) from None
+        raise PlanError([Problem("", f"not valid JSON ({exc})")]) from None
     return parse_plan(data)

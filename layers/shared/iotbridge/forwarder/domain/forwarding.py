@@ -1,8 +1,8 @@
 """Forward queued connector events to AWS IoT managed integrations, one SQS FIFO batch at a time.
 
-The domain of the forwarder: what to do with each queued message (forward it, park it in the dead-letter
-queue, or hand it back to SQS for a later attempt) and how a FIFO batch is worked through. It talks to AWS
-only through the two ports below, so tests run it against in-memory fakes.
+What to do with each queued message (forward it, park it in the dead-letter queue, or hand it back to SQS
+for a later attempt) and how a FIFO batch is worked through. It talks to AWS only through the ports, so
+tests run it against in-memory fakes.
 """
 
 from __future__ import annotations
@@ -11,55 +11,27 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
 
-from botocore.exceptions import ClientError, ParamValidationError
+from iotbridge.budget import TimeBudget
+from iotbridge.errors import PermanentError, ServiceCallError
+from iotbridge.operations import OPERATIONS
+from iotbridge.queued_event import QueuedEvent
+from iotbridge.telemetry import Measurement
 
-from .errors import Failure, classify
-from .queued_event import QueuedEvent
+from ..ports import ConnectorEvents, DeadLetterQueue
 
-OPERATION_NAME = "SendConnectorEvent"
 MALFORMED_MESSAGE = "MalformedMessage"
 UNEXPECTED_ERROR = "UnexpectedError"
-CONNECTOR_EVENT_OPERATIONS = frozenset(
-    {"DEVICE_COMMAND_RESPONSE", "DEVICE_DISCOVERY", "DEVICE_EVENT", "DEVICE_COMMAND_REQUEST"}
-)
 ATTRIBUTE_VALUE_MAX_CHARS = 256
 
 # Characters SQS accepts in a String message attribute; anything else would fail the whole send.
 _NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# Parameter names in botocore's validation report; the report also quotes values, which must not leak.
-_REPORTED_PARAMETER = re.compile(r'parameter(?: in input:)? "?([A-Za-z0-9_.\[\]]+)"?')
-
-
-# --- Ports -------------------------------------------------------------------------------------------
-
-
-class ConnectorEvents(Protocol):
-    """AWS IoT managed integrations, as far as the forwarder needs it."""
-
-    def send_connector_event(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Send one event; return the parsed response. Raises botocore's errors (ClientError and the rest)."""
-        ...
-
-
-class DeadLetterQueue(Protocol):
-    """The FIFO dead-letter queue where events that can never be delivered are parked for an operator."""
-
-    def put(self, body: str, *, group_id: str, deduplication_id: str, attributes: Mapping[str, str]) -> None:
-        """Store one message. Raises on any failure: the caller must not acknowledge what was not stored."""
-        ...
-
 
 # --- The batch as SQS hands it over --------------------------------------------------------------------
-
-
-class NotAnSqsEvent(ValueError):
-    """The invocation event is not an SQS batch (a wiring mistake, not a message problem)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,32 +43,6 @@ class SqsRecord:
     group_id: str | None = None
     deduplication_id: str | None = None
     receive_count: int = 1
-
-    @classmethod
-    def from_event_record(cls, record: object) -> SqsRecord:
-        if not isinstance(record, Mapping):
-            raise NotAnSqsEvent("every item of 'Records' must be an object")
-        message_id = record.get("messageId")
-        body = record.get("body")
-        if not isinstance(message_id, str) or not message_id or not isinstance(body, str):
-            raise NotAnSqsEvent("an SQS record needs a 'messageId' and a string 'body'")
-        attributes = record.get("attributes")
-        attributes = attributes if isinstance(attributes, Mapping) else {}
-        receive_count = str(attributes.get("ApproximateReceiveCount") or "1")
-        return cls(
-            message_id=message_id,
-            body=body,
-            group_id=attributes.get("MessageGroupId") or None,
-            deduplication_id=attributes.get("MessageDeduplicationId") or None,
-            receive_count=int(receive_count) if receive_count.isdigit() else 1,
-        )
-
-
-def records_from_event(event: object) -> list[SqsRecord]:
-    """The records of an SQS event, in delivery order. Raises NotAnSqsEvent on anything else."""
-    if not isinstance(event, Mapping) or not isinstance(event.get("Records"), list):
-        raise NotAnSqsEvent("expected an SQS event: an object with a 'Records' list")
-    return [SqsRecord.from_event_record(record) for record in event["Records"]]
 
 
 # --- What happened to each record -----------------------------------------------------------------------
@@ -151,21 +97,30 @@ class BatchReport:
             if outcome.disposition is Disposition.DEAD_LETTERED
         )
 
-    def response(self) -> dict[str, list[dict[str, str]]]:
-        """The partial batch response Lambda expects with ReportBatchItemFailures."""
-        return {
-            "batchItemFailures": [
-                {"itemIdentifier": outcome.record.message_id}
-                for outcome in self.outcomes
-                if not outcome.disposition.acknowledged
-            ]
-        }
+    def unacknowledged(self) -> list[str]:
+        """Message ids of the records SQS must deliver again, in the batch's order."""
+        return [o.record.message_id for o in self.outcomes if not o.disposition.acknowledged]
+
+    def measurements(self) -> list[Measurement]:
+        found = [
+            Measurement("Forwarded", self.count(Disposition.FORWARDED)),
+            Measurement("Retried", self.retries),
+            Measurement("TransientFailure", self.count(Disposition.RETRY)),
+            Measurement("DeadLetterFailure", self.count(Disposition.DEAD_LETTER_FAILED)),
+            Measurement("HeldBack", self.count(Disposition.HELD_BACK)),
+        ]
+        # Each code its own metric: the ErrorCode dimension must not apply to the batch's other metrics.
+        found.extend(
+            Measurement("DeadLettered", count, dimensions={"ErrorCode": code})
+            for code, count in sorted(self.dead_lettered_by_code().items())
+        )
+        return found
 
 
 # --- Deciding ------------------------------------------------------------------------------------------
 
 
-class MalformedMessage(ValueError):
+class MalformedMessageError(PermanentError):
     """A queued message the forwarder cannot turn into a request. Its text never quotes the body."""
 
 
@@ -173,45 +128,18 @@ def parse_queued_event(body: str) -> QueuedEvent:
     try:
         queued = QueuedEvent.from_message_body(body)
     except json.JSONDecodeError:
-        raise MalformedMessage("message body is not valid JSON") from None
+        raise MalformedMessageError("message body is not valid JSON") from None
     except KeyError as exc:
-        raise MalformedMessage(f"message body lacks the member {exc.args[0]!r}") from None
+        raise MalformedMessageError(f"message body lacks the member {exc.args[0]!r}") from None
     except (ValueError, TypeError):
         # The exception text may quote a value from the body, so it is not passed on.
-        raise MalformedMessage("message body is not a queued connector event") from None
+        raise MalformedMessageError("message body is not a queued connector event") from None
     if not queued.connector_id:
-        raise MalformedMessage("message body names no connector")
+        raise MalformedMessageError("message body names no connector")
     if queued.event.get("ConnectorId", queued.connector_id) != queued.connector_id:
         # Routing comes from the envelope the receiver authenticated, never from the payload.
-        raise MalformedMessage("event names a different connector than its envelope")
+        raise MalformedMessageError("event names a different connector than its envelope")
     return queued
-
-
-def safe_error_message(exc: BaseException, failure: Failure) -> str:
-    """A description of a failed send fit for logs and message attributes: service texts may quote values."""
-    if isinstance(exc, ParamValidationError):
-        names = sorted(set(_REPORTED_PARAMETER.findall(str(exc.kwargs.get("report", "")))))
-        listed = f": {', '.join(names)}" if names else ""
-        return f"{OPERATION_NAME} request failed parameter validation{listed}"
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        suffix = f" (HTTP {status})" if status else ""
-        return f"{OPERATION_NAME} failed with {failure.code}{suffix}"
-    return f"{OPERATION_NAME} failed with {failure.code}"
-
-
-def retries_made(exc_or_response: BaseException | Mapping[str, Any], max_attempts: int) -> int:
-    """In-call retries botocore made, from the response metadata it records on results and on errors."""
-    response: Any = exc_or_response
-    if isinstance(exc_or_response, BaseException):
-        response = getattr(exc_or_response, "response", None)
-        if not isinstance(response, Mapping):
-            # No HTTP response at all (connection failures, timeouts): botocore's standard mode retries these
-            # until its attempts run out, so this is the count, or an upper bound if its retry quota ran dry.
-            return max(0, max_attempts - 1)
-    metadata = response.get("ResponseMetadata") if isinstance(response, Mapping) else None
-    attempts = metadata.get("RetryAttempts") if isinstance(metadata, Mapping) else None
-    return attempts if isinstance(attempts, int) and attempts >= 0 else 0
 
 
 def dead_letter_deduplication_id(record: SqsRecord) -> str:
@@ -229,7 +157,7 @@ def _attribute_text(value: str) -> str:
 
 def _operation_of(queued: QueuedEvent | None) -> str | None:
     operation = queued.event.get("Operation") if queued is not None else None
-    return operation if operation in CONNECTOR_EVENT_OPERATIONS else None
+    return operation if operation in OPERATIONS else None
 
 
 class Forwarder:
@@ -241,42 +169,35 @@ class Forwarder:
         dead_letters: DeadLetterQueue,
         *,
         workers: int = 10,
-        max_attempts: int = 3,
         time_margin_seconds: float = 0.0,
     ) -> None:
         self._events = events
         self._dead_letters = dead_letters
         self._workers = max(1, workers)
-        self._max_attempts = max_attempts
         self._time_margin = time_margin_seconds
 
     def forward(self, record: SqsRecord) -> Outcome:
         try:
             queued = parse_queued_event(record.body)
-        except MalformedMessage as exc:
+        except MalformedMessageError as exc:
             return self._dead_letter(record, None, MALFORMED_MESSAGE, str(exc), retries=0)
         try:
-            response = self._events.send_connector_event(queued.send_connector_event_params())
-        except Exception as exc:
-            failure = classify(exc)
-            retries = retries_made(exc, self._max_attempts)
-            if failure.transient:
-                return self._outcome(record, queued, Disposition.RETRY, retries, error_code=failure.code)
-            return self._dead_letter(record, queued, failure.code, safe_error_message(exc, failure), retries)
-        return self._outcome(
-            record, queued, Disposition.FORWARDED, retries_made(response, self._max_attempts)
-        )
+            retries = self._events.send_connector_event(queued.send_connector_event_params())
+        except ServiceCallError as exc:
+            if exc.transient:
+                return self._outcome(record, queued, Disposition.RETRY, exc.retries, error_code=exc.code)
+            return self._dead_letter(record, queued, exc.code, exc.failure.message, exc.retries)
+        return self._outcome(record, queued, Disposition.FORWARDED, retries)
 
-    def forward_batch(
-        self, records: Sequence[SqsRecord], *, time_left: Callable[[], float] | None = None
-    ) -> BatchReport:
+    def forward_batch(self, records: Sequence[SqsRecord], budget: TimeBudget | None = None) -> BatchReport:
         """Forward a batch: message groups side by side, each group in order, stopping at its first failure.
 
         Lambda's guidance for FIFO sources is to stop at the first failure and report it with every record
         after it. Ordering in SQS FIFO holds only within a message group (one device here), so stopping
         just the failed group keeps every guarantee SQS makes while the other devices' events go on; this
         is what Powertools' SqsFifoPartialProcessor(skip_group_on_error=True) does, but that processor
-        works through the records one at a time, and groups are independent, so here they run in parallel.
+        works through the records one at a time, and groups are independent, so here they run in parallel: a
+        batch of 10 groups takes about as long as one call, not ten (docs/benchmarks.md, "Forwarder").
         """
         groups: dict[str, list[int]] = {}
         for position, record in enumerate(records):
@@ -288,7 +209,7 @@ class Forwarder:
             stopped = False
             for position in positions:
                 record = records[position]
-                if not stopped and time_left is not None and time_left() < self._time_margin:
+                if not stopped and budget is not None and budget.remaining_seconds() < self._time_margin:
                     stopped = True
                 if stopped:
                     outcomes[position] = Outcome(record, Disposition.HELD_BACK)
@@ -329,13 +250,14 @@ class Forwarder:
                 attributes={name: _attribute_text(value) for name, value in attributes.items() if value},
             )
         except Exception as exc:
+            failed_with = exc.code if isinstance(exc, ServiceCallError) else type(exc).__name__
             return self._outcome(
                 record,
                 queued,
                 Disposition.DEAD_LETTER_FAILED,
                 retries,
                 error_code=code,
-                dead_letter_error_code=classify(exc).code,
+                dead_letter_error_code=failed_with,
             )
         return self._outcome(record, queued, Disposition.DEAD_LETTERED, retries, error_code=code)
 

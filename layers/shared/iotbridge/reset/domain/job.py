@@ -20,11 +20,10 @@ from typing import TypeVar
 
 from aws_lambda_powertools import Logger
 
-from iotbridge.errors import classify_code
-from iotbridge.settings import Settings
+from iotbridge.budget import TimeBudget
+from iotbridge.errors import ServiceCallError, code_is_transient
 
-from .plan import MAX_MESSAGES_PER_REQUEST, MessageAction, ResetPlan, UpdateAction, render_payload
-from .ports import (
+from ..ports import (
     ContinuationSink,
     DetectorRef,
     DetectorService,
@@ -32,9 +31,9 @@ from .ports import (
     DetectorUpdate,
     InputMessage,
     ItemError,
-    ServiceCallError,
-    TimeBudget,
 )
+from ..settings import ResetSettings
+from .plan import MAX_MESSAGES_PER_REQUEST, MessageAction, ResetPlan, UpdateAction, render_payload
 from .progress import Continuation, Cursor, ResetReport, Status, Tally, Totals
 
 logger = Logger(child=True)
@@ -57,12 +56,12 @@ class JobOptions:
     backoff_cap_seconds: float = 5.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> JobOptions:
+    def from_settings(cls, settings: ResetSettings) -> JobOptions:
         return cls(
-            batch_size=settings.reset_batch_size,
-            workers=settings.reset_workers,
-            max_item_attempts=settings.reset_max_item_attempts,
-            time_margin_seconds=settings.reset_time_margin_seconds,
+            batch_size=settings.batch_size,
+            workers=settings.workers,
+            max_item_attempts=settings.max_item_attempts,
+            time_margin_seconds=settings.time_margin_seconds,
         )
 
 
@@ -208,7 +207,7 @@ class ResetJob:
                 code = codes.get(message_id)
                 if code is None:
                     delivered.append(index)
-                elif classify_code(code) and attempt < self._options.max_item_attempts:
+                elif code_is_transient(code) and attempt < self._options.max_item_attempts:
                     retry.append(index)
                 else:
                     failed.append((index, code))

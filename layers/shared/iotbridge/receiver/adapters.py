@@ -1,4 +1,8 @@
-"""The receiver's adapters: Secrets Manager (signing keys), SQS FIFO (durable hand-off), DynamoDB (dedupe)."""
+"""The receiver's adapters: Secrets Manager (signing keys), SQS FIFO (durable hand-off), DynamoDB (dedupe).
+
+Each takes a botocore client and is the only code that sees that client's errors: they become the ports'
+DependencyUnavailableError (or, for the dedupe record, WebhookInProgressError).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,11 @@ from typing import Any, NoReturn
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from intake import InProgress, TemporarilyUnavailable
-from iotbridge.errors import classify
+from iotbridge.clients import failure_of
 from iotbridge.queued_event import QueuedEvent
 from iotbridge.webhook_signature import SecretFormatError, parse_secrets
+
+from .ports import DEFAULT_LEASE_SECONDS, DependencyUnavailableError, WebhookInProgressError
 
 logger = Logger(child=True)
 
@@ -68,18 +73,18 @@ class SecretsManagerSigningKeys:
         try:
             response = self._client.get_secret_value(SecretId=self._prefix + connector_id)
         except ClientError as exc:
-            failure = classify(exc)
+            failure = failure_of(exc)
             if failure.code in _UNKNOWN_SECRET_CODES:
                 return None
             logger.error("signing secret lookup failed", extra={"error_code": failure.code})
-            raise TemporarilyUnavailable("secrets") from None
+            raise DependencyUnavailableError("secrets") from None
         except BotoCoreError as exc:
             logger.error("signing secret lookup failed", extra={"error_code": type(exc).__name__})
-            raise TemporarilyUnavailable("secrets") from None
+            raise DependencyUnavailableError("secrets") from None
         secret_string = response.get("SecretString")
         if not isinstance(secret_string, str):
             logger.error("signing secret has no SecretString", extra={"connector_id": connector_id})
-            raise TemporarilyUnavailable("secret_format")
+            raise DependencyUnavailableError("secret_format")
         try:
             return parse_secrets(secret_string)
         except SecretFormatError as exc:
@@ -87,15 +92,22 @@ class SecretsManagerSigningKeys:
             logger.error(
                 "signing secret is malformed", extra={"connector_id": connector_id, "problem": str(exc)}
             )
-            raise TemporarilyUnavailable("secret_format") from None
+            raise DependencyUnavailableError("secret_format") from None
 
 
 class SqsFifoEventQueue:
-    """SendMessageBatch to the FIFO queue: at most 10 entries and 1 MiB a request, failed entries retried."""
+    """SendMessageBatch to the FIFO queue: at most 10 entries and 1 MiB a request.
+
+    The one retry layer of this call (iotbridge.clients): the client makes one attempt, and this loop
+    sends each chunk at most ATTEMPTS times in all, whether a whole call failed transiently or some of its
+    entries did.
+    """
 
     MAX_ENTRIES = 10
     MAX_REQUEST_BYTES = 1024 * 1024
     ATTEMPTS = 3
+    # The client this adapter needs: one try per call (the loop below is the retry layer).
+    CLIENT_ATTEMPTS = 1
 
     def __init__(self, client: Any, queue_url: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self._client = client
@@ -138,10 +150,10 @@ class SqsFifoEventQueue:
             try:
                 response = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
             except (ClientError, BotoCoreError) as exc:
-                failure = classify(exc)
+                failure = failure_of(exc)
                 logger.warning("queueing failed", extra={"error_code": failure.code, "attempt": attempt + 1})
                 if not failure.transient:
-                    raise TemporarilyUnavailable("queue") from None
+                    raise DependencyUnavailableError("queue") from None
             else:
                 failed = {f["Id"] for f in response.get("Failed", [])}
                 for entry in response.get("Failed", []):
@@ -155,7 +167,7 @@ class SqsFifoEventQueue:
             if attempt + 1 < self.ATTEMPTS:
                 self._sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not crypto
         # Entries already sent carry deterministic deduplication ids: a retry by the sender won't repeat them.
-        raise TemporarilyUnavailable("queue")
+        raise DependencyUnavailableError("queue")
 
 
 class IdempotencyTableDeduplicator:
@@ -165,12 +177,14 @@ class IdempotencyTableDeduplicator:
     COMPLETED with the answer afterwards; a failed hand-off deletes it so the sender's retry runs again.
     The same webhook seen while IN_PROGRESS is answered "in progress" (503, the sender retries) until the
     invocation that owns it would have timed out; seen COMPLETED, it gets the first answer again.
+
+    Written by hand, not with Powertools' idempotency utility (DynamoDBPersistenceLayer, which keeps the
+    same kind of record): that utility costs more CPU per webhook for the same guarantee, as the Powertools
+    receiver in `make bench` measures (docs/benchmarks.md, "Receiver, warm, through the SDK").
     """
 
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
-    # Used when no Lambda context tells how long the owning invocation may still run.
-    DEFAULT_IN_PROGRESS_MS = 60_000
 
     def __init__(
         self,
@@ -184,12 +198,6 @@ class IdempotencyTableDeduplicator:
         self._table = table_name
         self._window = window_seconds
         self._clock = clock
-        self._remaining_ms: Callable[[], int] | None = None
-
-    def bind_context(self, context: Any) -> None:
-        """Take the invocation's deadline from its Lambda context (called once per invocation)."""
-        remaining = getattr(context, "get_remaining_time_in_millis", None)
-        self._remaining_ms = remaining if callable(remaining) else None
 
     @staticmethod
     def record_id(connector_id: str, webhook_id: str) -> str:
@@ -198,12 +206,16 @@ class IdempotencyTableDeduplicator:
         return "webhook#" + digest.hexdigest()
 
     def once(
-        self, connector_id: str, webhook_id: str, action: Callable[[], dict[str, Any]]
+        self,
+        connector_id: str,
+        webhook_id: str,
+        action: Callable[[], dict[str, Any]],
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> tuple[dict[str, Any], bool]:
         key = {"id": {"S": self.record_id(connector_id, webhook_id)}}
         now = self._clock()
         now_ms = int(now * 1000)
-        in_progress_ms = self._remaining_ms() if self._remaining_ms else self.DEFAULT_IN_PROGRESS_MS
+        in_progress_ms = int(lease_seconds * 1000)
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -232,7 +244,7 @@ class IdempotencyTableDeduplicator:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if classify(exc).code != "ConditionalCheckFailedException":
+            if failure_of(exc).code != "ConditionalCheckFailedException":
                 self._unavailable(exc)
             return self._earlier_answer(key, exc.response.get("Item")), True
         except BotoCoreError as exc:
@@ -257,7 +269,7 @@ class IdempotencyTableDeduplicator:
         except (ClientError, BotoCoreError) as exc:
             # The events are queued: the answer is still 202. A retry meets IN_PROGRESS (503) until the
             # record's in-progress time ends, then queues again with the same SQS deduplication ids.
-            logger.warning("deduplication record not completed", extra={"error_code": classify(exc).code})
+            logger.warning("deduplication record not completed", extra={"error_code": failure_of(exc).code})
         return result, False
 
     def _earlier_answer(self, key: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
@@ -267,18 +279,18 @@ class IdempotencyTableDeduplicator:
             except (ClientError, BotoCoreError) as exc:
                 self._unavailable(exc)
         if not old:  # deleted since (expired, or its owner failed): the sender's retry will run it
-            raise InProgress
+            raise WebhookInProgressError
         status = old.get("status", {}).get("S")
         response = old.get("response", {}).get("S")
         if status != self.COMPLETED or response is None:
-            raise InProgress
+            raise WebhookInProgressError
         try:
             answer = json.loads(response)
         except ValueError:
             answer = None
         if not isinstance(answer, dict):
             logger.error("deduplication record unreadable")
-            raise TemporarilyUnavailable("dedupe")
+            raise DependencyUnavailableError("dedupe")
         return answer
 
     def _release(self, key: dict[str, Any]) -> None:
@@ -286,9 +298,9 @@ class IdempotencyTableDeduplicator:
             self._client.delete_item(TableName=self._table, Key=key)
         except (ClientError, BotoCoreError) as exc:
             # The sender's retry meets IN_PROGRESS until the record's in-progress time ends.
-            logger.error("deduplication record not released", extra={"error_code": classify(exc).code})
+            logger.error("deduplication record not released", extra={"error_code": failure_of(exc).code})
 
     @staticmethod
     def _unavailable(exc: Exception) -> NoReturn:
-        logger.error("deduplication table unavailable", extra={"error_code": classify(exc).code})
-        raise TemporarilyUnavailable("dedupe") from None
+        logger.error("deduplication table unavailable", extra={"error_code": failure_of(exc).code})
+        raise DependencyUnavailableError("dedupe") from None

@@ -7,8 +7,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from pydantic.alias_generators import to_camel
+from pydantic import Field, StringConstraints
+
+from iotbridge.wire import CamelModel
 
 from .plan import ResetPlan
 
@@ -17,13 +18,7 @@ SAMPLE_KEYS = 20  # key values kept per list (failed, mismatched, dry-run sample
 RunId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")]
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
-    )
-
-
-class Totals(_Wire):
+class Totals(CamelModel):
     """What a run has done so far. Keys: detector key values (not marked sensitive in the service model)."""
 
     matched: int = 0
@@ -63,7 +58,7 @@ class Totals(_Wire):
         )
 
 
-class Cursor(_Wire):
+class Cursor(CamelModel):
     """Where the next invocation starts: which listing (state) and the page token, or the offset into the
     plan's key values. Always a page boundary: every detector before it is done, none after it is started."""
 
@@ -72,7 +67,7 @@ class Cursor(_Wire):
     offset: Annotated[int, Field(ge=0)] = 0
 
 
-class Continuation(_Wire):
+class Continuation(CamelModel):
     """The payload of the asynchronous invocation that carries a run on."""
 
     run_id: RunId

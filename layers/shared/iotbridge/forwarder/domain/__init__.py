@@ -1,0 +1,1 @@
+"""The forwarder's domain: plain code over the ports, no AWS SDK."""

@@ -1,0 +1,28 @@
+"""The forwarder's settings, read from its environment when its wiring is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from iotbridge.settings import ClientSettings, Environment
+
+
+@dataclass(frozen=True, slots=True)
+class ForwarderSettings:
+    dead_letter_queue_url: str
+    send_max_attempts: int = 3
+    # Message groups of one batch forwarded side by side (order is kept within a group).
+    forward_workers: int = 10
+    clients: ClientSettings = field(default_factory=ClientSettings)
+
+    @classmethod
+    def from_environment(cls, env: Environment | None = None) -> ForwarderSettings:
+        env = env or Environment()
+        settings = cls(
+            dead_letter_queue_url=env.text("DEAD_LETTER_QUEUE_URL", required=True),
+            send_max_attempts=env.whole_number("SEND_MAX_ATTEMPTS", 3, minimum=1),
+            forward_workers=env.whole_number("FORWARD_WORKERS", 10, minimum=1),
+            clients=ClientSettings.read(env),
+        )
+        env.check()
+        return settings

@@ -1,0 +1,39 @@
+"""The forwarder's composition root: its settings, two clients, two adapters and the Forwarder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from iotbridge.clients import client
+
+from .adapters import ManagedIntegrationsConnectorEvents, SqsDeadLetterQueue
+from .domain.forwarding import Forwarder
+from .settings import ForwarderSettings
+
+
+@dataclass(frozen=True, slots=True)
+class ForwarderWiring:
+    forwarder: Forwarder
+
+    @classmethod
+    def from_environment(cls) -> ForwarderWiring:
+        return cls.build(ForwarderSettings.from_environment())
+
+    @classmethod
+    def build(cls, settings: ForwarderSettings) -> ForwarderWiring:
+        aws = settings.clients
+        # The groups of a batch call SendConnectorEvent from as many threads at once.
+        events = client(
+            "iot-managed-integrations",
+            aws,
+            attempts=settings.send_max_attempts,
+            pool_connections=max(10, settings.forward_workers),
+        )
+        forwarder = Forwarder(
+            ManagedIntegrationsConnectorEvents(events, attempts=settings.send_max_attempts),
+            SqsDeadLetterQueue(client("sqs", aws), settings.dead_letter_queue_url),
+            workers=settings.forward_workers,
+            # A record is only started while one full attempt of it still fits in the invocation.
+            time_margin_seconds=aws.one_try_seconds,
+        )
+        return cls(forwarder=forwarder)

@@ -1,0 +1,1 @@
+"""The receiver's domain: plain code over the ports, no AWS SDK."""

@@ -1,0 +1,53 @@
+"""What the receiver's domain needs from the outside world, and the errors those ports raise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from iotbridge.errors import TransientError
+from iotbridge.queued_event import QueuedEvent
+
+# How long a record stays "in progress" when the invocation's deadline is not known (no Lambda context).
+DEFAULT_LEASE_SECONDS = 60.0
+
+
+class DependencyUnavailableError(TransientError):
+    """A dependency failed in a way that a later retry of the same webhook may not. `reason` names the
+    dependency, for logs and metrics."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WebhookInProgressError(TransientError):
+    """The same webhook is being handled by another request right now."""
+
+
+class SigningKeys(Protocol):
+    def keys_for(self, connector_id: str) -> tuple[bytes, ...] | None:
+        """The connector's HMAC keys, or None for an unknown connector. Raises DependencyUnavailableError."""
+        ...
+
+
+class EventQueue(Protocol):
+    def enqueue(self, events: Sequence[QueuedEvent]) -> None:
+        """Queue every event durably, in order, or raise DependencyUnavailableError."""
+        ...
+
+
+class Deduplicator(Protocol):
+    def once(
+        self,
+        connector_id: str,
+        webhook_id: str,
+        action: Callable[[], dict[str, Any]],
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> tuple[dict[str, Any], bool]:
+        """Run `action` once per (connector, webhook id) in the window; return (result, was_duplicate).
+
+        `lease_seconds` is how long this call may still run: until then, the same webhook seen elsewhere
+        is "in progress". Raises WebhookInProgressError or DependencyUnavailableError.
+        """
+        ...

@@ -1,0 +1,41 @@
+"""The receiver's settings, read from its environment when its wiring is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from iotbridge.settings import ClientSettings, Environment
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverSettings:
+    idempotency_table: str
+    event_queue_url: str
+    signing_secret_prefix: str = "iot-bridge/connectors/"  # noqa: S105 - a secret name prefix
+    signature_tolerance_seconds: int = 300
+    secret_cache_seconds: int = 300
+    max_body_bytes: int = 1024 * 1024
+    dedupe_window_seconds: int = 24 * 3600
+    clients: ClientSettings = field(default_factory=ClientSettings)
+
+    @classmethod
+    def from_environment(cls, env: Environment | None = None) -> ReceiverSettings:
+        env = env or Environment()
+        settings = cls(
+            idempotency_table=env.text("IDEMPOTENCY_TABLE", required=True),
+            event_queue_url=env.text("EVENT_QUEUE_URL", required=True),
+            signing_secret_prefix=env.text("SIGNING_SECRET_PREFIX", "iot-bridge/connectors/"),
+            signature_tolerance_seconds=env.whole_number("SIGNATURE_TOLERANCE_SECONDS", 300, minimum=1),
+            secret_cache_seconds=env.whole_number("SECRET_CACHE_SECONDS", 300),
+            max_body_bytes=env.whole_number("MAX_BODY_BYTES", 1024 * 1024, minimum=1),
+            dedupe_window_seconds=env.whole_number("DEDUPE_WINDOW_SECONDS", 24 * 3600, minimum=1),
+            clients=ClientSettings.read(env),
+        )
+        env.check()
+        return settings
+
+    @property
+    def effective_dedupe_window_seconds(self) -> int:
+        # Never shorter than the signature tolerance: a replay the signature check still lets in must still
+        # find its record.
+        return max(self.dedupe_window_seconds, self.signature_tolerance_seconds)

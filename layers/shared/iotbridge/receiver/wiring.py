@@ -1,0 +1,43 @@
+"""The receiver's composition root: its settings, three clients, three adapters and the intake."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from iotbridge.clients import client
+
+from .adapters import IdempotencyTableDeduplicator, SecretsManagerSigningKeys, SqsFifoEventQueue
+from .domain.intake import IntakeLimits, WebhookIntake
+from .settings import ReceiverSettings
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverWiring:
+    intake: WebhookIntake
+
+    @classmethod
+    def from_environment(cls) -> ReceiverWiring:
+        return cls.build(ReceiverSettings.from_environment())
+
+    @classmethod
+    def build(cls, settings: ReceiverSettings) -> ReceiverWiring:
+        aws = settings.clients
+        intake = WebhookIntake(
+            keys=SecretsManagerSigningKeys(
+                client("secretsmanager", aws),
+                prefix=settings.signing_secret_prefix,
+                max_age_seconds=settings.secret_cache_seconds,
+            ),
+            queue=SqsFifoEventQueue(
+                client("sqs", aws, attempts=SqsFifoEventQueue.CLIENT_ATTEMPTS), settings.event_queue_url
+            ),
+            deduplicator=IdempotencyTableDeduplicator(
+                client("dynamodb", aws),
+                settings.idempotency_table,
+                window_seconds=settings.effective_dedupe_window_seconds,
+            ),
+            limits=IntakeLimits(
+                max_body_bytes=settings.max_body_bytes, tolerance_seconds=settings.signature_tolerance_seconds
+            ),
+        )
+        return cls(intake=intake)

@@ -1,0 +1,44 @@
+"""Metrics, one way for every function: a domain result lists its measurements, the handler publishes them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+NAMESPACE = "IoTBridge"
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    name: str
+    value: float
+    unit: str = "Count"
+    # Dimensions of this metric alone; a measurement with any is emitted as its own metric, so that they
+    # do not apply to the invocation's other metrics.
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+
+
+def publish(
+    metrics: Any, measurements: Iterable[Measurement], *, dimensions: Mapping[str, str] | None = None
+) -> None:
+    """Add each measurement to a Powertools Metrics object (flushed by its log_metrics decorator);
+    `dimensions` apply to every metric of the invocation."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    for name, value in (dimensions or {}).items():
+        metrics.add_dimension(name=name, value=value)
+    for m in measurements:
+        unit = MetricUnit(m.unit)
+        if not m.dimensions:
+            metrics.add_metric(name=m.name, unit=unit, value=m.value)
+            continue
+        service = {"service": str(metrics.service)} if metrics.service else {}
+        with single_metric(
+            name=m.name,
+            unit=unit,
+            value=m.value,
+            namespace=metrics.namespace or NAMESPACE,
+            default_dimensions={**m.dimensions, **service},
+        ):
+            pass

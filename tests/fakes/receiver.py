@@ -1,0 +1,83 @@
+"""In-memory stand-ins for the receiver's ports: keys per connector, a FIFO queue, a dedupe table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from iotbridge.queued_event import QueuedEvent
+from iotbridge.receiver.ports import DEFAULT_LEASE_SECONDS, DependencyUnavailableError, WebhookInProgressError
+from iotbridge.webhook_signature import parse_secrets
+
+
+class InMemorySigningKeys:
+    """Signing secrets by connector id; records each lookup; raises `failure` when set."""
+
+    def __init__(self, secrets: dict[str, str]) -> None:
+        self.secrets = secrets
+        self.failure: Exception | None = None
+        self.lookups: list[str] = []
+
+    def keys_for(self, connector_id: str) -> tuple[bytes, ...] | None:
+        self.lookups.append(connector_id)
+        if self.failure is not None:
+            raise self.failure
+        value = self.secrets.get(connector_id)
+        return parse_secrets(value) if value else None
+
+
+class InMemoryEventQueue:
+    """A FIFO queue keeping what SQS would keep: the message bodies, read back as the forwarder reads them."""
+
+    def __init__(self) -> None:
+        self.messages: list[QueuedEvent] = []
+        self.failure: Exception | None = None
+
+    def enqueue(self, events: Sequence[QueuedEvent]) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.messages.extend(QueuedEvent.from_message_body(e.to_message_body()) for e in events)
+
+    def fail(self) -> None:
+        self.failure = DependencyUnavailableError("queue")
+
+
+class InMemoryDeduplicator:
+    """Like the idempotency table's record: kept on success, released when the action raises, "in
+    progress" while it runs (or for every id, with `busy`)."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.in_progress: set[tuple[str, str]] = set()
+        self.busy = False
+        self.failure: Exception | None = None
+        self.leases: list[float] = []
+
+    def once(
+        self,
+        connector_id: str,
+        webhook_id: str,
+        action: Callable[[], dict[str, Any]],
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> tuple[dict[str, Any], bool]:
+        self.leases.append(lease_seconds)
+        if self.failure is not None:
+            raise self.failure
+        key = (connector_id, webhook_id)
+        if self.busy or key in self.in_progress:
+            raise WebhookInProgressError
+        if key in self.records:
+            return self.records[key], True
+        self.in_progress.add(key)
+        try:
+            result = action()
+        finally:
+            self.in_progress.discard(key)
+        self.records[key] = result
+        return result, False
+
+    def clear(self) -> None:
+        self.records.clear()
+        self.in_progress.clear()
+        self.busy = False
+        self.failure = None

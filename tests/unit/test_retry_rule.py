@@ -1,0 +1,74 @@
+"""Each AWS call has one retry layer (iotbridge.clients): the calls a failure costs are counted on the
+clients the wirings really build, their HTTP answered in memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+
+from bridge_local.answered import json_response
+from iotbridge import clients
+from iotbridge.queued_event import QueuedEvent
+from iotbridge.receiver.adapters import SqsFifoEventQueue
+from iotbridge.receiver.ports import DependencyUnavailableError
+from iotbridge.receiver.settings import ReceiverSettings
+from iotbridge.receiver.wiring import ReceiverWiring
+from iotbridge.settings import Environment
+
+NOWHERE = "http://127.0.0.1:9"
+
+
+class Answers:
+    """Answers every request with one error, and counts the requests by operation."""
+
+    def __init__(self, status: int, error: dict[str, Any], code: str) -> None:
+        self.status, self.error, self.code = status, error, code
+        self.calls: dict[str, int] = {}
+
+    def __call__(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse:
+        operation = event_name.rsplit(".", 1)[-1]
+        self.calls[operation] = self.calls.get(operation, 0) + 1
+        return json_response(request.url, self.status, self.error, error_code=self.code)
+
+
+@pytest.fixture
+def receiver() -> Any:
+    clients.reset_clients()
+    environment = {
+        "IDEMPOTENCY_TABLE": "t",
+        "EVENT_QUEUE_URL": f"{NOWHERE}/123456789012/events.fifo",
+        "AWS_ENDPOINT_URL_SQS": NOWHERE,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    yield ReceiverWiring.build(ReceiverSettings.from_environment(Environment(environment)))
+    clients.reset_clients()
+
+
+def test_a_throttled_hand_off_makes_as_many_calls_as_its_one_retry_layer_allows(receiver: Any) -> None:
+    queue = receiver.intake._queue
+    throttled = Answers(
+        400, {"__type": "com.amazonaws.sqs#RequestThrottled", "message": "slow down"}, "RequestThrottled"
+    )
+    queue._client.meta.events.register("before-send.sqs", throttled)
+    queue._sleep = lambda _: None
+
+    with pytest.raises(DependencyUnavailableError):
+        queue.enqueue([QueuedEvent("c", "w", 0, 1, {"Operation": "DEVICE_EVENT"})])
+
+    # The hand-off loop's tries, each one call: botocore makes no retries of its own underneath.
+    assert throttled.calls == {"SendMessageBatch": SqsFifoEventQueue.ATTEMPTS}
+
+
+def test_a_refused_hand_off_is_not_retried(receiver: Any) -> None:
+    queue = receiver.intake._queue
+    refused = Answers(400, {"__type": "com.amazonaws.sqs#InvalidAddress", "message": "no"}, "InvalidAddress")
+    queue._client.meta.events.register("before-send.sqs", refused)
+
+    with pytest.raises(DependencyUnavailableError):
+        queue.enqueue([QueuedEvent("c", "w", 0, 1, {"Operation": "DEVICE_EVENT"})])
+
+    assert refused.calls == {"SendMessageBatch": 1}
