@@ -72,7 +72,7 @@ def sqs_batch(connector_id: str, devices: list[str]) -> dict[str, Any]:
                 "body": queued.to_message_body(),
                 "attributes": {
                     "ApproximateReceiveCount": "1",
-                    "MessageGroupId": queued.message_group_id,
+                    "MessageGroupId": queued.message_group_id(b"bench-message-group-key-0123456789ab"),
                     "MessageDeduplicationId": queued.deduplication_id,
                 },
                 "messageAttributes": {},

@@ -88,6 +88,9 @@ def template_environment(function: Function) -> tuple[dict[str, str], int]:
         kind = str(resource.get("Type", ""))
         name = logical_id + (".fifo" if (resource.get("Properties") or {}).get("FifoQueue") else "")
         ref = f"{DUMMY_ENDPOINT}/000000000000/{name}" if kind == "AWS::SQS::Queue" else f"bench-{logical_id}"
+        if kind == "AWS::SecretsManager::Secret":
+            resolver.bind_secret(logical_id, ref, ref, f"bench-{logical_id}-generated-key-0123456789abcdef")
+            continue
         resolver.bind(logical_id, ref, Arn=f"arn:aws:bench:{REGION}:000000000000:{name}", QueueName=name)
     return resolver.environment(found), found.memory_mb
 

@@ -10,11 +10,26 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
 
 from .lambda_api import LambdaService
 from .lambda_runtime import InProcessFunction
 from .processes import wait_for_stop
+
+
+def _fresh_environment_after_the_answer(service: LambdaService) -> None:
+    """After a timed-out call Lambda starts a new execution environment: this process becomes a new one
+    (same pid and port, module state and the stuck call gone), once the timeout's answer is on its way.
+    New connections are refused from now on, so that no call reaches the environment being replaced."""
+    service.stop_accepting()
+
+    def restart() -> None:
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "bridge_local.function_host", *sys.argv[1:]])  # noqa: S606
+
+    threading.Timer(0.5, restart).start()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,14 +43,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
+    hosting: list[LambdaService] = []
     try:
         function = InProcessFunction.load(
-            args.name, args.handler, timeout_seconds=args.timeout, memory_mb=args.memory
+            args.name,
+            args.handler,
+            timeout_seconds=args.timeout,
+            memory_mb=args.memory,
+            on_timeout=lambda: _fresh_environment_after_the_answer(hosting[0]),
         )
     except Exception as exc:
         print(f"cannot load {args.handler} for {args.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     with LambdaService({args.name: function}, port=args.port) as service:
+        hosting.append(service)
         print(f"function host listening on {service.url}", flush=True)
         wait_for_stop(parent_pid=args.parent_pid)
     return 0

@@ -8,10 +8,13 @@ process, or another process that serves the same API (see `RemoteFunction`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
+import socket
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -43,23 +46,35 @@ class RemoteFunction:
     name: str
     timeout_seconds: float = 30.0
 
+    # How long a host that is starting a fresh environment (after a timeout) may take to answer again.
+    restart_seconds: float = 20.0
+
     def invoke(self, event: Any) -> Any:
         url = f"{self.endpoint}{INVOKE_PATH_PREFIX}{urllib.parse.quote(self.name, safe='')}/invocations"
-        request = urllib.request.Request(  # noqa: S310 - loopback endpoint of the local stack
-            url,
-            data=json.dumps(event).encode("utf-8"),
-            method="POST",
-            headers={"Content-Type": "application/json", "X-Amz-Invocation-Type": "RequestResponse"},
-        )
-        try:
-            # A margin over the function's own timeout, so a slow function is not cut short by us.
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds + 10) as response:  # noqa: S310
-                body = response.read()
-                function_error = response.headers.get("X-Amz-Function-Error")
-        except urllib.error.HTTPError as exc:
-            raise LambdaServiceError(f"invoking {self.name} failed with HTTP {exc.code}") from None
-        except OSError as exc:
-            raise LambdaServiceError(f"invoking {self.name} failed: {exc}") from None
+        data = json.dumps(event).encode("utf-8")
+        deadline = time.monotonic() + self.restart_seconds
+        while True:
+            request = urllib.request.Request(  # noqa: S310 - loopback endpoint of the local stack
+                url,
+                data=data,
+                method="POST",
+                headers={"Content-Type": "application/json", "X-Amz-Invocation-Type": "RequestResponse"},
+            )
+            try:
+                # A margin over the function's own timeout, so a slow function is not cut short by us.
+                with urllib.request.urlopen(request, timeout=self.timeout_seconds + 10) as response:  # noqa: S310
+                    body = response.read()
+                    function_error = response.headers.get("X-Amz-Function-Error")
+                break
+            except urllib.error.HTTPError as exc:
+                raise LambdaServiceError(f"invoking {self.name} failed with HTTP {exc.code}") from None
+            except urllib.error.URLError as exc:
+                if isinstance(exc.reason, ConnectionRefusedError) and time.monotonic() < deadline:
+                    time.sleep(0.1)  # the host is starting a fresh environment
+                    continue
+                raise LambdaServiceError(f"invoking {self.name} failed: {exc}") from None
+            except OSError as exc:
+                raise LambdaServiceError(f"invoking {self.name} failed: {exc}") from None
         payload = json.loads(body) if body else None
         if function_error:
             raise FunctionError.from_payload(payload)
@@ -144,6 +159,13 @@ class LambdaService:
             if pending.pending():
                 log.warning("dropping %d queued invocation(s) of %s", pending.pending(), pending.name)
             pending.close()
+
+    def stop_accepting(self) -> None:
+        """Refuse new connections at once (calls in progress still get their answers). A shutdown first:
+        a close alone leaves the socket listening until the serving thread's poll returns."""
+        with contextlib.suppress(OSError):
+            self._server.socket.shutdown(socket.SHUT_RDWR)
+        self._server.socket.close()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until no asynchronous invocation is queued or running; False on timeout."""

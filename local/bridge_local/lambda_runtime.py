@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account, so ARNs agree across the local stack
 LOCAL_REGION = "us-east-1"
+# Lambda's quota on a synchronous invocation's response (the same as on its request).
+MAX_SYNC_RESPONSE_BYTES = 6 * 1024 * 1024
 
 Handler = Callable[[Any, Any], Any]
 
@@ -92,17 +94,21 @@ class Invoker(Protocol):
 
 @dataclass
 class InProcessFunction:
-    """A handler run in this process with a fresh context per call, one call at a time.
+    """A handler run in this process with a fresh context per call, one call at a time, as Lambda runs it.
 
     One call at a time is one execution environment: handlers may keep per-environment state at module
-    level, as they do in Lambda, without having to be thread-safe.
+    level, as they do in Lambda, without having to be thread-safe. Lambda's limits hold: a call that runs
+    past the function's timeout ends with Lambda's timeout error (and `on_timeout` is told, so that a host
+    can start a fresh environment, as Lambda does), and a result over 6 MB is Lambda's size error.
     """
 
     name: str
     handler: Handler
     timeout_seconds: float = 30.0
     memory_mb: int = 256
+    on_timeout: Callable[[], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _stuck: threading.Thread | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, name: str, handler_path: str, **kwargs: Any) -> InProcessFunction:
@@ -115,17 +121,59 @@ class InProcessFunction:
 
     def invoke(self, event: Any) -> Any:
         with self._lock:
+            if self._stuck is not None:
+                # The environment of a call that timed out is not reused while that call still runs.
+                self._stuck.join()
+                self._stuck = None
             context = LambdaContext(
                 name=self.name, timeout_seconds=self.timeout_seconds, memory_mb=self.memory_mb
             )
-            try:
-                result = self.handler(event, context)
-                # Lambda serialises the result; a value JSON cannot carry is a function error there too.
-                return json.loads(json.dumps(result))
-            except Exception as exc:
+            outcome: dict[str, Any] = {}
+
+            def run() -> None:
+                try:
+                    outcome["result"] = self.handler(event, context)
+                except Exception as exc:
+                    outcome["error"] = exc
+
+            worker = threading.Thread(target=run, name=f"invoke-{self.name}", daemon=True)
+            worker.start()
+            worker.join(self.timeout_seconds)
+            if worker.is_alive():
+                self._stuck = worker
+                if self.on_timeout is not None:
+                    self.on_timeout()
+                raise FunctionError(
+                    error_type="Sandbox.Timedout",
+                    error_message=(
+                        f"{context.aws_request_id} Task timed out after {self.timeout_seconds:.2f} seconds"
+                    ),
+                    request_id=context.aws_request_id,
+                )
+            if "error" in outcome:
+                exc = outcome["error"]
                 raise FunctionError(
                     error_type=type(exc).__name__,
                     error_message=str(exc),
                     request_id=context.aws_request_id,
                     stack_trace=tuple(traceback.format_tb(exc.__traceback__)),
                 ) from exc
+            try:
+                # Lambda serialises the result; a value JSON cannot carry is a function error there too.
+                payload = json.dumps(outcome.get("result"))
+            except (TypeError, ValueError) as exc:
+                raise FunctionError(
+                    error_type="Runtime.MarshalError",
+                    error_message=f"Unable to marshal response: {type(exc).__name__}",
+                    request_id=context.aws_request_id,
+                ) from exc
+            if len(payload.encode("utf-8")) > MAX_SYNC_RESPONSE_BYTES:
+                raise FunctionError(
+                    error_type="Function.ResponseSizeTooLarge",
+                    error_message=(
+                        "Response payload size exceeded maximum allowed payload size "
+                        f"({MAX_SYNC_RESPONSE_BYTES} bytes)."
+                    ),
+                    request_id=context.aws_request_id,
+                )
+            return json.loads(payload)

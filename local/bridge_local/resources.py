@@ -109,6 +109,24 @@ def bind_functions(spec: StackSpec, resolver: LocalResolver) -> None:
         resolver.bind(logical_id, logical_id, Arn=function_arn(logical_id))
 
 
+def create_secrets(
+    secretsmanager: Any, spec: StackSpec, resolver: LocalResolver, *, generated: str
+) -> dict[str, str]:
+    """Every AWS::SecretsManager::Secret, named as the template names it. A secret the template has
+    Secrets Manager generate holds `generated` here (a fixed value, so local runs are repeatable)."""
+    arns: dict[str, str] = {}
+    for logical_id, resource in spec.resources.items():
+        if resource.get("Type") != "AWS::SecretsManager::Secret":
+            continue
+        props = resolver.value(resource.get("Properties") or {})
+        name = str(props.get("Name") or logical_id)
+        value = props.get("SecretString") if "SecretString" in props else generated
+        arn = secretsmanager.create_secret(Name=name, SecretString=str(value))["ARN"]
+        resolver.bind_secret(logical_id, arn, name, str(value))
+        arns[logical_id] = arn
+    return arns
+
+
 def create_signing_secret(secretsmanager: Any, *, prefix: str, connector_id: str, secret: str) -> str:
     name = prefix + connector_id
     secretsmanager.create_secret(Name=name, SecretString=secret)

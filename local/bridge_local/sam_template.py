@@ -8,6 +8,7 @@ parameter defaults (or local overrides) and the local stand-ins of the template'
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,9 @@ from typing import Any
 import yaml
 
 from .lambda_runtime import LOCAL_ACCOUNT_ID, LOCAL_REGION
+
+# {{resolve:secretsmanager:<id>:SecretString}} (with no JSON key, version stage or version id).
+_DYNAMIC_SECRET = re.compile(r"\{\{resolve:secretsmanager:(.+?):SecretString(?:::)?\}\}")
 
 
 class TemplateError(ValueError):
@@ -184,6 +188,8 @@ class LocalResolver:
             "AWS::StackName": "iot-bridge-local",
         }
         self._attributes: dict[tuple[str, str], str] = {}
+        # Secrets by ARN and by name, for `{{resolve:secretsmanager:...}}` dynamic references.
+        self._secrets: dict[str, str] = {}
 
     def bind(self, logical_id: str, ref: str, **attributes: str) -> None:
         """Give a resource its local value (what !Ref returns) and attributes (what !GetAtt returns)."""
@@ -191,7 +197,22 @@ class LocalResolver:
         for name, value in attributes.items():
             self._attributes[(logical_id, name)] = value
 
+    def bind_secret(self, logical_id: str, arn: str, name: str, secret: str) -> None:
+        """A secret resource: !Ref gives its ARN, a dynamic reference to it its value."""
+        self.bind(logical_id, arn, Id=arn)
+        self._secrets[arn] = self._secrets[name] = secret
+
     def value(self, node: Any) -> Any:
+        resolved = self._value(node)
+        return _DYNAMIC_SECRET.sub(self._secret_value, resolved) if isinstance(resolved, str) else resolved
+
+    def _secret_value(self, found: re.Match[str]) -> str:
+        secret = self._secrets.get(found.group(1))
+        if secret is None:
+            raise TemplateError(f"no local secret for the dynamic reference {found.group(0)}")
+        return secret
+
+    def _value(self, node: Any) -> Any:
         if isinstance(node, dict) and len(node) == 1:
             ((key, arg),) = node.items()
             if key == "Ref":

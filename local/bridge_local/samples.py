@@ -18,6 +18,8 @@ DEMO_CONNECTOR_ID = "demo-connector"
 # Published on purpose so anyone can sign requests for the local stack. Never use it for a real connector.
 DEMO_SECRET = "whsec_" + base64.b64encode(b"iot-bridge demo secret: local use only").decode()
 SIGNING_SECRET_PREFIX = "iot-bridge/connectors/"  # noqa: S105 - a secret name prefix
+# The local stack's key for message group ids (a deployed stack has Secrets Manager generate its own).
+DEMO_MESSAGE_GROUP_KEY = "local-only-message-group-key-0123456789abcdef"
 # Sample events carry a fixed timestamp; events/env.json widens the tolerance to accept them.
 SAMPLE_TIMESTAMP = 1_790_000_000
 

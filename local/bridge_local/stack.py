@@ -30,7 +30,7 @@ from .lambda_api import LambdaService, RemoteFunction
 from .lambda_runtime import LOCAL_REGION, Invoker
 from .processes import LOOPBACK, ServerProcess, free_port, start_moto_server, start_server
 from .sam_template import LocalResolver, StackSpec, TemplateError, read
-from .samples import DEMO_CONNECTOR_ID, DEMO_SECRET
+from .samples import DEMO_CONNECTOR_ID, DEMO_MESSAGE_GROUP_KEY, DEMO_SECRET
 from .sqs_poller import SqsEventSource
 
 log = logging.getLogger("bridge_local.stack")
@@ -262,6 +262,9 @@ class LocalStack:
             self.client("sqs"), self.spec, resolver, visibility_timeout=self.config.visibility_timeout
         )
         self.tables = resources.create_tables(self.client("dynamodb"), self.spec, resolver)
+        resources.create_secrets(
+            self.client("secretsmanager"), self.spec, resolver, generated=DEMO_MESSAGE_GROUP_KEY
+        )
         resources.bind_functions(self.spec, resolver)
         resources.create_signing_secret(
             self.client("secretsmanager"),

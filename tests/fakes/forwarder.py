@@ -21,20 +21,29 @@ MAX_ATTEMPTS = 3
 DEAD_LETTER_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq.fifo"
 
 
+class _Events:
+    def register(self, *_: Any, **__: Any) -> None:
+        """The adapter registers a response hook on a real client; a fake answers parsed, there is none."""
+
+
+class _Meta:
+    events = _Events()
+
+
 def _send_connector_event_input() -> Any:
     model = botocore.session.get_session().get_service_model("iot-managed-integrations")
     return model.operation_model("SendConnectorEvent").input_shape
 
 
 class FakeManagedIntegrations:
-    """Behaves like a botocore client's SendConnectorEvent: validates with botocore's own model, and makes
-    the client's in-call retries of throttling (reported in RetryAttempts, as botocore does)."""
+    """Behaves like a botocore client's SendConnectorEvent (of one try per call, as the forwarder's is):
+    validates with botocore's own model, throttles chosen events a number of calls."""
 
     _input = _send_connector_event_input()
 
-    def __init__(self, *, latency: float = 0.0, max_attempts: int = MAX_ATTEMPTS) -> None:
+    def __init__(self, *, latency: float = 0.0) -> None:
         self.latency = latency
-        self.max_attempts = max_attempts
+        self.meta = _Meta()
         self.accepted: list[dict[str, Any]] = []
         self.calls: list[tuple[str, float, float]] = []  # (webhook id, started, ended)
         self._throttles: dict[str, int] = {}
@@ -45,8 +54,9 @@ class FakeManagedIntegrations:
         """Throttle the next `attempts` attempts for this webhook's events."""
         self._throttles[webhook_id] = attempts
 
-    def fail(self, webhook_id: str, error: BaseException) -> None:
-        self._errors.setdefault(webhook_id, deque()).append(error)
+    def fail(self, webhook_id: str, error: BaseException, *, times: int = 1) -> None:
+        """Fail the next `times` calls for this webhook's events with `error`."""
+        self._errors.setdefault(webhook_id, deque()).extend([error] * times)
 
     def send_connector_event(self, **params: Any) -> dict[str, Any]:
         report = ParamValidator().validate(dict(params), self._input)
@@ -62,14 +72,13 @@ class FakeManagedIntegrations:
             if queued:
                 raise queued.popleft()
             throttled = self._throttles.get(webhook_id, 0)
-            if throttled >= self.max_attempts:
-                self._throttles[webhook_id] = throttled - self.max_attempts
-                raise client_error("ThrottlingException", retries=self.max_attempts - 1)
-            self._throttles[webhook_id] = 0
+            if throttled:
+                self._throttles[webhook_id] = throttled - 1
+                raise client_error("ThrottlingException")
             self.accepted.append(dict(params))
         return {
             "ConnectorId": params["ConnectorId"],
-            "ResponseMetadata": {"HTTPStatusCode": 202, "RetryAttempts": throttled},
+            "ResponseMetadata": {"HTTPStatusCode": 202, "RetryAttempts": 0},
         }
 
     @staticmethod
@@ -113,18 +122,12 @@ class FakeDeadLetterQueue:
         return {"MessageId": f"dlq-{len(self.messages)}"}
 
 
-def forwarder_over(
-    service: Any,
-    dead_letters: Any,
-    *,
-    attempts: int = MAX_ATTEMPTS,
-    workers: int = 10,
-    time_margin_seconds: float = 0.0,
-) -> Forwarder:
-    """The real Forwarder and its real adapters over the given client-level stand-ins."""
+def forwarder_over(service: Any, dead_letters: Any, **options: Any) -> Forwarder:
+    """The real Forwarder and its real adapters over the given client-level stand-ins; it never sleeps
+    between tries. Keyword options go to Forwarder (max_attempts defaults to MAX_ATTEMPTS)."""
+    options = {"max_attempts": MAX_ATTEMPTS, "workers": 10, "sleep": lambda _: None, **options}
     return Forwarder(
-        ManagedIntegrationsConnectorEvents(service, attempts=attempts),
+        ManagedIntegrationsConnectorEvents(service),
         SqsDeadLetterQueue(dead_letters, DEAD_LETTER_QUEUE_URL),
-        workers=workers,
-        time_margin_seconds=time_margin_seconds,
+        **options,
     )

@@ -6,8 +6,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from iotbridge.queued_event import QueuedEvent
-from iotbridge.receiver.ports import DEFAULT_LEASE_SECONDS, DependencyUnavailableError, WebhookInProgressError
+from iotbridge.receiver.ports import (
+    DEFAULT_LEASE_SECONDS,
+    DependencyUnavailableError,
+    WebhookConflictError,
+    WebhookInProgressError,
+)
 from iotbridge.webhook_signature import parse_secrets
+
+# The tests' key for message group ids and body fingerprints.
+GROUP_KEY = b"test-message-group-key-0123456789abcdef"
 
 
 class InMemorySigningKeys:
@@ -48,6 +56,7 @@ class InMemoryDeduplicator:
 
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.digests: dict[tuple[str, str], str] = {}
         self.in_progress: set[tuple[str, str]] = set()
         self.busy = False
         self.failure: Exception | None = None
@@ -59,6 +68,7 @@ class InMemoryDeduplicator:
         webhook_id: str,
         action: Callable[[], dict[str, Any]],
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        body_digest: str = "",
     ) -> tuple[dict[str, Any], bool]:
         self.leases.append(lease_seconds)
         if self.failure is not None:
@@ -67,6 +77,8 @@ class InMemoryDeduplicator:
         if self.busy or key in self.in_progress:
             raise WebhookInProgressError
         if key in self.records:
+            if body_digest and self.digests.get(key, body_digest) != body_digest:
+                raise WebhookConflictError
             return self.records[key], True
         self.in_progress.add(key)
         try:
@@ -74,10 +86,12 @@ class InMemoryDeduplicator:
         finally:
             self.in_progress.discard(key)
         self.records[key] = result
+        self.digests[key] = body_digest
         return result, False
 
     def clear(self) -> None:
         self.records.clear()
+        self.digests.clear()
         self.in_progress.clear()
         self.busy = False
         self.failure = None

@@ -11,6 +11,7 @@ import pytest
 from bridge_local.aws import local_client
 from bridge_local.processes import ServerProcess, start_moto_server
 from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET
+from fakes.receiver import GROUP_KEY
 from iotbridge import clients
 
 pytestmark = pytest.mark.integration
@@ -34,6 +35,7 @@ class RelayResources:
     secret_prefix: str
     connector_id: str
     secret: str
+    group_key: bytes
 
 
 def _create_relay_resources(endpoint: str) -> RelayResources:
@@ -81,6 +83,7 @@ def _create_relay_resources(endpoint: str) -> RelayResources:
         secret_prefix=prefix,
         connector_id=DEMO_CONNECTOR_ID,
         secret=DEMO_SECRET,
+        group_key=GROUP_KEY,
     )
 
 
@@ -94,6 +97,7 @@ def relay(moto: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rela
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", resources.dead_letter_queue_url)
     monkeypatch.setenv("IDEMPOTENCY_TABLE", resources.table)
     monkeypatch.setenv("SIGNING_SECRET_PREFIX", resources.secret_prefix)
+    monkeypatch.setenv("MESSAGE_GROUP_KEY", resources.group_key.decode())
     clients.reset_clients()
     yield resources
     clients.reset_clients()

@@ -15,6 +15,7 @@ import pytest
 import forwarder
 from bridge_local.aws import local_client
 from bridge_local.sqs_poller import failed_message_ids, sqs_record
+from fakes.receiver import GROUP_KEY
 from iot_standin.testing import Standin, running_standin
 from iotbridge import clients
 from iotbridge.queued_event import QueuedEvent
@@ -74,11 +75,17 @@ def enqueue(sqs: Any, queue_url: str, body: str, group_id: str, deduplication_id
 
 def enqueue_event(sqs: Any, queue_url: str, event: QueuedEvent) -> str:
     """As the webhook receiver enqueues an event."""
-    return enqueue(sqs, queue_url, event.to_message_body(), event.message_group_id, event.deduplication_id)
+    return enqueue(
+        sqs, queue_url, event.to_message_body(), event.message_group_id(GROUP_KEY), event.deduplication_id
+    )
 
 
 def deliver_one_batch(sqs: Any, queue_url: str, context: Any) -> tuple[dict[str, Any], list[str]]:
-    """What Lambda's event source mapping does for one batch; returns the response and the batch's ids."""
+    """What Lambda's event source mapping does for one batch; returns the response and the batch's ids.
+
+    The invocation gets the forwarder's deployed timeout (30 s): it starts a record only while the worst
+    case of a try and a dead-letter put fits."""
+    context.remaining_millis = 30_000
     received = sqs.receive_message(
         QueueUrl=queue_url,
         MaxNumberOfMessages=10,
@@ -137,7 +144,7 @@ def test_throttled_event_is_redelivered_invalid_one_dead_lettered_and_the_rest_f
     # The invalid event sits in the dead-letter queue with its code, group and original body
     [parked] = dead_letters(sqs, wired.dead_letter_queue_url)
     assert parked["Body"] == events[3].to_message_body()
-    assert parked["Attributes"]["MessageGroupId"] == events[3].message_group_id
+    assert parked["Attributes"]["MessageGroupId"] == events[3].message_group_id(GROUP_KEY)
     attributes = {name: value["StringValue"] for name, value in parked["MessageAttributes"].items()}
     assert attributes["ErrorCode"] == "ValidationException"
     assert attributes["SourceMessageId"] == ids["v1"]

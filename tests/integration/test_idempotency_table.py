@@ -9,9 +9,10 @@ import pytest
 
 from bridge_local.aws import local_client
 from conftest import RelayResources
+from fakes.receiver import GROUP_KEY
 from iotbridge.budget import LambdaBudget
 from iotbridge.receiver.adapters import IdempotencyTableDeduplicator
-from iotbridge.receiver.ports import DependencyUnavailableError, WebhookInProgressError
+from iotbridge.receiver.ports import DependencyUnavailableError, WebhookConflictError, WebhookInProgressError
 
 WINDOW = 3600
 
@@ -59,7 +60,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def dedupe(dynamodb: Any, relay: RelayResources, clock: Clock) -> IdempotencyTableDeduplicator:
-    return IdempotencyTableDeduplicator(dynamodb, relay.table, window_seconds=WINDOW, clock=clock)
+    return IdempotencyTableDeduplicator(
+        dynamodb, relay.table, window_seconds=WINDOW, fingerprint_key=GROUP_KEY, clock=clock
+    )
 
 
 def record(dynamodb: Any, table: str, connector_id: str, webhook_id: str) -> dict[str, Any] | None:
@@ -192,7 +195,9 @@ def test_the_in_progress_time_is_the_invocation_s_remaining_time(
 def test_an_unreachable_table_is_temporarily_unavailable_and_nothing_runs(
     dynamodb: Any, relay: RelayResources, clock: Clock
 ) -> None:
-    dedupe = IdempotencyTableDeduplicator(dynamodb, "no-such-table", window_seconds=WINDOW, clock=clock)
+    dedupe = IdempotencyTableDeduplicator(
+        dynamodb, "no-such-table", window_seconds=WINDOW, fingerprint_key=GROUP_KEY, clock=clock
+    )
     action = Action()
 
     with pytest.raises(DependencyUnavailableError) as raised:
@@ -212,4 +217,36 @@ def test_a_record_that_cannot_be_completed_still_answers_what_was_queued(
     assert dedupe.once("acme", "msg_1", queue_then_lose_the_table) == (
         {"webhookId": "msg_1", "queued": 1},
         False,
+    )
+
+
+def test_the_same_webhook_id_with_another_body_is_a_conflict_and_the_same_body_a_duplicate(
+    dedupe: IdempotencyTableDeduplicator, dynamodb: Any, relay: RelayResources
+) -> None:
+    first = Action()
+    dedupe.once("acme", "msg_1", first, body_digest="a" * 64)
+
+    with pytest.raises(WebhookConflictError):
+        dedupe.once("acme", "msg_1", Action(), body_digest="b" * 64)
+    assert dedupe.once("acme", "msg_1", Action(), body_digest="a" * 64) == (first.result, True)
+    # The table keeps a keyed fingerprint, not the body's digest itself.
+    stored = record(dynamodb, relay.table, "acme", "msg_1")
+    assert stored is not None and stored["fingerprint"]["S"] not in ("a" * 64, "")
+
+
+def test_a_record_kept_before_fingerprints_answers_any_body_as_a_duplicate(
+    dedupe: IdempotencyTableDeduplicator, dynamodb: Any, relay: RelayResources, clock: Clock
+) -> None:
+    put_record(
+        dynamodb,
+        relay.table,
+        "msg_old",
+        status={"S": "COMPLETED"},
+        response={"S": '{"webhookId":"msg_old","queued":1}'},
+        expiration={"N": str(int(clock.now) + WINDOW)},
+    )
+
+    assert dedupe.once("acme", "msg_old", Action(), body_digest="c" * 64) == (
+        {"webhookId": "msg_old", "queued": 1},
+        True,
     )

@@ -154,11 +154,11 @@ def test_a_resend_signed_anew_within_the_dedupe_window_is_acknowledged_and_not_f
     assert len(forwarded(stack, standin, marker)) == 1
 
 
-def test_a_different_body_under_a_webhook_id_already_seen_gets_the_first_answer_and_is_not_queued(
+def test_a_different_body_under_a_webhook_id_already_seen_is_refused_409_and_not_queued(
     stack: LocalStack, standin: Standin
 ) -> None:
     # A webhook accepted with one event (the README: a webhook id seen again for the same connector
-    # within the dedupe window is acknowledged, not queued again; the answer is the first one)
+    # within the dedupe window with another body is refused 409, with the same body acknowledged again)
     first_marker, second_marker = uuid.uuid4().hex[:12], uuid.uuid4().hex[:12]
     webhook_id = new_id()
     first_body = samples.encode(device_event(first_marker))
@@ -169,9 +169,10 @@ def test_a_different_body_under_a_webhook_id_already_seen_gets_the_first_answer_
     second_body = samples.encode([device_event(second_marker), device_event(second_marker + "b")])
     second = send(stack, second_body, sign_headers(samples.DEMO_SECRET, second_body, webhook_id=webhook_id))
 
-    # It gets the first answer (one event queued), and only the first body's event is forwarded
-    assert second.status == 202
-    assert second.json() == first.json() == {"webhookId": webhook_id, "queued": 1}
+    # It is refused as a conflict (it used to get the first answer and be dropped without a word), and only
+    # the first body's event is forwarded
+    assert second.status == 409
+    assert first.json() == {"webhookId": webhook_id, "queued": 1}
     assert len(forwarded(stack, standin, first_marker)) == 1
     assert forwarded(stack, standin, second_marker) == []
     assert forwarded(stack, standin, second_marker + "b") == []

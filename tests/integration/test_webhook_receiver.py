@@ -89,7 +89,7 @@ def test_signed_webhook_for_each_operation_is_queued_with_its_body(
     assert queued.connector_id == relay.connector_id
     assert queued.event == body
     assert queued.send_connector_event_params() == {"ConnectorId": relay.connector_id, **body}
-    assert message["Attributes"]["MessageGroupId"] == queued.message_group_id
+    assert message["Attributes"]["MessageGroupId"] == queued.message_group_id(relay.group_key)
 
 
 def test_array_of_events_is_queued_in_order(post: Post, relay: RelayResources) -> None:

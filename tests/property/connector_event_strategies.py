@@ -13,6 +13,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from bridge_local.samples import encode
+
 OPERATIONS = ("DEVICE_COMMAND_RESPONSE", "DEVICE_DISCOVERY", "DEVICE_EVENT", "DEVICE_COMMAND_REQUEST")
 ALNUM = string.ascii_letters + string.digits
 HEX = string.hexdigits
@@ -228,3 +230,25 @@ def connector_events(operation: str | None = None) -> st.SearchStrategy[dict[str
 def webhook_bodies() -> st.SearchStrategy[dict[str, Any] | list[dict[str, Any]]]:
     """One event, or an array of 1..50 (kept short here: the array bound is tested on its own)."""
     return st.one_of(connector_events(), st.lists(connector_events(), min_size=1, max_size=3))
+
+
+_TEXT_ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-32", "latin-1", "cp1252")
+
+
+@st.composite
+def raw_bodies(draw: st.DrawFn) -> bytes:
+    """Bytes a sender might send: noise, truncated or re-encoded JSON, deeply nested arrays."""
+    valid = encode(draw(connector_events()))
+    return draw(
+        st.one_of(
+            st.binary(max_size=512),
+            st.just(valid[: draw(st.integers(0, max(0, len(valid) - 1)))]),
+            st.sampled_from(_TEXT_ENCODINGS).map(
+                lambda codec: valid.decode("utf-8").encode(codec, errors="replace")
+            ),
+            st.integers(1, 100_000).map(lambda depth: b"[" * depth + b"]" * depth),
+            st.integers(1, 100_000).map(lambda depth: b'{"a":' * depth + b"1" + b"}" * depth),
+            st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b'{"StatusCode": NaN}', b"\xef\xbb\xbf{}"]),
+            st.just(b'{"Operation":"DEVICE_EVENT","StatusCode":1' + b"0" * 5000 + b"}"),
+        )
+    )

@@ -29,7 +29,7 @@ from iotbridge.receiver.wiring import ReceiverWiring
 NOW = 1_790_000_000
 TOLERANCE_SECONDS = 300
 # Every status the receiver documents; anything else (a 500 above all) is a defect.
-DOCUMENTED_STATUSES = frozenset({202, 400, 401, 413, 415, 422, 503})
+DOCUMENTED_STATUSES = frozenset({202, 400, 401, 409, 413, 415, 422, 503})
 
 # Bounded by default (a few seconds per test); HYPOTHESIS_PROFILE=record runs 20 times as many examples.
 EXAMPLES = {"record": 2000}.get(os.environ.get("HYPOTHESIS_PROFILE", ""), 100)

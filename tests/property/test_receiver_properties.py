@@ -20,7 +20,7 @@ from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
 from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, encode, http_api_event, signed_headers
-from connector_event_strategies import ANY_TEXT_CHAR, connector_events, documents, webhook_bodies
+from connector_event_strategies import ANY_TEXT_CHAR, connector_events, documents, raw_bodies, webhook_bodies
 from iotbridge.receiver.ports import DependencyUnavailableError, WebhookInProgressError
 from iotbridge.webhook_signature import sign
 from receiver_harness import (
@@ -218,28 +218,6 @@ def test_signed_body_of_any_json_value_is_202_or_422(receiver: Receiver, data: A
     assert response["statusCode"] in {202, 422}
     if response["statusCode"] == 202:
         check_queued_events_reach_the_service_unchanged(receiver, data)
-
-
-_TEXT_ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-32", "latin-1", "cp1252")
-
-
-@st.composite
-def raw_bodies(draw: st.DrawFn) -> bytes:
-    """Bytes a sender might send: noise, truncated or re-encoded JSON, deeply nested arrays."""
-    valid = encode(draw(connector_events()))
-    return draw(
-        st.one_of(
-            st.binary(max_size=512),
-            st.just(valid[: draw(st.integers(0, max(0, len(valid) - 1)))]),
-            st.sampled_from(_TEXT_ENCODINGS).map(
-                lambda codec: valid.decode("utf-8").encode(codec, errors="replace")
-            ),
-            st.integers(1, 100_000).map(lambda depth: b"[" * depth + b"]" * depth),
-            st.integers(1, 100_000).map(lambda depth: b'{"a":' * depth + b"1" + b"}" * depth),
-            st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b'{"StatusCode": NaN}', b"\xef\xbb\xbf{}"]),
-            st.just(b'{"Operation":"DEVICE_EVENT","StatusCode":1' + b"0" * 5000 + b"}"),
-        )
-    )
 
 
 @bounded

@@ -212,7 +212,9 @@ class _Clock:
 
 def _deduplicator(table: FakeDynamoDb, clock: _Clock) -> IdempotencyTableDeduplicator:
     # The receiver's own deduplication code drives the fake, so the fake answers what the code asks.
-    return IdempotencyTableDeduplicator(table, "t", window_seconds=1_000, clock=clock)
+    return IdempotencyTableDeduplicator(
+        table, "t", window_seconds=1_000, fingerprint_key=b"k" * 32, clock=clock
+    )
 
 
 def test_the_dedupe_table_refuses_a_live_record_and_returns_it_like_dynamodb() -> None:

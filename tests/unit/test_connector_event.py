@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iotbridge.connector_event import ConnectorEvent, EventValidationError, parse_webhook_body, wire_events
+from iotbridge.connector_event import (
+    MAX_DOCUMENT_DEPTH,
+    MAX_LISTED_PROBLEMS,
+    ConnectorEvent,
+    EventValidationError,
+    parse_webhook_body,
+    wire_events,
+)
+from iotbridge.errors import Problem
 
 CONNECTOR = "connector-1"
 MATTER_ID = r"0[xX][0-9a-fA-F]+$|^[0-9]+"
@@ -748,3 +757,95 @@ def test_any_rejected_trace_id_is_reported_without_its_value(operation: str, tra
     body = {**device_event(), "Operation": operation, "TraceId": trace_id + "\x00" * 130}
     found = problems(copy.deepcopy(body))
     assert found == [{"path": "TraceId", "rule": "length must be 1..128"}]
+
+
+# --- Bounds on the work and on the answer ------------------------------------------------------------
+
+
+def _refused(body: object) -> EventValidationError:
+    with pytest.raises(EventValidationError) as raised:
+        parse_webhook_body(body, CONNECTOR)
+    return raised.value
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"Operation": "DEVICE_DISCOVERY", "DeviceDiscoveryId": "a", "Devices": [{}] * 250_000},
+        {"Operation": "DEVICE_EVENT", **{f"k{n}": 1 for n in range(50_000)}},
+        [{"Operation": "DEVICE_EVENT", **{f"k{n}": 1 for n in range(2_000)}}] * 50,
+    ],
+    ids=["empty-devices", "unknown-members", "array-of-unknown-members"],
+)
+def test_a_body_with_very_many_problems_lists_the_first_ones_and_counts_the_rest(body: object) -> None:
+    # Before, every problem was listed: a 1 MiB body gave a 42 MB answer, over Lambda's 6 MB response limit.
+    refused = _refused(body)
+
+    assert len(refused.problems) == MAX_LISTED_PROBLEMS
+    assert refused.more >= 10 * MAX_LISTED_PROBLEMS
+    assert len(json.dumps([p.as_dict() for p in refused.problems])) < 20_000
+
+
+def test_the_first_problems_of_a_large_body_are_its_own() -> None:
+    devices: list[Any] = [
+        {"ConnectorDeviceId": f"d{n}", "CapabilityReport": {"version": "1.0.0", "endpoints": []}}
+        for n in range(3_000)
+    ]
+    devices[7] = {}
+    devices += [{"ConnectorDeviceId": "d", "CapabilityReport": {"version": "2"}}] * 2_000
+    refused = _refused({"Operation": "DEVICE_DISCOVERY", "DeviceDiscoveryId": "a", "Devices": devices})
+
+    assert refused.problems[:2] == [
+        Problem("Devices[7].ConnectorDeviceId", "required"),
+        Problem("Devices[7].CapabilityReport", "required"),
+    ]
+    # The rest are the devices from 3,000 on, each with its own two problems, in order.
+    assert refused.problems[2].path == "Devices[3000].CapabilityReport.version"
+    assert refused.problems[3].path == "Devices[3000].CapabilityReport.endpoints"
+
+
+def test_an_array_longer_than_its_bound_is_one_problem_in_a_large_body_too() -> None:
+    endpoint = {"id": "1", "deviceTypes": [], "clusters": [{"id": "x", "revision": 1}] * 51}
+    device = {"ConnectorDeviceId": "d", "CapabilityReport": {"version": "1.0.0", "endpoints": [endpoint]}}
+    refused = _refused(
+        {"Operation": "DEVICE_DISCOVERY", "DeviceDiscoveryId": "a", "Devices": [device, {"x": 1}] * 600}
+    )
+
+    assert refused.problems[0] == Problem(
+        "Devices[0].CapabilityReport.endpoints[0].clusters", "must hold 0..50 items"
+    )
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def test_a_document_as_deep_as_botocore_can_send_is_accepted_and_one_level_more_is_refused() -> None:
+    attributes_at = ("MatterEndpoint", "clusters", 0, "attributes")
+    event = {
+        "Operation": "DEVICE_EVENT",
+        "ConnectorDeviceId": "x",
+        "MatterEndpoint": {"id": "1", "clusters": [{"id": "0x6"}]},
+    }
+
+    deepest = copy.deepcopy(event)
+    deepest["MatterEndpoint"]["clusters"][0]["attributes"] = nested(MAX_DOCUMENT_DEPTH)
+    assert problems(deepest) == []
+
+    deeper = copy.deepcopy(event)
+    deeper["MatterEndpoint"]["clusters"][0]["attributes"] = nested(MAX_DOCUMENT_DEPTH + 1)
+    assert problems(deeper) == [
+        {
+            "path": render(attributes_at),
+            "rule": f"must not nest arrays and objects more than {MAX_DOCUMENT_DEPTH} levels deep",
+        }
+    ]
+    # Arrays count like objects.
+    deep_list: Any = 1
+    for _ in range(MAX_DOCUMENT_DEPTH + 1):
+        deep_list = [deep_list]
+    deeper["MatterEndpoint"]["clusters"][0]["attributes"] = deep_list
+    assert problems(deeper)[0]["rule"].startswith("must not nest")

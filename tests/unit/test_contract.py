@@ -84,7 +84,7 @@ def test_standard_webhooks_headers_and_connector_id_are_required(post: dict[str,
 
 def test_every_documented_response_is_there(document: dict[str, Any], post: dict[str, Any]) -> None:
     responses = post["responses"]
-    assert set(responses) == {"202", "400", "401", "413", "415", "422", "503"}
+    assert set(responses) == {"202", "400", "401", "409", "413", "415", "422", "503"}
     accepted = document["components"]["schemas"]["WebhookAccepted"]["properties"]
     assert {k: v["type"] for k, v in accepted.items()} == {
         "webhookId": "string",

@@ -49,7 +49,7 @@ def real_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
 
 def relay_for(managed_integrations: Any, sqs: Any) -> Forwarder:
     return Forwarder(
-        ManagedIntegrationsConnectorEvents(managed_integrations, attempts=1),
+        ManagedIntegrationsConnectorEvents(managed_integrations),
         SqsDeadLetterQueue(sqs, DEAD_LETTER_QUEUE_URL),
         # One group at a time: the Stubber answers strictly in the order responses were queued.
         workers=1,

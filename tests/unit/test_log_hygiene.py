@@ -24,7 +24,7 @@ from bridge_local.samples import encode, http_api_event, signed_headers
 from fakes.aws import InMemoryManagedIntegrations, InMemorySecretsManager, InMemorySqs, client_error
 from fakes.lambda_context import FakeLambdaContext
 from fakes.log_capture import Logs, captured_logs
-from fakes.receiver import InMemoryDeduplicator
+from fakes.receiver import GROUP_KEY, InMemoryDeduplicator
 from iotbridge.composition import BuiltAtInit
 from iotbridge.forwarder.adapters import ManagedIntegrationsConnectorEvents, SqsDeadLetterQueue
 from iotbridge.forwarder.domain.forwarding import Forwarder
@@ -138,7 +138,10 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Receiver:
     intake = WebhookIntake(
         keys=SecretsManagerSigningKeys(secrets, prefix="connectors/", max_age_seconds=0),
         queue=SqsFifoEventQueue(
-            sqs, "https://sqs.us-east-1.amazonaws.com/123456789012/events.fifo", sleep=lambda _: None
+            sqs,
+            "https://sqs.us-east-1.amazonaws.com/123456789012/events.fifo",
+            group_key=GROUP_KEY,
+            sleep=lambda _: None,
         ),
         deduplicator=table,
         limits=IntakeLimits(max_body_bytes=4096, tolerance_seconds=300),
@@ -211,8 +214,9 @@ def test_failing_dependencies_log_no_sensitive_value(receiver: Receiver, logs: L
     else:
         receiver.sqs.failure = failure.removeprefix("queue_")
 
-    # A valid webhook arrives, then the sender is told to retry, and nothing sensitive is logged
-    assert receiver.post(DEVICE_EVENT) == 503
+    # A valid webhook arrives, then the sender is told to retry (or, for an unusable secret, that the
+    # request cannot be authenticated, as for any unknown connector), and nothing sensitive is logged
+    assert receiver.post(DEVICE_EVENT) == (401 if failure == "malformed_secret" else 503)
     logs.assert_nothing_sensitive()
 
 
@@ -223,7 +227,7 @@ def test_failing_dependencies_log_no_sensitive_value(receiver: Receiver, logs: L
 def relay(monkeypatch: pytest.MonkeyPatch) -> tuple[InMemoryManagedIntegrations, InMemorySqs]:
     service, dead_letters = InMemoryManagedIntegrations(), InMemorySqs()
     built = Forwarder(
-        ManagedIntegrationsConnectorEvents(service.client, attempts=1),
+        ManagedIntegrationsConnectorEvents(service.client),
         SqsDeadLetterQueue(dead_letters, "https://sqs.us-east-1.amazonaws.com/123456789012/dlq.fifo"),
     )
     monkeypatch.setattr(forwarder, "wiring", BuiltAtInit.fixed(ForwarderWiring(built)))

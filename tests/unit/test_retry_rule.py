@@ -9,6 +9,7 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
 from bridge_local.answered import json_response
+from fakes.receiver import GROUP_KEY
 from iotbridge import clients
 from iotbridge.queued_event import QueuedEvent
 from iotbridge.receiver.adapters import SqsFifoEventQueue
@@ -39,6 +40,7 @@ def receiver() -> Any:
     environment = {
         "IDEMPOTENCY_TABLE": "t",
         "EVENT_QUEUE_URL": f"{NOWHERE}/123456789012/events.fifo",
+        "MESSAGE_GROUP_KEY": GROUP_KEY.decode(),
         "AWS_ENDPOINT_URL_SQS": NOWHERE,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from bridge_local.sam_template import load
-from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, SAMPLE_TIMESTAMP, sample_events
+from bridge_local.samples import (
+    DEMO_CONNECTOR_ID,
+    DEMO_MESSAGE_GROUP_KEY,
+    DEMO_SECRET,
+    SAMPLE_TIMESTAMP,
+    sample_events,
+)
 from fakes.receiver import InMemoryDeduplicator, InMemoryEventQueue, InMemorySigningKeys
 from iotbridge.connector_event import wire_events
 from iotbridge.queued_event import QueuedEvent
@@ -86,5 +92,7 @@ def test_forwarder_sample_records_are_queued_events() -> None:
     assert len(event["Records"]) >= 2
     for record in event["Records"]:
         queued = QueuedEvent.from_message_body(record["body"])
-        assert record["attributes"]["MessageGroupId"] == queued.message_group_id
+        assert record["attributes"]["MessageGroupId"] == queued.message_group_id(
+            DEMO_MESSAGE_GROUP_KEY.encode()
+        )
         assert wire_events(queued.event, queued.connector_id) == [queued.event]

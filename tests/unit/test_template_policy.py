@@ -169,3 +169,45 @@ def test_functions_run_python_3_13_on_arm64_with_active_tracing() -> None:
         assert props.get("Runtime", "python3.13") == "python3.13", name
         assert props.get("Architectures", ["arm64"]) == ["arm64"], name
         assert props.get("Tracing", "Active") == "Active", name
+
+
+@pytest.mark.parametrize(
+    ("prefix", "allowed"),
+    [
+        ("iot-bridge/connectors/", True),
+        ("connectors/", True),
+        ("a/b/c/", True),
+        ("iot-bridge/connectors", False),
+        ("connectors", False),
+        ("/", False),
+        ("", False),
+    ],
+)
+def test_the_signing_secret_prefix_must_end_with_its_separator(prefix: str, allowed: bool) -> None:
+    # Before, "connectors" was allowed: the grant connectors* then covered "connectors-admin", a secret any
+    # caller could have the receiver read by posting to connector id "-admin".
+    parameter = PARAMETERS["SigningSecretPrefix"]
+    fits = (
+        re.fullmatch(parameter["AllowedPattern"], prefix) is not None
+        and len(prefix) >= parameter["MinLength"]
+    )
+    assert fits is allowed
+
+
+def test_the_signing_secret_grant_covers_only_names_under_the_prefix() -> None:
+    [(where, statement)] = [(w, s) for w, s in STATEMENTS if w.endswith("ReadConnectorSigningSecrets")]
+    resource = statement["Resource"]["Fn::Sub"]
+    assert resource.endswith(":secret:${SigningSecretPrefix}*"), where
+    assert re.fullmatch(
+        PARAMETERS["SigningSecretPrefix"]["AllowedPattern"], PARAMETERS["SigningSecretPrefix"]["Default"]
+    )
+
+
+def test_the_largest_body_allowed_fits_in_a_lambda_request_even_base64_encoded() -> None:
+    # Before, MaxBodyBytes could be set to 10 MiB, over Lambda's 6 MB synchronous request limit: such a
+    # request never reached the receiver, and API Gateway answered 413 or 500 instead of the documented 413.
+    lambda_request_limit = 6 * 1024 * 1024
+    headers_and_context = 64 * 1024  # an HTTP API event's headers and request context, with room to spare
+    largest = PARAMETERS["MaxBodyBytes"]["MaxValue"]
+    assert largest * 4 / 3 + headers_and_context <= lambda_request_limit
+    assert PARAMETERS["MaxBodyBytes"]["Default"] <= largest

@@ -11,7 +11,7 @@ from botocore.exceptions import EndpointConnectionError
 from bridge_local.samples import BODIES, DEMO_CONNECTOR_ID, DEMO_SECRET, encode, signed_headers
 from fakes.aws import InMemorySecretsManager, InMemorySqs, client_error
 from fakes.lambda_context import FakeLambdaContext
-from fakes.receiver import InMemoryDeduplicator, InMemoryEventQueue, InMemorySigningKeys
+from fakes.receiver import GROUP_KEY, InMemoryDeduplicator, InMemoryEventQueue, InMemorySigningKeys
 from iotbridge.budget import LambdaBudget
 from iotbridge.queued_event import QueuedEvent
 from iotbridge.receiver.adapters import SecretsManagerSigningKeys, SqsFifoEventQueue
@@ -182,13 +182,78 @@ def test_secret_lookup_failure_is_temporary_not_unknown(error: Exception, reason
     assert caught.value.reason == reason
 
 
-def test_malformed_stored_secret_is_temporary_and_not_cached() -> None:
-    store = InMemorySecretsManager({"p/c1": "not-a-whsec-value!"})
-    keys = SecretsManagerSigningKeys(store, prefix="p/", max_age_seconds=300)
-    with pytest.raises(DependencyUnavailableError):
-        keys.keys_for("c1")
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "not-a-whsec-value!",
+        json.dumps({"signingSecret": DEMO_SECRET}),
+        None,  # binary: no SecretString
+    ],
+    ids=["malformed", "json", "binary"],
+)
+def test_an_unusable_stored_secret_is_an_unknown_connector_for_the_cache_period(stored: str | None) -> None:
+    # Before, this was a 503 with Retry-After: a caller could tell that the secret existed, and its sender
+    # retried for as long as it stayed unusable, each request costing a lookup and an error line.
+    now = [0.0]
+
+    class Binary(InMemorySecretsManager):
+        def get_secret_value(self, SecretId: str) -> dict[str, Any]:
+            answer = super().get_secret_value(SecretId)
+            return answer if stored is not None else {"Name": SecretId, "SecretBinary": b"\x00\x01"}
+
+    store = Binary({"p/c1": stored or "placeholder"})
+    keys = SecretsManagerSigningKeys(store, prefix="p/", max_age_seconds=300, clock=lambda: now[0])
+
+    assert keys.keys_for("c1") is None
+    now[0] = 299
+    assert keys.keys_for("c1") is None
+    assert store.calls == 1
     store.secrets["p/c1"] = DEMO_SECRET
+    Binary.get_secret_value = InMemorySecretsManager.get_secret_value  # type: ignore[method-assign]
+    now[0] = 301
     assert keys.keys_for("c1") == parse_secrets(DEMO_SECRET)
+
+
+def test_a_secret_scheduled_for_deletion_is_an_unknown_connector() -> None:
+    store = InMemorySecretsManager({})
+    store.failure = client_error("InvalidRequestException", 400, "marked for deletion", "GetSecretValue")
+    keys = SecretsManagerSigningKeys(store, prefix="p/", max_age_seconds=300)
+
+    assert keys.keys_for("c1") is None
+
+
+def test_a_flood_of_unknown_connector_ids_costs_a_bounded_number_of_lookups() -> None:
+    now = [0.0]
+    store = InMemorySecretsManager({"p/known": DEMO_SECRET})
+    keys = SecretsManagerSigningKeys(store, prefix="p/", max_age_seconds=300, clock=lambda: now[0])
+    keys.keys_for("known")
+    answers = {"unknown": 0, "later": 0}
+
+    # 1,000 requests for distinct made-up ids within one second
+    for n in range(1000):
+        now[0] = n / 1000
+        try:
+            answers["unknown" if keys.keys_for(f"made-up-{n}") is None else "known"] += 1
+        except DependencyUnavailableError as exc:
+            assert exc.reason == "lookup_rate"
+            answers["later"] += 1
+
+    # A burst, then the steady rate: far fewer lookups than requests; the known connector is still served
+    assert store.calls - 1 <= 50 + 10
+    assert answers["unknown"] == store.calls - 1
+    assert answers["later"] == 1000 - answers["unknown"]
+    assert keys.keys_for("known") == parse_secrets(DEMO_SECRET)
+
+
+def test_the_same_unknown_connector_again_costs_no_lookup_for_a_minute() -> None:
+    now = [0.0]
+    store = InMemorySecretsManager({})
+    keys = SecretsManagerSigningKeys(store, prefix="p/", max_age_seconds=300, clock=lambda: now[0])
+
+    for n in range(1000):
+        now[0] = n * 0.05  # 50 seconds in all
+        assert keys.keys_for("ghost") is None
+    assert store.calls == 1
 
 
 def events(count: int, size: int = 10) -> list[QueuedEvent]:
@@ -200,7 +265,7 @@ def events(count: int, size: int = 10) -> list[QueuedEvent]:
 
 def test_queue_sends_at_most_ten_entries_a_request_in_order() -> None:
     sqs = InMemorySqs()
-    SqsFifoEventQueue(sqs, "q").enqueue(events(23))
+    SqsFifoEventQueue(sqs, "q", group_key=GROUP_KEY).enqueue(events(23))
     assert [len(r) for r in sqs.requests] == [10, 10, 3]
     bodies = [json.loads(e["MessageBody"])["index"] for r in sqs.requests for e in r]
     assert bodies == list(range(23))
@@ -208,13 +273,13 @@ def test_queue_sends_at_most_ten_entries_a_request_in_order() -> None:
 
 def test_queue_requests_stay_under_one_mebibyte() -> None:
     sqs = InMemorySqs()
-    SqsFifoEventQueue(sqs, "q").enqueue(events(5, size=300_000))
+    SqsFifoEventQueue(sqs, "q", group_key=GROUP_KEY).enqueue(events(5, size=300_000))
     assert [len(r) for r in sqs.requests] == [3, 2]
 
 
 def test_failed_entries_are_resent_alone() -> None:
     sqs = InMemorySqs(fail_times=1)
-    SqsFifoEventQueue(sqs, "q", sleep=lambda _: None).enqueue(events(3))
+    SqsFifoEventQueue(sqs, "q", group_key=GROUP_KEY, sleep=lambda _: None).enqueue(events(3))
     assert [len(r) for r in sqs.requests] == [3, 1]
     assert sqs.requests[1][0]["MessageDeduplicationId"] == sqs.requests[0][0]["MessageDeduplicationId"]
 
@@ -222,4 +287,4 @@ def test_failed_entries_are_resent_alone() -> None:
 def test_entries_failing_every_attempt_make_the_queue_unavailable() -> None:
     sqs = InMemorySqs(fail_times=99)
     with pytest.raises(DependencyUnavailableError):
-        SqsFifoEventQueue(sqs, "q", sleep=lambda _: None).enqueue(events(2))
+        SqsFifoEventQueue(sqs, "q", group_key=GROUP_KEY, sleep=lambda _: None).enqueue(events(2))

@@ -13,8 +13,8 @@ Retry rule: every AWS call has exactly one retry layer, chosen by what a failure
 | Secrets Manager GetSecretValue (receiver)      | botocore                     | 3                          |
 | DynamoDB Put/Update/Get/DeleteItem (receiver)  | botocore                     | 3                          |
 | SQS SendMessageBatch (receiver)                | the receiver's hand-off loop | 3 calls in all             |
-| SendConnectorEvent (forwarder)                 | botocore                     | SEND_MAX_ATTEMPTS (3)      |
-| SQS SendMessage to the dead-letter queue       | botocore                     | 3                          |
+| SendConnectorEvent (forwarder)                 | the forwarder, within budget | SEND_MAX_ATTEMPTS (3)      |
+| SQS SendMessage to the dead-letter queue       | none (SQS delivers it again) | 1                          |
 | IoT Events Data, every operation (reset job)   | the job's loop               | RESET_MAX_ITEM_ATTEMPTS (8)|
 | Lambda Invoke of a continuation (reset job)    | botocore                     | 3                          |
 
@@ -123,12 +123,18 @@ def failure_of(exc: BaseException) -> Failure:
 
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
-        code = str(error.get("Code") or "Unknown")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = str(error.get("Code") or "")
+        if not code or code.isdigit():
+            # No AWS error type in the answer (botocore then gives the status as the code).
+            code = f"HTTP{status}" if status else "Unidentified"
         message = str(error.get("Message") or "")[:512]
-        return Failure(code, message, code_is_transient(code, status), http_status=status)
+        return Failure(code, message, code_is_transient(code), http_status=status)
     if isinstance(exc, ParamValidationError):
         # The request itself is wrong: sending it again cannot help.
         return Failure("ParamValidationError", str(exc)[:512], transient=False)
+    if isinstance(exc, RecursionError | UnicodeError):
+        # Nested too deep, or text no encoder can send: the same request fails the same way every time.
+        return Failure(type(exc).__name__, "the request cannot be serialised", transient=False)
     # Connection errors, timeouts and the rest of botocore's own errors, and anything unforeseen.
     return Failure(type(exc).__name__, str(exc)[:512], transient=True)

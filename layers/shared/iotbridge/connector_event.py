@@ -38,6 +38,14 @@ from .operations import OPERATION_MEMBERS, OPERATIONS, ConnectorEventOperation
 from .smithy import SmithyLength, SmithyPattern, SmithyRange
 
 MAX_EVENTS_PER_BODY: Final = 50
+# A 422 lists at most this many problems, and counts the rest.
+MAX_LISTED_PROBLEMS: Final = 100
+# botocore validates and serializes a document one Python frame per level of nesting, under Python's default
+# recursion limit of 1000: a document of about 975 levels fails with RecursionError at the top of a thread,
+# fewer the deeper the call. The forwarder calls it through the Lambda runtime, Powertools and its own frames,
+# well under 100 of them; 512 levels leave that room several times over. A deeper document could be
+# accepted here but never sent, so it is refused here.
+MAX_DOCUMENT_DEPTH: Final = 512
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -75,9 +83,10 @@ class _JsonDocument:
 
     @staticmethod
     def _validate(value: Any) -> Any:
-        pending = [value]
+        # (item, how many arrays and objects hold it)
+        pending: list[tuple[Any, int]] = [(value, 0)]
         while pending:
-            item = pending.pop()
+            item, depth = pending.pop()
             kind = type(item)
             if item is None or kind is bool or kind is int:
                 continue
@@ -85,12 +94,19 @@ class _JsonDocument:
                 ok = _is_text(item)
             elif kind is float:
                 ok = math.isfinite(item)  # NaN and the infinities are not JSON, though json.loads reads them
-            elif kind is list:
-                pending.extend(item)
-                ok = True
-            elif kind is dict:
-                ok = all(type(key) is str and _is_text(key) for key in item)
-                pending.extend(item.values())
+            elif kind is list or kind is dict:
+                if depth >= MAX_DOCUMENT_DEPTH:
+                    raise PydanticCustomError(
+                        "event_document_depth",
+                        "must not nest arrays and objects more than {depth} levels deep",
+                        {"depth": MAX_DOCUMENT_DEPTH},
+                    )
+                if kind is list:
+                    pending.extend((member, depth + 1) for member in item)
+                    ok = True
+                else:
+                    ok = all(type(key) is str and _is_text(key) for key in item)
+                    pending.extend((member, depth + 1) for member in item.values())
             else:
                 ok = False
             if not ok:
@@ -437,8 +453,9 @@ def connector_id_problems(connector_id: str) -> tuple[Problem, ...]:
 def parse_webhook_body(data: object, connector_id: str) -> list[ConnectorEvent]:
     """The events in a webhook body (already parsed JSON): one event object, or an array of 1 to 50.
 
-    Raises EventValidationError listing every failing member, each as a path such as
-    `[3].Devices[0].CapabilityReport.endpoints[2].id` and a rule; neither ever quotes the sender's values.
+    Raises EventValidationError listing the failing members (the first MAX_LISTED_PROBLEMS, and a count of
+    the rest), each as a path such as `[3].Devices[0].CapabilityReport.endpoints[2].id` and a rule; neither
+    ever quotes the sender's values.
     """
     problems = connector_id_problems(connector_id)
     if problems:
@@ -450,12 +467,88 @@ def parse_webhook_body(data: object, connector_id: str) -> list[ConnectorEvent]:
         try:
             return _MANY_EVENTS.validate_python(data, context=context)
         except ValidationError as exc:
-            raise EventValidationError(_problems(exc, data, array=True)) from None
+            raise _refusal(exc, data, context) from None
     if isinstance(data, dict):
         try:
             return [_ONE_EVENT.validate_python(data, context=context)]
         except ValidationError as exc:
-            raise EventValidationError(_problems(exc, [data], array=False)) from None
+            raise _refusal(exc, data, context) from None
     raise EventValidationError(
         [Problem("", f"must be an event object or an array of 1..{MAX_EVENTS_PER_BODY} event objects")]
     )
+
+
+# Up to this many errors are rendered one by one; beyond it, the first ones are found on a trimmed copy of
+# the body, so that neither the work nor the answer grows with the number of problems.
+_RENDERED_ERRORS_LIMIT: Final = 1000
+
+
+def _refusal(exc: ValidationError, data: object, context: dict[str, str]) -> EventValidationError:
+    array = isinstance(data, list)
+    items = cast(list[object], data if array else [data])
+    total = exc.error_count()
+    if total <= _RENDERED_ERRORS_LIMIT:
+        problems = _problems(exc, items, array)
+        listed = problems[:MAX_LISTED_PROBLEMS]
+        return EventValidationError(listed, more=len(problems) - len(listed))
+    listed = _first_problems(data, context)[:MAX_LISTED_PROBLEMS]
+    return EventValidationError(listed, more=max(0, total - len(listed)))
+
+
+def _first_problems(data: object, context: dict[str, str]) -> list[Problem]:
+    """The first problems of a body with very many, from copies of it cut ever less short.
+
+    The copy keeps the first `keep` items of each array of objects (an array longer than its bound is kept
+    whole: its length is its one problem), and every known member of each object but only its first `keep`
+    unknown ones. It breaks no rule the body keeps, so its problems are the body's own.
+    """
+    array = isinstance(data, list)
+    adapter = _MANY_EVENTS if array else _ONE_EVENT
+    schema, definitions = _body_schema(array)
+    keep = 8
+    while True:
+        copy, cut = _trimmed(data, schema, definitions, keep)
+        try:
+            adapter.validate_python(copy, context=context)
+            problems: list[Problem] = []
+        except ValidationError as exc:
+            problems = _problems(exc, cast(list[object], copy if array else [copy]), array)
+        if len(problems) >= MAX_LISTED_PROBLEMS or not cut:
+            return problems
+        keep *= 4
+
+
+@lru_cache(maxsize=2)
+def _body_schema(array: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The JSON Schema of a body (the models' own), and its definitions."""
+    schema = (_MANY_EVENTS if array else _ONE_EVENT).json_schema(ref_template="#/$defs/{model}")
+    definitions = schema.pop("$defs", {})
+    return schema, definitions
+
+
+def _trimmed(value: Any, schema: dict[str, Any], definitions: dict[str, Any], keep: int) -> tuple[Any, bool]:
+    """`value` cut as `_first_problems` says, and whether anything was left out."""
+    while "$ref" in schema:
+        schema = definitions[schema["$ref"].rsplit("/", 1)[-1]]
+    if type(value) is dict and "properties" in schema:
+        members = schema["properties"]
+        copy: dict[str, Any] = {}
+        cut = False
+        unknown = 0
+        for name, member in value.items():
+            if name in members:
+                copy[name], inner_cut = _trimmed(member, members[name], definitions, keep)
+                cut |= inner_cut
+            elif unknown < keep:
+                copy[name] = member
+                unknown += 1
+            else:
+                cut = True
+        return copy, cut
+    items = schema.get("items")
+    if type(value) is list and isinstance(items, dict) and len(value) <= schema.get("maxItems", len(value)):
+        kept = [
+            _trimmed(item, items, definitions, keep) for item in value[: max(keep, schema.get("minItems", 0))]
+        ]
+        return [item for item, _ in kept], len(kept) < len(value) or any(cut for _, cut in kept)
+    return value, False

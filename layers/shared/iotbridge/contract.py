@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any
 
-from .connector_event import MAX_EVENTS_PER_BODY, ConnectorEvent
+from .connector_event import MAX_EVENTS_PER_BODY, MAX_LISTED_PROBLEMS, ConnectorEvent
 from .operations import OPERATION_MEMBERS
 from .webhook_signature import MAX_SIGNATURE_HEADER_CHARS, MAX_TIMESTAMP_DIGITS, MAX_WEBHOOK_ID_CHARS
 
@@ -124,7 +124,17 @@ def openapi() -> dict[str, Any]:
         "required": ["message"],
         "properties": {
             "message": {"type": "string"},
-            "errors": {"type": "array", "items": {"$ref": _REF.format(model="Problem")}},
+            "errors": {
+                "type": "array",
+                "items": {"$ref": _REF.format(model="Problem")},
+                "maxItems": MAX_LISTED_PROBLEMS,
+                "description": f"The body's problems, the first {MAX_LISTED_PROBLEMS} of them.",
+            },
+            "moreErrors": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "How many more problems the body has beyond those listed (present only then).",
+            },
         },
     }
     operation = {
@@ -177,8 +187,12 @@ def openapi() -> dict[str, Any]:
             },
             "400": _error_response("The body is not JSON, or its base64 encoding does not decode."),
             "401": _error_response(
-                "Unknown connector, a missing or malformed signing header, a wrong signature or a timestamp "
-                "out of tolerance: one answer for all."
+                "Unknown connector (or one whose secret is unusable), a missing or malformed signing header, "
+                "a wrong signature or a timestamp out of tolerance: one answer for all."
+            ),
+            "409": _error_response(
+                "The webhook-id was already accepted for this connector with another body: new content "
+                "needs a new webhook-id (the same body again is a 202 duplicate)."
             ),
             "413": _error_response("The body is too large."),
             "415": _error_response("The content type is not application/json."),

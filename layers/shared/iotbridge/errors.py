@@ -40,32 +40,68 @@ TRANSIENT_CODES = frozenset(
         # botocore's transient codes
         "RequestTimeout",
         "RequestTimeoutException",
+        # Credentials that expired or were rotated, and clocks that drifted: fixed without the request
+        # changing, so worth a retry (AccessDeniedException, a missing permission, is not).
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "RequestTimeTooSkewed",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "IncompleteSignature",
     }
 )
 
 # Codes that will fail the same way however often the same request is sent.
 PERMANENT_CODES = frozenset(
     {
+        # Across the APIs the project calls
         "ValidationException",
         "AccessDeniedException",
+        "AccessDenied",
         "ResourceNotFoundException",
         "InvalidRequestException",
+        "InvalidParameterException",
+        "InvalidParameterValue",
+        "InvalidParameterValueException",
+        "ParamValidationError",
+        # SQS
+        "QueueDoesNotExist",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "InvalidAddress",
+        "InvalidMessageContents",
+        "InvalidAttributeValue",
+        "MissingParameter",
+        "UnsupportedOperation",
+        "AWS.SimpleQueueService.UnsupportedOperation",
+        "BatchEntryIdsNotDistinct",
+        "BatchRequestTooLong",
+        "EmptyBatchRequest",
+        "TooManyEntriesInBatchRequest",
+        "InvalidBatchEntryId",
+        # DynamoDB
+        "ConditionalCheckFailedException",
+        "ItemCollectionSizeLimitExceededException",
+        # Secrets Manager
+        "DecryptionFailure",
+        # Lambda
+        "RequestTooLargeException",
+        "InvalidRequestContentException",
     }
 )
 
 
-def code_is_transient(code: str, http_status: int | None = None) -> bool:
-    """Whether a service error code (or, for a code we do not know, its HTTP status) is worth a retry.
+def code_is_transient(code: str) -> bool:
+    """Whether a service error is worth a retry, by its AWS error code.
 
-    Unknown codes count as transient, except a 4xx other than 429: retrying a permanent error costs a few
-    calls and ends in a dead-letter queue anyway, while giving up on a transient one at once loses
-    something a retry would have delivered.
+    A code we do not know (a new one, or none at all: a proxy's page, a bare status) counts as transient,
+    whatever its HTTP status: retrying a permanent error costs a few tries, bounded by the caller, and ends
+    in a dead-letter queue with its code anyway, while giving up at once on a transient one loses something
+    a retry would have delivered.
     """
-    if code in TRANSIENT_CODES:
-        return True
-    if code in PERMANENT_CODES:
-        return False
-    return not (http_status is not None and 400 <= http_status < 500 and http_status != 429)
+    return code not in PERMANENT_CODES
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -37,10 +38,14 @@ class QueuedEvent:
     received_at: int  # unix seconds at which the receiver accepted the webhook
     event: dict[str, Any]  # the SendConnectorEvent body, as received, without ConnectorId
 
-    @property
-    def message_group_id(self) -> str:
-        # Hashed: device ids are sensitive and group ids show up in SQS metadata.
-        return f"{self.connector_id}.{_digest(device_key(self.event))[:_HASH_CHARS]}"
+    def message_group_id(self, key: bytes) -> str:
+        """The FIFO group of the event's device: its connector and a keyed hash of the device.
+
+        Keyed with the deployment's own key: device ids are sensitive, group ids show up in SQS metadata and
+        in logs, and an unkeyed hash of a guessable id can be reversed by trying candidates.
+        """
+        digest = hmac.new(key, device_key(self.event).encode("utf-8"), hashlib.sha256).hexdigest()
+        return f"{self.connector_id}.{digest[:_HASH_CHARS]}"
 
     @property
     def deduplication_id(self) -> str:

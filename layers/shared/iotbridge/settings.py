@@ -37,6 +37,13 @@ class Environment:
             self._problems.append(Problem(name, "required: the function cannot run without it"))
         return value
 
+    def key(self, name: str, *, minimum_chars: int) -> bytes:
+        """A key given as text (required); its value never appears in a problem."""
+        value = self._variables.get(name, "")
+        if len(value) < minimum_chars:
+            self._problems.append(Problem(name, f"required: a key of at least {minimum_chars} characters"))
+        return value.encode("utf-8")
+
     def whole_number(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
         return int(self._number(name, default, int, minimum=minimum, maximum=maximum))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -15,26 +16,44 @@ _REPORTED_PARAMETER = re.compile(r'parameter(?: in input:)? "?([A-Za-z0-9_.\[\]]
 
 
 class ManagedIntegrationsConnectorEvents:
-    """AWS IoT managed integrations SendConnectorEvent through a botocore client.
-
-    Retries with exponential backoff and jitter are the client's own (botocore "standard" mode, the one
-    retry layer of this call); AWS marks the call idempotent, so a retried send cannot double an event.
+    """AWS IoT managed integrations SendConnectorEvent through a botocore client of one try per call: the
+    forwarder's domain is the one retry layer (iotbridge.clients). AWS marks the call idempotent, so a
+    retried send cannot double an event.
     """
 
-    def __init__(self, client: Any, *, attempts: int) -> None:
-        self._client = client
-        self._attempts = attempts
+    CLIENT_ATTEMPTS = 1
 
-    def send_connector_event(self, params: Mapping[str, Any]) -> int:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        client.meta.events.register(
+            "before-parse.iot-managed-integrations.SendConnectorEvent",
+            _delivered_whatever_the_body,
+            unique_id="iotbridge-2xx-means-delivered",
+        )
+
+    def send_connector_event(self, params: Mapping[str, Any]) -> None:
         try:
-            response = self._client.send_connector_event(**params)
+            self._client.send_connector_event(**params)
         except Exception as exc:
             failure = failure_of(exc)
             safe = Failure(
                 failure.code, safe_error_message(exc, failure), failure.transient, failure.http_status
             )
-            raise service_call_error(safe, retries=retries_made(exc, self._attempts)) from exc
-        return retries_made(response, self._attempts)
+            raise service_call_error(safe) from exc
+
+
+def _delivered_whatever_the_body(response_dict: dict[str, Any], **_: Any) -> None:
+    """A 2xx means the service took the event: a body botocore could not parse (a JSON array, say) is read
+    as an empty answer rather than failing a call whose event was delivered, which would send it again."""
+    if not 200 <= int(response_dict.get("status_code") or 0) < 300:
+        return
+    body = response_dict.get("body") or b""
+    try:
+        parsed = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return  # not JSON: botocore reads such a body without failing
+    if not isinstance(parsed, dict):
+        response_dict["body"] = b"{}"
 
 
 def safe_error_message(exc: BaseException, failure: Failure) -> str:
@@ -51,22 +70,14 @@ def safe_error_message(exc: BaseException, failure: Failure) -> str:
     return f"{OPERATION_NAME} failed with {failure.code}"
 
 
-def retries_made(exc_or_response: BaseException | Mapping[str, Any], max_attempts: int) -> int:
-    """In-call retries botocore made, from the response metadata it records on results and on errors."""
-    response: Any = exc_or_response
-    if isinstance(exc_or_response, BaseException):
-        response = getattr(exc_or_response, "response", None)
-        if not isinstance(response, Mapping):
-            # No HTTP response at all (connection failures, timeouts): botocore's standard mode retries these
-            # until its attempts run out, so this is the count, or an upper bound if its retry quota ran dry.
-            return max(0, max_attempts - 1)
-    metadata = response.get("ResponseMetadata") if isinstance(response, Mapping) else None
-    attempts = metadata.get("RetryAttempts") if isinstance(metadata, Mapping) else None
-    return attempts if isinstance(attempts, int) and attempts >= 0 else 0
-
-
 class SqsDeadLetterQueue:
-    """An SQS FIFO queue that keeps the messages the forwarder gave up on, with why as message attributes."""
+    """An SQS FIFO queue that keeps the messages the forwarder gave up on, with why as message attributes.
+
+    One try per put: a failed put leaves the record on the event queue, and SQS's next delivery of it is
+    the retry (iotbridge.clients).
+    """
+
+    CLIENT_ATTEMPTS = 1
 
     def __init__(self, client: Any, queue_url: str) -> None:
         self._client = client

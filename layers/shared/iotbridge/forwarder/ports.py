@@ -10,8 +10,8 @@ from typing import Any, Protocol
 class ConnectorEvents(Protocol):
     """AWS IoT managed integrations, as far as the forwarder needs it."""
 
-    def send_connector_event(self, params: Mapping[str, Any]) -> int:
-        """Send one event; return how many retries the call made on its way to success."""
+    def send_connector_event(self, params: Mapping[str, Any]) -> None:
+        """Send one event: one try, no retry (the caller is the retry layer)."""
         ...
 
 

@@ -26,14 +26,16 @@ class ForwarderWiring:
         events = client(
             "iot-managed-integrations",
             aws,
-            attempts=settings.send_max_attempts,
+            attempts=ManagedIntegrationsConnectorEvents.CLIENT_ATTEMPTS,
             pool_connections=max(10, settings.forward_workers),
         )
+        dead_letters = client("sqs", aws, attempts=SqsDeadLetterQueue.CLIENT_ATTEMPTS)
         forwarder = Forwarder(
-            ManagedIntegrationsConnectorEvents(events, attempts=settings.send_max_attempts),
-            SqsDeadLetterQueue(client("sqs", aws), settings.dead_letter_queue_url),
+            ManagedIntegrationsConnectorEvents(events),
+            SqsDeadLetterQueue(dead_letters, settings.dead_letter_queue_url),
             workers=settings.forward_workers,
-            # A record is only started while one full attempt of it still fits in the invocation.
-            time_margin_seconds=aws.one_try_seconds,
+            max_attempts=settings.send_max_attempts,
+            call_seconds=aws.one_try_seconds,
+            max_receives=settings.max_receive_count,
         )
         return cls(forwarder=forwarder)

@@ -7,6 +7,7 @@ DependencyUnavailableError (or, for the dedupe record, WebhookInProgressError).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import random
 import threading
@@ -22,21 +23,58 @@ from iotbridge.clients import failure_of
 from iotbridge.queued_event import QueuedEvent
 from iotbridge.webhook_signature import SecretFormatError, parse_secrets
 
-from .ports import DEFAULT_LEASE_SECONDS, DependencyUnavailableError, WebhookInProgressError
+from .ports import (
+    DEFAULT_LEASE_SECONDS,
+    DependencyUnavailableError,
+    WebhookConflictError,
+    WebhookInProgressError,
+)
 
 logger = Logger(child=True)
 
-_UNKNOWN_SECRET_CODES = frozenset(
-    {"ResourceNotFoundException", "ValidationException", "InvalidParameterException"}
+# Answers that mean "no usable secret of that name": the connector is unknown, like a missing one.
+# InvalidRequestException is what a secret scheduled for deletion answers.
+_NO_SECRET_CODES = frozenset(
+    {
+        "ResourceNotFoundException",
+        "ValidationException",
+        "InvalidParameterException",
+        "InvalidRequestException",
+    }
 )
 # Unknown connectors are remembered for less time than known ones, so a new connector's secret is
-# picked up quickly while a flood of requests for made-up ids costs few Secrets Manager calls.
+# picked up quickly while repeated requests for a made-up id cost one lookup a minute.
 _NEGATIVE_CACHE_SECONDS = 60.0
-_MAX_CACHED_CONNECTORS = 1024
+_MAX_CACHED_CONNECTORS = 4096
+# Lookups of connectors not in the cache, per execution environment: a burst, then a steady rate. A flood
+# of made-up ids beyond it is answered "try again later" without a Secrets Manager call each.
+_LOOKUP_BURST = 50
+_LOOKUPS_PER_SECOND = 10.0
+
+
+class _TokenBucket:
+    def __init__(self, burst: int, rate: float, clock: Callable[[], float]) -> None:
+        self._burst, self._rate, self._clock = burst, rate, clock
+        self._tokens = float(burst)
+        self._at = clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 class SecretsManagerSigningKeys:
-    """Each connector's keys live in the secret `<prefix><connector id>`; cached with a bounded age."""
+    """Each connector's keys live in the secret `<prefix><connector id>`; cached with a bounded age.
+
+    A connector whose secret is missing, scheduled for deletion or holds no usable `whsec_` value is unknown
+    (the same single 401 for all: a caller cannot tell which secrets exist). An unusable secret is the
+    operator's to fix: it is logged when it is read, once per cache period, and remembered for that period.
+    """
 
     def __init__(
         self,
@@ -52,6 +90,7 @@ class SecretsManagerSigningKeys:
         self._clock = clock
         self._cache: OrderedDict[str, tuple[float, tuple[bytes, ...] | None]] = OrderedDict()
         self._lock = threading.Lock()
+        self._lookups = _TokenBucket(_LOOKUP_BURST, _LOOKUPS_PER_SECOND, clock)
 
     def keys_for(self, connector_id: str) -> tuple[bytes, ...] | None:
         now = self._clock()
@@ -60,8 +99,9 @@ class SecretsManagerSigningKeys:
             if hit is not None and hit[0] > now:
                 self._cache.move_to_end(connector_id)
                 return hit[1]
-        keys = self._fetch(connector_id)
-        ttl = self._max_age if keys is not None else min(self._max_age, _NEGATIVE_CACHE_SECONDS)
+            if not self._lookups.take():
+                raise DependencyUnavailableError("lookup_rate")
+        keys, ttl = self._fetch(connector_id)
         with self._lock:
             self._cache[connector_id] = (now + ttl, keys)
             self._cache.move_to_end(connector_id)
@@ -69,30 +109,30 @@ class SecretsManagerSigningKeys:
                 self._cache.popitem(last=False)
         return keys
 
-    def _fetch(self, connector_id: str) -> tuple[bytes, ...] | None:
+    def _fetch(self, connector_id: str) -> tuple[tuple[bytes, ...] | None, float]:
+        """The connector's keys (None: unknown) and how long to remember the answer."""
         try:
             response = self._client.get_secret_value(SecretId=self._prefix + connector_id)
         except ClientError as exc:
             failure = failure_of(exc)
-            if failure.code in _UNKNOWN_SECRET_CODES:
-                return None
+            if failure.code in _NO_SECRET_CODES:
+                return None, min(self._max_age, _NEGATIVE_CACHE_SECONDS)
             logger.error("signing secret lookup failed", extra={"error_code": failure.code})
             raise DependencyUnavailableError("secrets") from None
         except BotoCoreError as exc:
             logger.error("signing secret lookup failed", extra={"error_code": type(exc).__name__})
             raise DependencyUnavailableError("secrets") from None
         secret_string = response.get("SecretString")
-        if not isinstance(secret_string, str):
-            logger.error("signing secret has no SecretString", extra={"connector_id": connector_id})
-            raise DependencyUnavailableError("secret_format")
         try:
-            return parse_secrets(secret_string)
+            if not isinstance(secret_string, str):
+                raise SecretFormatError("the secret holds binary data, not a SecretString")
+            return parse_secrets(secret_string), self._max_age
         except SecretFormatError as exc:
-            # The operator's mistake, not the sender's: a retry will succeed once the secret is fixed.
-            logger.error(
-                "signing secret is malformed", extra={"connector_id": connector_id, "problem": str(exc)}
+            logger.warning(
+                "signing secret is unusable: requests for this connector are refused until it is fixed",
+                extra={"connector_id": connector_id, "problem": str(exc)},
             )
-            raise DependencyUnavailableError("secret_format") from None
+            return None, self._max_age
 
 
 class SqsFifoEventQueue:
@@ -109,9 +149,12 @@ class SqsFifoEventQueue:
     # The client this adapter needs: one try per call (the loop below is the retry layer).
     CLIENT_ATTEMPTS = 1
 
-    def __init__(self, client: Any, queue_url: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, client: Any, queue_url: str, *, group_key: bytes, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self._client = client
         self._queue_url = queue_url
+        self._group_key = group_key
         self._sleep = sleep
 
     def enqueue(self, events: Sequence[QueuedEvent]) -> None:
@@ -142,7 +185,7 @@ class SqsFifoEventQueue:
                 {
                     "Id": entry_id,
                     "MessageBody": body,
-                    "MessageGroupId": event.message_group_id,
+                    "MessageGroupId": event.message_group_id(self._group_key),
                     "MessageDeduplicationId": event.deduplication_id,
                 }
                 for entry_id, (event, body) in pending.items()
@@ -192,12 +235,17 @@ class IdempotencyTableDeduplicator:
         table_name: str,
         *,
         window_seconds: int,
+        fingerprint_key: bytes,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._table = table_name
         self._window = window_seconds
+        self._fingerprint_key = fingerprint_key
         self._clock = clock
+
+    def _keyed(self, digest: str) -> str:
+        return hmac.new(self._fingerprint_key, digest.encode("ascii"), hashlib.sha256).hexdigest()
 
     @staticmethod
     def record_id(connector_id: str, webhook_id: str) -> str:
@@ -211,11 +259,15 @@ class IdempotencyTableDeduplicator:
         webhook_id: str,
         action: Callable[[], dict[str, Any]],
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        body_digest: str = "",
     ) -> tuple[dict[str, Any], bool]:
         key = {"id": {"S": self.record_id(connector_id, webhook_id)}}
         now = self._clock()
         now_ms = int(now * 1000)
         in_progress_ms = int(lease_seconds * 1000)
+        # Keyed: the table keeps no plain digest of bodies that carry sensitive values.
+        body_digest = self._keyed(body_digest) if body_digest else ""
+        fingerprint = {"fingerprint": {"S": body_digest}} if body_digest else {}
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -224,6 +276,7 @@ class IdempotencyTableDeduplicator:
                     "status": {"S": self.IN_PROGRESS},
                     "expiration": {"N": str(int(now) + self._window)},
                     "in_progress_expiration": {"N": str(now_ms + max(in_progress_ms, 1000))},
+                    **fingerprint,
                 },
                 # A new id, a record past its window (TTL deletes lazily), or an owner that timed out.
                 ConditionExpression=(
@@ -246,7 +299,7 @@ class IdempotencyTableDeduplicator:
         except ClientError as exc:
             if failure_of(exc).code != "ConditionalCheckFailedException":
                 self._unavailable(exc)
-            return self._earlier_answer(key, exc.response.get("Item")), True
+            return self._earlier_answer(key, exc.response.get("Item"), body_digest), True
         except BotoCoreError as exc:
             self._unavailable(exc)
 
@@ -272,7 +325,9 @@ class IdempotencyTableDeduplicator:
             logger.warning("deduplication record not completed", extra={"error_code": failure_of(exc).code})
         return result, False
 
-    def _earlier_answer(self, key: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    def _earlier_answer(
+        self, key: dict[str, Any], old: dict[str, Any] | None, body_digest: str
+    ) -> dict[str, Any]:
         if not old:  # an endpoint that does not return the old item on a failed condition
             try:
                 old = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
@@ -280,6 +335,10 @@ class IdempotencyTableDeduplicator:
                 self._unavailable(exc)
         if not old:  # deleted since (expired, or its owner failed): the sender's retry will run it
             raise WebhookInProgressError
+        stored = old.get("fingerprint", {}).get("S")
+        # A record written before fingerprints were kept has none: it is taken as the same body.
+        if stored and body_digest and stored != body_digest:
+            raise WebhookConflictError
         status = old.get("status", {}).get("S")
         response = old.get("response", {}).get("S")
         if status != self.COMPLETED or response is None:

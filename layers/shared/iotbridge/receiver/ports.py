@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from iotbridge.errors import TransientError
+from iotbridge.errors import PermanentError, TransientError
 from iotbridge.queued_event import QueuedEvent
 
 # How long a record stays "in progress" when the invocation's deadline is not known (no Lambda context).
@@ -23,6 +23,10 @@ class DependencyUnavailableError(TransientError):
 
 class WebhookInProgressError(TransientError):
     """The same webhook is being handled by another request right now."""
+
+
+class WebhookConflictError(PermanentError):
+    """The webhook id was already accepted, for a different body."""
 
 
 class SigningKeys(Protocol):
@@ -44,10 +48,12 @@ class Deduplicator(Protocol):
         webhook_id: str,
         action: Callable[[], dict[str, Any]],
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        body_digest: str = "",
     ) -> tuple[dict[str, Any], bool]:
         """Run `action` once per (connector, webhook id) in the window; return (result, was_duplicate).
 
         `lease_seconds` is how long this call may still run: until then, the same webhook seen elsewhere
-        is "in progress". Raises WebhookInProgressError or DependencyUnavailableError.
+        is "in progress". `body_digest` identifies the body: the same id seen again with another body raises
+        WebhookConflictError. Raises WebhookInProgressError or DependencyUnavailableError too.
         """
         ...

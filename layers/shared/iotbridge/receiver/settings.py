@@ -6,11 +6,15 @@ from dataclasses import dataclass, field
 
 from iotbridge.settings import ClientSettings, Environment
 
+MIN_GROUP_KEY_CHARS = 32
+
 
 @dataclass(frozen=True, slots=True)
 class ReceiverSettings:
     idempotency_table: str
     event_queue_url: str
+    # The deployment's key for message group ids and body fingerprints (from its generated secret).
+    message_group_key: bytes
     signing_secret_prefix: str = "iot-bridge/connectors/"  # noqa: S105 - a secret name prefix
     signature_tolerance_seconds: int = 300
     secret_cache_seconds: int = 300
@@ -24,6 +28,7 @@ class ReceiverSettings:
         settings = cls(
             idempotency_table=env.text("IDEMPOTENCY_TABLE", required=True),
             event_queue_url=env.text("EVENT_QUEUE_URL", required=True),
+            message_group_key=env.key("MESSAGE_GROUP_KEY", minimum_chars=MIN_GROUP_KEY_CHARS),
             signing_secret_prefix=env.text("SIGNING_SECRET_PREFIX", "iot-bridge/connectors/"),
             signature_tolerance_seconds=env.whole_number("SIGNATURE_TOLERANCE_SECONDS", 300, minimum=1),
             secret_cache_seconds=env.whole_number("SECRET_CACHE_SECONDS", 300),

@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 from iotbridge.clients import client
 
-from .adapters import IdempotencyTableDeduplicator, SecretsManagerSigningKeys, SqsFifoEventQueue
+from .adapters import (
+    IdempotencyTableDeduplicator,
+    SecretsManagerSigningKeys,
+    SqsFifoEventQueue,
+)
 from .domain.intake import IntakeLimits, WebhookIntake
 from .settings import ReceiverSettings
 
@@ -22,6 +26,7 @@ class ReceiverWiring:
     @classmethod
     def build(cls, settings: ReceiverSettings) -> ReceiverWiring:
         aws = settings.clients
+        group_key = settings.message_group_key
         intake = WebhookIntake(
             keys=SecretsManagerSigningKeys(
                 client("secretsmanager", aws),
@@ -29,12 +34,15 @@ class ReceiverWiring:
                 max_age_seconds=settings.secret_cache_seconds,
             ),
             queue=SqsFifoEventQueue(
-                client("sqs", aws, attempts=SqsFifoEventQueue.CLIENT_ATTEMPTS), settings.event_queue_url
+                client("sqs", aws, attempts=SqsFifoEventQueue.CLIENT_ATTEMPTS),
+                settings.event_queue_url,
+                group_key=group_key,
             ),
             deduplicator=IdempotencyTableDeduplicator(
                 client("dynamodb", aws),
                 settings.idempotency_table,
                 window_seconds=settings.effective_dedupe_window_seconds,
+                fingerprint_key=group_key,
             ),
             limits=IntakeLimits(
                 max_body_bytes=settings.max_body_bytes, tolerance_seconds=settings.signature_tolerance_seconds

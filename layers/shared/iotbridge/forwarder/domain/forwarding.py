@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
+import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
@@ -131,9 +133,11 @@ def parse_queued_event(body: str) -> QueuedEvent:
         raise MalformedMessageError("message body is not valid JSON") from None
     except KeyError as exc:
         raise MalformedMessageError(f"message body lacks the member {exc.args[0]!r}") from None
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         # The exception text may quote a value from the body, so it is not passed on.
         raise MalformedMessageError("message body is not a queued connector event") from None
+    except RecursionError:
+        raise MalformedMessageError("message body nests too deep to be read") from None
     if not queued.connector_id:
         raise MalformedMessageError("message body names no connector")
     if queued.event.get("ConnectorId", queued.connector_id) != queued.connector_id:
@@ -161,7 +165,14 @@ def _operation_of(queued: QueuedEvent | None) -> str | None:
 
 
 class Forwarder:
-    """Forwards one record, or a whole FIFO batch, and says what became of each record."""
+    """Forwards one record, or a whole FIFO batch, and says what became of each record.
+
+    It is the one retry layer of SendConnectorEvent (see iotbridge.clients): the client makes one try per
+    call, and a transient failure is tried again, up to `max_attempts` tries in all, only while the worst
+    case of one more try and of the dead-letter put after it still fits in the invocation. A record is
+    started only while one try and one put fit. So an invocation never runs past its deadline on a slow or
+    hanging service, and no record that was forwarded is sent again because the batch timed out.
+    """
 
     def __init__(
         self,
@@ -169,25 +180,59 @@ class Forwarder:
         dead_letters: DeadLetterQueue,
         *,
         workers: int = 10,
-        time_margin_seconds: float = 0.0,
+        max_attempts: int = 3,
+        call_seconds: float = 0.0,
+        max_receives: int | None = None,
+        backoff_base_seconds: float = 0.1,
+        backoff_cap_seconds: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
     ) -> None:
         self._events = events
         self._dead_letters = dead_letters
         self._workers = max(1, workers)
-        self._time_margin = time_margin_seconds
+        self._max_attempts = max(1, max_attempts)
+        # The longest one call may take (connect and read timeouts): a try, or the dead-letter put.
+        self._call_seconds = call_seconds
+        # The delivery after which SQS moves a record to the dead-letter queue itself, without a reason.
+        self._max_receives = max_receives
+        self._backoff = (backoff_base_seconds, backoff_cap_seconds)
+        self._sleep = sleep
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
 
-    def forward(self, record: SqsRecord) -> Outcome:
+    def forward(self, record: SqsRecord, budget: TimeBudget | None = None) -> Outcome:
         try:
             queued = parse_queued_event(record.body)
         except MalformedMessageError as exc:
             return self._dead_letter(record, None, MALFORMED_MESSAGE, str(exc), retries=0)
-        try:
-            retries = self._events.send_connector_event(queued.send_connector_event_params())
-        except ServiceCallError as exc:
-            if exc.transient:
-                return self._outcome(record, queued, Disposition.RETRY, exc.retries, error_code=exc.code)
-            return self._dead_letter(record, queued, exc.code, exc.failure.message, exc.retries)
-        return self._outcome(record, queued, Disposition.FORWARDED, retries)
+        params = queued.send_connector_event_params()
+        retries = 0
+        while True:
+            try:
+                self._events.send_connector_event(params)
+            except ServiceCallError as exc:
+                if not exc.transient:
+                    return self._dead_letter(record, queued, exc.code, exc.failure.message, retries)
+                pause = self._pause(retries + 1)
+                if retries + 1 < self._max_attempts and self._fits(budget, pause):
+                    self._sleep(pause)
+                    retries += 1
+                    continue
+                if self._max_receives is not None and record.receive_count >= self._max_receives:
+                    # Its last delivery: dead-lettered here, with why, rather than by SQS without a reason.
+                    reason = f"{exc.failure.message}; still failing at delivery {record.receive_count}"
+                    return self._dead_letter(record, queued, exc.code, reason, retries)
+                return self._outcome(record, queued, Disposition.RETRY, retries, error_code=exc.code)
+            return self._outcome(record, queued, Disposition.FORWARDED, retries)
+
+    def _pause(self, attempt: int) -> float:
+        """Exponential backoff with full jitter before try `attempt + 1`."""
+        base, cap = self._backoff
+        return self._rng.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
+
+    def _fits(self, budget: TimeBudget | None, pause: float = 0.0) -> bool:
+        """Whether a pause, one more try and a dead-letter put after it all fit in what is left."""
+        return budget is None or budget.remaining_seconds() >= pause + 2 * self._call_seconds
 
     def forward_batch(self, records: Sequence[SqsRecord], budget: TimeBudget | None = None) -> BatchReport:
         """Forward a batch: message groups side by side, each group in order, stopping at its first failure.
@@ -209,12 +254,12 @@ class Forwarder:
             stopped = False
             for position in positions:
                 record = records[position]
-                if not stopped and budget is not None and budget.remaining_seconds() < self._time_margin:
+                if not stopped and not self._fits(budget):
                     stopped = True
                 if stopped:
                     outcomes[position] = Outcome(record, Disposition.HELD_BACK)
                     continue
-                outcome = self._forward_containing_surprises(record)
+                outcome = self._forward_containing_surprises(record, budget)
                 outcomes[position] = outcome
                 stopped = not outcome.disposition.acknowledged
 
@@ -228,9 +273,9 @@ class Forwarder:
                     running.result()
         return BatchReport(tuple(outcome for outcome in outcomes if outcome is not None))
 
-    def _forward_containing_surprises(self, record: SqsRecord) -> Outcome:
+    def _forward_containing_surprises(self, record: SqsRecord, budget: TimeBudget | None) -> Outcome:
         try:
-            return self.forward(record)
+            return self.forward(record, budget)
         except Exception:
             # A defect must not take the other groups down: SQS retries this record, then dead-letters it.
             return Outcome(record, Disposition.RETRY, error_code=UNEXPECTED_ERROR)
@@ -241,7 +286,8 @@ class Forwarder:
         attributes = {"ErrorCode": code, "ErrorMessage": message, "SourceMessageId": record.message_id}
         if queued is not None:
             attributes |= {"ConnectorId": queued.connector_id, "WebhookId": queued.webhook_id}
-        group_id = record.group_id or (queued.message_group_id if queued is not None else MALFORMED_MESSAGE)
+        # A record always has its group on a FIFO queue; without one, the connector's (or one for all).
+        group_id = record.group_id or (queued.connector_id if queued is not None else MALFORMED_MESSAGE)
         try:
             self._dead_letters.put(
                 record.body,

@@ -6,6 +6,7 @@ the SendConnectorEvent contract, then deduplication and the durable hand-off to 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -25,6 +26,7 @@ from ..ports import (
     DependencyUnavailableError,
     EventQueue,
     SigningKeys,
+    WebhookConflictError,
     WebhookInProgressError,
 )
 
@@ -159,11 +161,13 @@ class WebhookIntake:
         try:
             events = wire_events(data, connector_id)
         except EventValidationError as exc:
+            more = {"moreErrors": exc.more} if exc.more else {}
             return rejection(
                 422,
                 "invalid_event",
                 "The body does not satisfy the SendConnectorEvent contract.",
                 errors=[problem.as_dict() for problem in exc.problems],
+                **more,
             )
 
         received_at = int(self._clock())
@@ -190,10 +194,17 @@ class WebhookIntake:
 
         remaining = (budget or UnlimitedBudget()).remaining_seconds()
         lease = remaining if math.isfinite(remaining) else DEFAULT_LEASE_SECONDS
+        digest = hashlib.sha256(request.body).hexdigest()
         try:
-            result, duplicate = self._dedupe.once(connector_id, signed.webhook_id, enqueue, lease)
+            result, duplicate = self._dedupe.once(connector_id, signed.webhook_id, enqueue, lease, digest)
         except WebhookInProgressError:
             return rejection(503, "in_progress", "This webhook is being processed; try again later.")
+        except WebhookConflictError:
+            return rejection(
+                409,
+                "conflict",
+                "This webhook-id was already accepted with another body; new content needs a new webhook-id.",
+            )
         except DependencyUnavailableError as exc:
             return rejection(503, f"unavailable.{exc.reason}", "Try again later.")
         if duplicate:
