@@ -4,7 +4,7 @@ up        start the local stack and keep it running until Ctrl-C
 down      stop a running local stack
 status    show the running stack's URLs and processes
 sign      print the Standard Webhooks headers (or a curl command) for a body
-send      sign a webhook body with the demo secret and POST it to the running stack
+send      sign a webhook body (with the demo secret, or as a demo device cloud signs) and POST it
 reset     invoke the detector reset function with a plan, as EventBridge Scheduler does
 demo      start the stack, tell the whole story, stop everything (exit 0 when every step behaved)
 """
@@ -141,13 +141,19 @@ def _cmd_sign(args: argparse.Namespace) -> int:
 
 
 def _cmd_send(args: argparse.Namespace) -> int:
-    from .signing import read_webhook_file, send_signed
+    from .demo_clouds import DEMO_CLOUDS
+    from .signing import post, read_webhook_file, send_signed
 
     state = _running(args.state_dir)
     body, event_connector = read_webhook_file(args.file)
-    connector = args.connector or state["connectorId"]
-    secret = args.secret or state["demoSigningSecret"]
-    reply = send_signed(state["apiUrl"], connector, body, secret)
+    connector = args.connector or event_connector or state["connectorId"]
+    cloud = next((c for c in DEMO_CLOUDS if c.connector_id == connector), None)
+    if cloud is not None and cloud.connector_id in state.get("profiledConnectors", []):
+        # A demo cloud's connector: signed the cloud's own way, as its profile says.
+        url = f"{state['apiUrl']}/connectors/{connector}/events"
+        reply = post(url, body, cloud.signed(body, secret=args.secret))
+    else:
+        reply = send_signed(state["apiUrl"], connector, body, args.secret or state["demoSigningSecret"])
     print(f"HTTP {reply.status}")
     print(reply.body.decode("utf-8", errors="replace"))
     if event_connector and event_connector != connector:
@@ -228,7 +234,7 @@ def parser() -> argparse.ArgumentParser:
 
     send = commands.add_parser("send", help="sign with the demo secret and POST to the running stack")
     send.add_argument("file", type=Path, help="JSON body, or an API Gateway event (its body is sent)")
-    send.add_argument("--connector", help="connector id (default: the demo connector)")
+    send.add_argument("--connector", help="connector id (default: the file's, else the demo connector)")
     send.add_argument("--secret", help="signing secret (default: the demo secret)")
     send.set_defaults(run=_cmd_send)
 

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from iotbridge.operations import OPERATIONS
+from iotbridge.receiver.offline import try_webhook
 
 from . import samples
+from .demo_clouds import DEMO_CLOUDS
 from .demo_fleet import DEMO_MODEL
 from .signing import Reply, new_webhook_id, post, read_webhook_file, sign_headers
 from .stack import ROOT, LocalStack, StackConfig
@@ -91,6 +93,10 @@ def detector_states(iot_url: str, model: str) -> Counter[str]:
     return Counter(d["state"]["stateName"] for d in detectors or [])
 
 
+def _canonical(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True)
+
+
 def _states(counts: Counter[str]) -> str:
     return ", ".join(f"{state} {n}" for state, n in sorted(counts.items())) or "none"
 
@@ -107,6 +113,8 @@ class Demo:
         self.steps: list[Step] = []
         self.bodies = demo_bodies()
         self.webhook_ids = {operation: new_webhook_id() for operation in self.bodies}
+        # Per profiled connector: the SendConnectorEvent bodies its accepted native webhooks stand for.
+        self.native_expected: dict[str, list[dict[str, Any]]] = {}
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -167,6 +175,69 @@ class Demo:
     def _recorded(self) -> Counter[str]:
         return Counter(str(e["body"].get("Operation")) for e in recorded_events(self.iot, self.connector))
 
+    def native_webhooks(self) -> None:
+        self.say(
+            "\n5a. Device clouds' own webhooks, each signed its own way and mapped by its connector's profile"
+        )
+        for cloud in (c for c in DEMO_CLOUDS if c.connector_id in self.state.get("profiledConnectors", [])):
+            self.say(f"   {cloud.connector_id}: {cloud.what}")
+            profile = cloud.profile()
+            expected: list[dict[str, Any]] = []
+            for name in cloud.payload_names():
+                body = cloud.payload(name)
+                headers = cloud.signed(body)
+                # The verdict the connector team's tool gives, offline, for the same request.
+                verdict = try_webhook(
+                    profile, body=body, headers=headers, secret=cloud.secret, connector_id=cloud.connector_id
+                )
+                reply = post(self._url(cloud.connector_id), body, headers)
+                same = reply.status == verdict.answer.status
+                self.record(
+                    f"{cloud.connector_id} {name}",
+                    f"{verdict.answer.status} (as the tool says)",
+                    str(reply.status),
+                    same,
+                )
+                detail = "" if reply.status == 202 else " " + reply.body.decode(errors="replace")[:160]
+                self.say(f"     {name:<18} -> HTTP {reply.status}{detail}")
+                if reply.status == 202:
+                    # As the API receives them: the connector id is in the request's path.
+                    expected.extend(
+                        {k: v for k, v in e.items() if k != "ConnectorId"} for e in verdict.events
+                    )
+            self.native_expected[cloud.connector_id] = expected
+            body = cloud.payload(cloud.payload_names()[0])
+            tampered = body.replace(b"}", b" }", 1)
+            reply = post(self._url(cloud.connector_id), tampered, cloud.signed(body))
+            self.record(f"{cloud.connector_id} tampered", "401", str(reply.status), reply.status == 401)
+            self.say(f"     {'tampered body':<18} -> HTTP {reply.status}")
+            reply = post(self._url(cloud.connector_id), body, cloud.signed(body, secret=FORGER_SECRET))
+            self.record(f"{cloud.connector_id} forged", "401", str(reply.status), reply.status == 401)
+            self.say(f"     {'wrong secret':<18} -> HTTP {reply.status}")
+            if "{timestamp}" in getattr(profile.verification, "signed_content", ""):
+                reply = post(self._url(cloud.connector_id), body, cloud.signed(body, now=time.time() - 600))
+                self.record(f"{cloud.connector_id} stale", "401", str(reply.status), reply.status == 401)
+                self.say(f"     {'signed 10 min ago':<18} -> HTTP {reply.status}")
+
+    def native_forwarded(self) -> None:
+        self.say("\n5b. What reached SendConnectorEvent for the device clouds (the stand-in's record)")
+        for connector_id, expected in self.native_expected.items():
+            deadline = time.monotonic() + 20
+            bodies: list[dict[str, Any]] = []
+            while time.monotonic() < deadline:
+                bodies = [e["body"] for e in recorded_events(self.iot, connector_id)]
+                if len(bodies) >= len(expected):
+                    break
+                time.sleep(0.25)
+            ok = sorted(map(_canonical, bodies)) == sorted(map(_canonical, expected))
+            self.record(f"{connector_id} forwarded", f"{len(expected)} mapped events", f"{len(bodies)}", ok)
+            self.say(f"   {connector_id}: {len(bodies)} SendConnectorEvent requests, e.g.")
+            for body in bodies[:2]:
+                self.say(f"     {json.dumps(body, separators=(',', ':'))[:300]}")
+
+    def _url(self, connector_id: str) -> str:
+        return f"{self.api}/connectors/{connector_id}/events"
+
     def detector_reset(self, plan: Path | None) -> None:
         from .reset_trigger import invoke_reset
 
@@ -208,7 +279,9 @@ def run_demo(
         demo.retried_delivery()
         demo.forgery()
         demo.invalid_body()
+        demo.native_webhooks()
         demo.forwarded()
+        demo.native_forwarded()
         demo.detector_reset(plan)
         demo.say("\nStopping every process the stack started...")
     steps = demo.steps

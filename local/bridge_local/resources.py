@@ -1,4 +1,5 @@
-"""Create the template's queues and tables, and the demo connector's signing secret, in moto's server."""
+"""Create the template's queues and tables, the demo connector's signing secret, and the demo clouds'
+profiles and secrets, in moto's server."""
 
 from __future__ import annotations
 
@@ -130,4 +131,11 @@ def create_secrets(
 def create_signing_secret(secretsmanager: Any, *, prefix: str, connector_id: str, secret: str) -> str:
     name = prefix + connector_id
     secretsmanager.create_secret(Name=name, SecretString=secret)
+    return name
+
+
+def create_profile(ssm: Any, *, prefix: str, connector_id: str, profile: str) -> str:
+    """A connector's profile, stored as a deployment stores it: an SSM String parameter."""
+    name = prefix + connector_id
+    ssm.put_parameter(Name=name, Value=profile, Type="String", Overwrite=True)
     return name

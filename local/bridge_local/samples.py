@@ -1,6 +1,9 @@
 """The demo connector, its (public, demo-only) secret, and the sample webhooks that `events/` holds.
 
-`python -m bridge_local.samples` rewrites the API Gateway events in events/ from the bodies below.
+`python -m bridge_local.samples [FOLDER] [--fresh]` rewrites the API Gateway events in events/ from the
+bodies below and from the demo clouds' native payloads (events/profiles/). They are signed at a fixed time
+(events/env.json widens the relay's tolerance to accept the Standard Webhooks ones); `--fresh` signs them
+now instead, which the sensors cloud's events need: its profile allows five minutes.
 """
 
 from __future__ import annotations
@@ -8,11 +11,14 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from iotbridge.webhook_signature import sign
+
+from .demo_clouds import DEMO_CLOUDS
 
 DEMO_CONNECTOR_ID = "demo-connector"
 # Published on purpose so anyone can sign requests for the local stack. Never use it for a real connector.
@@ -167,33 +173,50 @@ def encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
-def sample_events() -> dict[str, dict[str, Any]]:
-    """File name -> event, for every sample webhook under events/."""
+def sample_events(timestamp: int = SAMPLE_TIMESTAMP) -> dict[str, dict[str, Any]]:
+    """File name -> event, for every sample webhook under events/, signed at `timestamp`."""
     events: dict[str, dict[str, Any]] = {}
     for name, body in BODIES.items():
         raw = encode(body)
         webhook_id = f"msg_sample_{name.replace('-', '_')}"
-        headers = signed_headers(raw, webhook_id=webhook_id, timestamp=SAMPLE_TIMESTAMP)
-        events[f"webhook-{name}.json"] = http_api_event(raw, headers, request_id=f"sample-{name}")
+        headers = signed_headers(raw, webhook_id=webhook_id, timestamp=timestamp)
+        events[f"webhook-{name}.json"] = http_api_event(
+            raw, headers, timestamp=timestamp, request_id=f"sample-{name}"
+        )
 
     raw = encode(BODIES["device-event"])
     forged = signed_headers(
         raw,
         webhook_id="msg_sample_forged",
-        timestamp=SAMPLE_TIMESTAMP,
+        timestamp=timestamp,
         secret="whsec_" + base64.b64encode(b"not the connector's secret at all").decode(),
     )
-    events["webhook-wrong-signature.json"] = http_api_event(raw, forged, request_id="sample-forged")
+    events["webhook-wrong-signature.json"] = http_api_event(
+        raw, forged, timestamp=timestamp, request_id="sample-forged"
+    )
 
     raw = encode(INVALID_BODY)
-    headers = signed_headers(raw, webhook_id="msg_sample_invalid", timestamp=SAMPLE_TIMESTAMP)
-    events["webhook-invalid-body.json"] = http_api_event(raw, headers, request_id="sample-invalid")
+    headers = signed_headers(raw, webhook_id="msg_sample_invalid", timestamp=timestamp)
+    events["webhook-invalid-body.json"] = http_api_event(
+        raw, headers, timestamp=timestamp, request_id="sample-invalid"
+    )
+    for cloud in DEMO_CLOUDS:
+        for name in cloud.payload_names():
+            raw = cloud.payload(name)
+            headers = cloud.signed(raw, delivery_id=f"dlv-sample-{name}", now=timestamp)
+            events[f"webhook-{cloud.connector_id}-{name}.json"] = http_api_event(
+                raw,
+                headers,
+                connector_id=cloud.connector_id,
+                timestamp=timestamp,
+                request_id=f"sample-{cloud.connector_id}-{name}",
+            )
     return events
 
 
-def write_sample_events(folder: Path) -> list[Path]:
+def write_sample_events(folder: Path, *, timestamp: int = SAMPLE_TIMESTAMP) -> list[Path]:
     written = []
-    for name, event in sample_events().items():
+    for name, event in sample_events(timestamp).items():
         path = folder / name
         path.write_text(json.dumps(event, indent=2) + "\n", encoding="utf-8")
         written.append(path)
@@ -201,6 +224,8 @@ def write_sample_events(folder: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("events")
-    for path in write_sample_events(target):
+    arguments = [a for a in sys.argv[1:] if a != "--fresh"]
+    target = Path(arguments[0]) if arguments else Path("events")
+    signed_at = int(time.time()) if "--fresh" in sys.argv[1:] else SAMPLE_TIMESTAMP
+    for path in write_sample_events(target, timestamp=signed_at):
         print(path)

@@ -24,6 +24,7 @@ from typing import Any
 
 from . import resources
 from .aws import local_client, local_credentials_env
+from .demo_clouds import DEMO_CLOUDS
 from .demo_fleet import DEMO_MODEL, DEMO_RESET_INPUT, demo_fleet
 from .http_api import HttpApi, Route
 from .lambda_api import LambdaService, RemoteFunction
@@ -148,6 +149,7 @@ class LocalStack:
         self._state: dict[str, Any] | None = None
         self.schedules: dict[str, dict[str, Any]] = {}
         self.fleet_models_seeded: list[str] = []
+        self.profiled_connectors: list[str] = []
 
     # ----- lifecycle
 
@@ -272,12 +274,31 @@ class LocalStack:
             connector_id=self.config.connector_id,
             secret=self.config.signing_secret,
         )
+        profile_prefix = self.receiver_setting("PROFILE_PARAMETER_PREFIX", resolver)
+        for cloud in DEMO_CLOUDS if profile_prefix else ():
+            self.profiled_connectors.append(cloud.connector_id)
+            resources.create_profile(
+                self.client("ssm"),
+                prefix=profile_prefix,
+                connector_id=cloud.connector_id,
+                profile=cloud.profile_file.read_text(encoding="utf-8"),
+            )
+            resources.create_signing_secret(
+                self.client("secretsmanager"),
+                prefix=self.signing_secret_prefix(resolver),
+                connector_id=cloud.connector_id,
+                secret=cloud.secret,
+            )
 
     def signing_secret_prefix(self, resolver: LocalResolver) -> str:
+        return self.receiver_setting("SIGNING_SECRET_PREFIX", resolver) or "iot-bridge/connectors/"
+
+    def receiver_setting(self, variable: str, resolver: LocalResolver) -> str:
+        """A variable of the function that has it (the webhook receiver), as the template sets it."""
         for function in self.spec.functions.values():
-            if "SIGNING_SECRET_PREFIX" in function.environment:
-                return str(resolver.value(function.environment["SIGNING_SECRET_PREFIX"]))
-        return "iot-bridge/connectors/"
+            if variable in function.environment:
+                return str(resolver.value(function.environment[variable]) or "")
+        return ""
 
     def function_env(self, name: str, resolver: LocalResolver) -> dict[str, str]:
         spec = self.spec.functions[name]
@@ -287,6 +308,7 @@ class LocalStack:
             "AWS_ENDPOINT_URL_SECRETSMANAGER": self.moto_url,
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.moto_url,
             "AWS_ENDPOINT_URL_DYNAMODB": self.moto_url,
+            "AWS_ENDPOINT_URL_SSM": self.moto_url,
             "AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS": self.iot_url,
             "AWS_ENDPOINT_URL_IOTEVENTS_DATA": self.iot_url,
             "AWS_ENDPOINT_URL_IOT_EVENTS_DATA": self.iot_url,
@@ -422,6 +444,8 @@ class LocalStack:
             "region": LOCAL_REGION,
             "connectorId": self.config.connector_id,
             "demoSigningSecret": self.config.signing_secret,
+            # Connectors of the demo device clouds, with their profiles in SSM (none when profiles are off).
+            "profiledConnectors": list(self.profiled_connectors),
             "routes": [r.route_key for r in self.api.routes],
             "functions": {
                 name: {"url": f.endpoint, "pid": self.processes[name].pid}

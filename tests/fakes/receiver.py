@@ -1,11 +1,14 @@
-"""In-memory stand-ins for the receiver's ports: keys per connector, a FIFO queue, a dedupe table."""
+"""In-memory stand-ins for the receiver's ports: secrets per connector (or by the name a profile gives),
+profiles per connector, a FIFO queue, a dedupe table."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from iotbridge.profile import ConnectorProfile
 from iotbridge.queued_event import QueuedEvent
+from iotbridge.receiver.domain.verification import secret_values
 from iotbridge.receiver.ports import (
     DEFAULT_LEASE_SECONDS,
     DependencyUnavailableError,
@@ -32,6 +35,29 @@ class InMemorySigningKeys:
             raise self.failure
         value = self.secrets.get(connector_id)
         return parse_secrets(value) if value else None
+
+    def secret_values(self, connector_id: str, secret_name: str | None) -> tuple[str, ...] | None:
+        """A profiled connector's secret: the one its profile names, else the connector's own."""
+        name = secret_name or connector_id
+        self.lookups.append(name)
+        if self.failure is not None:
+            raise self.failure
+        return secret_values(self.secrets.get(name, "")) or None
+
+
+class InMemoryConnectorProfiles:
+    """Connector profiles by connector id; records each lookup; raises `failure` when set."""
+
+    def __init__(self, profiles: dict[str, ConnectorProfile] | None = None) -> None:
+        self.profiles = dict(profiles or {})
+        self.failure: Exception | None = None
+        self.lookups: list[str] = []
+
+    def profile_for(self, connector_id: str) -> ConnectorProfile | None:
+        self.lookups.append(connector_id)
+        if self.failure is not None:
+            raise self.failure
+        return self.profiles.get(connector_id)
 
 
 class InMemoryEventQueue:

@@ -1,4 +1,5 @@
-"""Integration tests talk to real servers on 127.0.0.1: moto's server (SQS, Secrets Manager, DynamoDB)."""
+"""Integration tests talk to real servers on 127.0.0.1: moto's server (SQS, Secrets Manager, DynamoDB,
+SSM)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class RelayResources:
     dead_letter_queue_url: str
     table: str
     secret_prefix: str
+    profile_prefix: str  # SSM parameters of connector profiles; none exist until a test puts one
     connector_id: str
     secret: str
     group_key: bytes
@@ -81,6 +83,7 @@ def _create_relay_resources(endpoint: str) -> RelayResources:
         dead_letter_queue_url=dlq_url,
         table=table,
         secret_prefix=prefix,
+        profile_prefix=f"/test-{suffix}/profiles/",
         connector_id=DEMO_CONNECTOR_ID,
         secret=DEMO_SECRET,
         group_key=GROUP_KEY,
@@ -91,12 +94,13 @@ def _create_relay_resources(endpoint: str) -> RelayResources:
 def relay(moto: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[RelayResources]:
     """Fresh relay resources in moto, and the environment a deployed function would have."""
     resources = _create_relay_resources(moto.url)
-    for service in ("SQS", "SECRETSMANAGER", "DYNAMODB"):
+    for service in ("SQS", "SECRETSMANAGER", "DYNAMODB", "SSM"):
         monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", moto.url)
     monkeypatch.setenv("EVENT_QUEUE_URL", resources.queue_url)
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", resources.dead_letter_queue_url)
     monkeypatch.setenv("IDEMPOTENCY_TABLE", resources.table)
     monkeypatch.setenv("SIGNING_SECRET_PREFIX", resources.secret_prefix)
+    monkeypatch.setenv("PROFILE_PARAMETER_PREFIX", resources.profile_prefix)
     monkeypatch.setenv("MESSAGE_GROUP_KEY", resources.group_key.decode())
     clients.reset_clients()
     yield resources

@@ -56,7 +56,7 @@ def test_layer_native_extensions_are_all_arm64(build_dir: Path) -> None:
     extensions = sorted(python.rglob("*.so"))
     names = {p.name.split(".")[0] for p in extensions}
 
-    assert {"_pydantic_core", "_regex"} <= names, f"expected native extensions missing: {names}"
+    assert {"_pydantic_core", "_regex", "_rust"} <= names, f"expected native extensions missing: {names}"
     wrong = {str(p.relative_to(python)): elf_machine(p) for p in extensions if elf_machine(p) != EM_AARCH64}
     assert wrong == {}, "non-arm64 binaries in the layer"
 

@@ -14,6 +14,7 @@ from bridge_local.aws import local_client
 from bridge_local.samples import BODIES, INVALID_BODY, encode, http_api_event, signed_headers
 from conftest import RelayResources
 from iotbridge.queued_event import QueuedEvent
+from iotbridge.receiver.adapters import IdempotencyTableDeduplicator
 
 Post = Callable[..., dict[str, Any]]
 
@@ -135,16 +136,23 @@ def test_an_accepted_webhook_is_one_data_point_counting_its_events(
 def test_the_dedupe_record_outlives_the_signature_tolerance_whatever_the_window(
     post: Post, relay: RelayResources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A window shorter than the tolerance would let a replay with a still-valid signature be queued again.
+    # A window shorter than the tolerance would let a replay with a still-valid signature be queued again:
+    # the relay's own tolerance, and with profiles on the longest one a profile may set (an hour).
     monkeypatch.setenv("DEDUPE_WINDOW_SECONDS", "60")
     monkeypatch.setenv("SIGNATURE_TOLERANCE_SECONDS", "900")
-    rewire()
-    before = int(time.time())
-    post(encode(BODIES["device-event"]), webhook_id="msg_window")
+    dynamodb = local_client("dynamodb", relay.endpoint)
+    for profiles, webhook_id, outlives in (
+        ("", "msg_window", 900),
+        (relay.profile_prefix, "msg_window_p", 3600),
+    ):
+        monkeypatch.setenv("PROFILE_PARAMETER_PREFIX", profiles)
+        rewire()
+        before = int(time.time())
+        post(encode(BODIES["device-event"]), webhook_id=webhook_id)
 
-    table = local_client("dynamodb", relay.endpoint).scan(TableName=relay.table)["Items"]
-    (record,) = table
-    assert before + 900 <= int(record["expiration"]["N"]) <= int(time.time()) + 900
+        key = {"id": {"S": IdempotencyTableDeduplicator.record_id(relay.connector_id, webhook_id)}}
+        record = dynamodb.get_item(TableName=relay.table, Key=key, ConsistentRead=True)["Item"]
+        assert before + outlives <= int(record["expiration"]["N"]) <= int(time.time()) + outlives
 
 
 def test_duplicate_webhook_id_is_acknowledged_the_same_and_queued_once(

@@ -34,13 +34,36 @@ def _of_type(*types: str) -> Iterator[tuple[str, dict[str, Any]]]:
             yield name, resource.get("Properties") or {}
 
 
+def _non_empty_under(condition: str) -> str | None:
+    """The parameter a condition proves non-empty (`!Not [!Equals [!Ref P, ""]]`), if it is one like that."""
+    body = TEMPLATE.get("Conditions", {}).get(condition)
+    match body:
+        case {"Fn::Not": [{"Fn::Equals": [{"Ref": str(name)}, ""]}]}:
+            return name
+    return None
+
+
+def _conditional(statements: list[Any]) -> Iterator[Any]:
+    """Statements as granted under any condition: both branches of an `Fn::If`, but not AWS::NoValue. A
+    statement granted only when a parameter is non-empty carries that parameter's name."""
+    for statement in statements:
+        if isinstance(statement, dict) and set(statement) == {"Fn::If"}:
+            condition, granted, otherwise = statement["Fn::If"]
+            name = _non_empty_under(condition)
+            for branch in _conditional([granted]):
+                yield {**branch, "NonEmpty": name} if name and isinstance(branch, dict) else branch
+            yield from _conditional([otherwise] if otherwise != {"Ref": "AWS::NoValue"} else [])
+        else:
+            yield statement
+
+
 def _statements() -> Iterator[tuple[str, Any]]:
     """(where, statement) for every inline IAM statement of the template."""
     for name, props in _of_type("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
         for index, policy in enumerate(_as_list(props.get("Policies") or [])):
             where = f"{name}.Policies[{index}]"
             if isinstance(policy, dict) and "Statement" in policy:
-                for statement in _as_list(policy["Statement"]):
+                for statement in _conditional(_as_list(policy["Statement"])):
                     yield f"{where}.{statement.get('Sid', '?')}", statement
             else:
                 # A managed policy or SAM policy template: its actions cannot be checked from here.
@@ -93,10 +116,10 @@ def test_statement_resources_are_scoped(where: str, statement: Any) -> None:
             continue  # one resource of this stack
         text = resource.get("Fn::Sub") if isinstance(resource, dict) else resource
         assert isinstance(text, str), f"{where}: cannot review resource {resource!r}"
-        _assert_scoped_arn(where, text)
+        _assert_scoped_arn(where, text, non_empty=statement.get("NonEmpty"))
 
 
-def _assert_scoped_arn(where: str, arn: str) -> None:
+def _assert_scoped_arn(where: str, arn: str, *, non_empty: str | None = None) -> None:
     # Placeholders first: `${AWS::Partition}` holds colons of its own.
     names: list[str] = []
 
@@ -117,14 +140,16 @@ def _assert_scoped_arn(where: str, arn: str) -> None:
     separator = min((i for i in (prefix.find(":"), prefix.find("/")) if i >= 0), default=-1)
     assert separator > 0, f"{where}: {arn!r} does not name a resource type"
     kind, named = prefix[:separator], prefix[separator + 1 :]
-    fixed = re.sub(r"<(\d+)>", lambda m: "x" * _minimum_length(names[int(m.group(1))]), named)
+    fixed = re.sub(
+        r"<(\d+)>", lambda m: "x" * _minimum_length(names[int(m.group(1))], non_empty=non_empty), named
+    )
     assert fixed, f"{where}: {arn!r} may grant every {kind} (its name prefix can be empty)"
 
 
-def _minimum_length(placeholder: str) -> int:
+def _minimum_length(placeholder: str, *, non_empty: str | None = None) -> int:
     parameter = PARAMETERS.get(placeholder)
-    if parameter is None:
-        return 1  # a pseudo parameter or a resource attribute: never empty
+    if parameter is None or placeholder == non_empty:
+        return 1  # a pseudo parameter, a resource attribute, or a parameter the grant's condition requires
     pattern = str(parameter.get("AllowedPattern", ""))
     # MinLength, or a pattern that cannot match the empty string.
     matches_empty = not pattern or re.fullmatch(pattern.removeprefix("^").removesuffix("$"), "") is not None

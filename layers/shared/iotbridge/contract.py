@@ -70,6 +70,16 @@ def _header(name: str, description: str, schema: dict[str, Any]) -> dict[str, An
     return {"name": name, "in": "header", "required": True, "description": description, "schema": schema}
 
 
+def _profile_schemes() -> str:
+    """The signature schemes a connector profile may name, as the profile model admits them."""
+    from .profile import HmacScheme, StandardWebhooksScheme, TokenScheme
+
+    return ", ".join(
+        str(model.model_fields["scheme"].annotation.__args__[0])  # type: ignore[union-attr]
+        for model in (StandardWebhooksScheme, HmacScheme, TokenScheme)
+    )
+
+
 def openapi() -> dict[str, Any]:
     """The OpenAPI document of `POST /connectors/{connectorId}/events`."""
     schemas = _event_schemas()
@@ -103,7 +113,14 @@ def openapi() -> dict[str, Any]:
         "required": ["webhookId", "queued"],
         "properties": {
             "webhookId": {"type": "string", "description": "The webhook-id header of the request."},
-            "queued": {"type": "integer", "minimum": 1, "description": "Events put on the queue."},
+            "queued": {
+                "type": "integer",
+                "minimum": 0,
+                "description": (
+                    "Events put on the queue: 0 only for a profiled connector whose native events all "
+                    "matched no rule of a profile that ignores those."
+                ),
+            },
         },
         "additionalProperties": False,
     }
@@ -144,8 +161,15 @@ def openapi() -> dict[str, Any]:
             "Signed as Standard Webhooks: webhook-signature holds space-separated `v1,<base64 HMAC-SHA256>` "
             "of `{webhook-id}.{webhook-timestamp}.{body}` under the connector's secret. Accepted events are "
             "queued durably and sent on in order per device; a webhook-id seen before is acknowledged again "
-            "without queueing twice."
+            "without queueing twice.\n\n"
+            "A connector with a profile (an SSM parameter naming its device cloud's scheme and mapping) "
+            "takes that cloud's own JSON instead, any object or array, signed by the profile's scheme: "
+            f"{_profile_schemes()}. The webhook-* headers above then give way to the profile's own headers "
+            "(signature, timestamp, delivery id), its rules map each native event to a SendConnectorEvent "
+            "body, and the result is validated like any other body before it is acknowledged: a 422 names "
+            "the profile rule and the native field's path, never its value."
         ),
+        "x-connector-profile-schemes": _profile_schemes().split(", "),
         "parameters": [
             {
                 "name": "connectorId",
@@ -185,7 +209,10 @@ def openapi() -> dict[str, Any]:
                 "description": "Accepted: the events are queued (already, for a repeated webhook-id).",
                 "content": {"application/json": {"schema": {"$ref": _REF.format(model="WebhookAccepted")}}},
             },
-            "400": _error_response("The body is not JSON, or its base64 encoding does not decode."),
+            "400": _error_response(
+                "The body is not JSON, or its base64 encoding does not decode, or (profiled connectors) the "
+                "profile's delivery id header is missing."
+            ),
             "401": _error_response(
                 "Unknown connector (or one whose secret is unusable), a missing or malformed signing header, "
                 "a wrong signature or a timestamp out of tolerance: one answer for all."
@@ -196,7 +223,10 @@ def openapi() -> dict[str, Any]:
             ),
             "413": _error_response("The body is too large."),
             "415": _error_response("The content type is not application/json."),
-            "422": _error_response("The body breaks the SendConnectorEvent contract; `errors` lists why."),
+            "422": _error_response(
+                "The body breaks the SendConnectorEvent contract, or (profiled connectors) cannot be mapped "
+                "to it; `errors` lists why."
+            ),
             "503": {
                 **_error_response("Temporarily unable to accept events: retry later."),
                 "headers": {

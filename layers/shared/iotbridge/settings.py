@@ -37,6 +37,13 @@ class Environment:
             self._problems.append(Problem(name, "required: the function cannot run without it"))
         return value
 
+    def path_prefix(self, name: str, default: str) -> str:
+        """A hierarchy of names such as SSM parameters': empty (none), or starting and ending with '/'."""
+        value = self._variables.get(name, default)
+        if value and not (value.startswith("/") and value.endswith("/")):
+            self._problems.append(Problem(name, "must be empty or start and end with '/'"))
+        return value
+
     def key(self, name: str, *, minimum_chars: int) -> bytes:
         """A key given as text (required); its value never appears in a problem."""
         value = self._variables.get(name, "")

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from iotbridge.errors import PermanentError, TransientError
+from iotbridge.profile import ConnectorProfile
 from iotbridge.queued_event import QueuedEvent
 
 # How long a record stays "in progress" when the invocation's deadline is not known (no Lambda context).
@@ -31,7 +32,21 @@ class WebhookConflictError(PermanentError):
 
 class SigningKeys(Protocol):
     def keys_for(self, connector_id: str) -> tuple[bytes, ...] | None:
-        """The connector's HMAC keys, or None for an unknown connector. Raises DependencyUnavailableError."""
+        """The connector's Standard Webhooks keys, or None for an unknown connector (or an unusable secret).
+        Raises DependencyUnavailableError."""
+        ...
+
+    def secret_values(self, connector_id: str, secret_name: str | None) -> tuple[str, ...] | None:
+        """The values of a profiled connector's secret (the named one, or the connector's signing secret), or
+        None when there is no usable secret. Raises DependencyUnavailableError."""
+        ...
+
+
+class ConnectorProfiles(Protocol):
+    def profile_for(self, connector_id: str) -> ConnectorProfile | None:
+        """The connector's profile, or None: no profile (the connector takes Standard Webhooks and
+        SendConnectorEvent bodies), or one that cannot be used (logged; the connector is then unknown).
+        Raises DependencyUnavailableError."""
         ...
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from iotbridge.profile import MAX_TOLERANCE_SECONDS
 from iotbridge.settings import ClientSettings, Environment
 
 MIN_GROUP_KEY_CHARS = 32
+DEFAULT_PROFILE_PREFIX = "/iot-bridge/profiles/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +18,9 @@ class ReceiverSettings:
     # The deployment's key for message group ids and body fingerprints (from its generated secret).
     message_group_key: bytes
     signing_secret_prefix: str = "iot-bridge/connectors/"  # noqa: S105 - a secret name prefix
+    # Where connector profiles are (SSM parameter `<prefix><connector id>`); empty: no connector has one.
+    profile_parameter_prefix: str = DEFAULT_PROFILE_PREFIX
+    profile_cache_seconds: int = 300
     signature_tolerance_seconds: int = 300
     secret_cache_seconds: int = 300
     max_body_bytes: int = 1024 * 1024
@@ -32,6 +37,8 @@ class ReceiverSettings:
             signing_secret_prefix=env.text("SIGNING_SECRET_PREFIX", "iot-bridge/connectors/"),
             signature_tolerance_seconds=env.whole_number("SIGNATURE_TOLERANCE_SECONDS", 300, minimum=1),
             secret_cache_seconds=env.whole_number("SECRET_CACHE_SECONDS", 300),
+            profile_parameter_prefix=env.path_prefix("PROFILE_PARAMETER_PREFIX", DEFAULT_PROFILE_PREFIX),
+            profile_cache_seconds=env.whole_number("PROFILE_CACHE_SECONDS", 300),
             max_body_bytes=env.whole_number("MAX_BODY_BYTES", 1024 * 1024, minimum=1),
             dedupe_window_seconds=env.whole_number("DEDUPE_WINDOW_SECONDS", 24 * 3600, minimum=1),
             clients=ClientSettings.read(env),
@@ -41,6 +48,9 @@ class ReceiverSettings:
 
     @property
     def effective_dedupe_window_seconds(self) -> int:
-        # Never shorter than the signature tolerance: a replay the signature check still lets in must still
-        # find its record.
-        return max(self.dedupe_window_seconds, self.signature_tolerance_seconds)
+        # Never shorter than a signature tolerance (the relay's, or the longest a profile may set): a replay
+        # the signature check still lets in must still find its record.
+        tolerances = [self.signature_tolerance_seconds]
+        if self.profile_parameter_prefix:
+            tolerances.append(MAX_TOLERANCE_SECONDS)
+        return max(self.dedupe_window_seconds, *tolerances)

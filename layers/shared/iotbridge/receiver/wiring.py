@@ -1,4 +1,5 @@
-"""The receiver's composition root: its settings, three clients, three adapters and the intake."""
+"""The receiver's composition root: its settings, its clients (three, and SSM's when connectors may have
+profiles), its adapters and the intake."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from iotbridge.clients import client
 
 from .adapters import (
     IdempotencyTableDeduplicator,
+    LookupBudget,
     SecretsManagerSigningKeys,
     SqsFifoEventQueue,
+    SsmConnectorProfiles,
 )
 from .domain.intake import IntakeLimits, WebhookIntake
 from .settings import ReceiverSettings
@@ -27,12 +30,26 @@ class ReceiverWiring:
     def build(cls, settings: ReceiverSettings) -> ReceiverWiring:
         aws = settings.clients
         group_key = settings.message_group_key
+        # One budget for lookups of what is not cached, so made-up connector ids cost bounded calls in all.
+        lookups = LookupBudget()
+        profiles = (
+            SsmConnectorProfiles(
+                client("ssm", aws),
+                prefix=settings.profile_parameter_prefix,
+                max_age_seconds=settings.profile_cache_seconds,
+                lookups=lookups,
+            )
+            if settings.profile_parameter_prefix
+            else None
+        )
         intake = WebhookIntake(
             keys=SecretsManagerSigningKeys(
                 client("secretsmanager", aws),
                 prefix=settings.signing_secret_prefix,
                 max_age_seconds=settings.secret_cache_seconds,
+                lookups=lookups,
             ),
+            profiles=profiles,
             queue=SqsFifoEventQueue(
                 client("sqs", aws, attempts=SqsFifoEventQueue.CLIENT_ATTEMPTS),
                 settings.event_queue_url,

@@ -12,16 +12,19 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from iotbridge.budget import TimeBudget, UnlimitedBudget
 from iotbridge.connector_event import EventValidationError, connector_id_problems, wire_events
+from iotbridge.errors import PermanentError, Problem
+from iotbridge.profile import ConnectorProfile
 from iotbridge.queued_event import QueuedEvent
 from iotbridge.telemetry import Measurement
 from iotbridge.webhook_signature import SignatureError, parse_headers, verify_signature
 
 from ..ports import (
     DEFAULT_LEASE_SECONDS,
+    ConnectorProfiles,
     Deduplicator,
     DependencyUnavailableError,
     EventQueue,
@@ -29,10 +32,13 @@ from ..ports import (
     WebhookConflictError,
     WebhookInProgressError,
 )
+from .mapping import Mapped, MappingError, map_body, native_path
+from .verification import Verified, verify
 
 # SQS's limit on one message (and on one SendMessageBatch request).
 MAX_QUEUE_MESSAGE_BYTES = 1024 * 1024
 RETRY_AFTER_SECONDS = 5
+MAX_DELIVERY_ID_CHARS = 256
 UNAUTHORIZED_MESSAGE = "The request could not be authenticated."
 
 
@@ -58,14 +64,18 @@ class WebhookRequest:
 class Answer:
     status: int
     body: dict[str, Any]
-    outcome: str  # "accepted", "duplicate" or the rejection reason, for logs and metrics
+    outcome: str  # "accepted", "duplicate", "ignored" or the rejection reason, for logs and metrics
     headers: dict[str, str] = field(default_factory=dict)
     queued: int = 0
+    ignored: int = 0  # native events no profile rule matched, acknowledged without being queued
 
     def measurements(self) -> list[Measurement]:
+        found = [Measurement("EventsIgnored", self.ignored)] if self.ignored else []
         if self.outcome == "accepted":
             # One data point per accepted webhook: its Sum counts events, its SampleCount counts webhooks.
-            return [Measurement("EventsAccepted", self.queued)]
+            return [Measurement("EventsAccepted", self.queued), *found]
+        if self.outcome == "ignored":
+            return found
         if self.outcome == "duplicate":
             return [Measurement("WebhooksDuplicate", 1)]
         # One metric per reason keeps the handler's single dimension set (service) for every metric.
@@ -106,6 +116,9 @@ def _reject_constant(name: str) -> None:
 
 
 class WebhookIntake:
+    """One webhook, from its raw request to an answer: a connector with a profile (its device cloud's own
+    scheme and JSON) or without one (Standard Webhooks v1 and SendConnectorEvent bodies)."""
+
     def __init__(
         self,
         *,
@@ -113,12 +126,14 @@ class WebhookIntake:
         queue: EventQueue,
         deduplicator: Deduplicator,
         limits: IntakeLimits,
+        profiles: ConnectorProfiles | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._keys = keys
         self._queue = queue
         self._dedupe = deduplicator
         self._limits = limits
+        self._profiles = profiles
         self._clock = clock
 
     def handle(self, request: WebhookRequest, budget: TimeBudget | None = None) -> Answer:
@@ -127,24 +142,14 @@ class WebhookIntake:
                 413, "too_large", f"The body is larger than {self._limits.max_body_bytes} bytes."
             )
         connector_id = request.connector_id
+        if not connector_id or connector_id_problems(connector_id):
+            return _unauthorized("unknown_connector")
         try:
-            signed = parse_headers(
-                request.headers.get("webhook-id"),
-                request.headers.get("webhook-timestamp"),
-                request.headers.get("webhook-signature"),
-            )
-            if not connector_id or connector_id_problems(connector_id):
-                raise SignatureError("unknown_connector")
-            keys = self._keys.keys_for(connector_id)
-            if not keys:
-                raise SignatureError("unknown_connector")
-            verify_signature(
-                signed,
-                request.body,
-                keys,
-                now=self._clock(),
-                tolerance_seconds=self._limits.tolerance_seconds,
-            )
+            profile = self._profiles.profile_for(connector_id) if self._profiles is not None else None
+            if profile is None:
+                webhook_id = self._verify_standard(request, connector_id)
+            else:
+                verified = self._verify_profiled(request, connector_id, profile)
         except SignatureError as exc:
             return _unauthorized(exc.reason)
         except DependencyUnavailableError as exc:
@@ -158,23 +163,76 @@ class WebhookIntake:
             data = json.loads(request.body, parse_constant=_reject_constant)
         except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             return rejection(400, "malformed_json", "The body is not valid JSON.")
+        ignored = 0
         try:
-            events = wire_events(data, connector_id)
-        except EventValidationError as exc:
-            more = {"moreErrors": exc.more} if exc.more else {}
+            if profile is None:
+                events = wire_events(data, connector_id)
+            else:
+                webhook_id = delivery_id(profile, verified, request, data)
+                mapped = map_body(profile, data, request.headers)
+                events, ignored = _contract_checked(mapped, connector_id), mapped.ignored
+        except (EventValidationError, MappingError) as exc:
+            return _invalid(exc)
+        except MissingDeliveryIdError as exc:
             return rejection(
-                422,
-                "invalid_event",
-                "The body does not satisfy the SendConnectorEvent contract.",
-                errors=[problem.as_dict() for problem in exc.problems],
-                **more,
+                400,
+                "missing_delivery_id",
+                f"The {exc.header} header must carry the delivery id "
+                f"(1 to {MAX_DELIVERY_ID_CHARS} printable characters).",
             )
+        if not events:
+            return Answer(
+                status=202, body={"webhookId": webhook_id, "queued": 0}, outcome="ignored", ignored=ignored
+            )
+        return self._hand_off(
+            request,
+            connector_id,
+            webhook_id,
+            events,
+            array=isinstance(data, list),
+            budget=budget,
+            ignored=ignored,
+        )
 
+    def _verify_standard(self, request: WebhookRequest, connector_id: str) -> str:
+        """Standard Webhooks v1 with the connector's signing secret; the webhook id."""
+        signed = parse_headers(
+            request.headers.get("webhook-id"),
+            request.headers.get("webhook-timestamp"),
+            request.headers.get("webhook-signature"),
+        )
+        keys = self._keys.keys_for(connector_id)
+        if not keys:
+            raise SignatureError("unknown_connector")
+        verify_signature(
+            signed, request.body, keys, now=self._clock(), tolerance_seconds=self._limits.tolerance_seconds
+        )
+        return signed.webhook_id
+
+    def _verify_profiled(
+        self, request: WebhookRequest, connector_id: str, profile: ConnectorProfile
+    ) -> Verified:
+        secrets = self._keys.secret_values(connector_id, profile.secret)
+        if not secrets:
+            raise SignatureError("unknown_connector")
+        return verify(profile.verification, request.headers, request.body, secrets, self._clock())
+
+    def _hand_off(
+        self,
+        request: WebhookRequest,
+        connector_id: str,
+        webhook_id: str,
+        events: list[dict[str, Any]],
+        *,
+        array: bool,
+        budget: TimeBudget | None,
+        ignored: int,
+    ) -> Answer:
         received_at = int(self._clock())
         queued = [
             QueuedEvent(
                 connector_id=connector_id,
-                webhook_id=signed.webhook_id,
+                webhook_id=webhook_id,
                 index=index,
                 received_at=received_at,
                 event=event,
@@ -183,20 +241,20 @@ class WebhookIntake:
         ]
         for item in queued:
             if item.message_size > MAX_QUEUE_MESSAGE_BYTES:
-                prefix = f"[{item.index}]" if isinstance(data, list) else "body"
+                prefix = f"[{item.index}]" if array else "body"
                 return rejection(
                     413, "event_too_large", f"Event {prefix} is larger than one queue message can hold."
                 )
 
         def enqueue() -> dict[str, Any]:
             self._queue.enqueue(queued)
-            return {"webhookId": signed.webhook_id, "queued": len(queued)}
+            return {"webhookId": webhook_id, "queued": len(queued)}
 
         remaining = (budget or UnlimitedBudget()).remaining_seconds()
         lease = remaining if math.isfinite(remaining) else DEFAULT_LEASE_SECONDS
         digest = hashlib.sha256(request.body).hexdigest()
         try:
-            result, duplicate = self._dedupe.once(connector_id, signed.webhook_id, enqueue, lease, digest)
+            result, duplicate = self._dedupe.once(connector_id, webhook_id, enqueue, lease, digest)
         except WebhookInProgressError:
             return rejection(503, "in_progress", "This webhook is being processed; try again later.")
         except WebhookConflictError:
@@ -209,4 +267,87 @@ class WebhookIntake:
             return rejection(503, f"unavailable.{exc.reason}", "Try again later.")
         if duplicate:
             return Answer(status=202, body=result, outcome="duplicate", queued=0)
-        return Answer(status=202, body=result, outcome="accepted", queued=len(queued))
+        return Answer(status=202, body=result, outcome="accepted", queued=len(queued), ignored=ignored)
+
+
+def _invalid(exc: EventValidationError | MappingError) -> Answer:
+    more = {"moreErrors": exc.more} if exc.more else {}
+    return rejection(
+        422,
+        "invalid_event",
+        "The body does not satisfy the SendConnectorEvent contract."
+        if isinstance(exc, EventValidationError)
+        else "The body cannot be mapped to SendConnectorEvent by the connector's profile.",
+        errors=[problem.as_dict() for problem in exc.problems],
+        **more,
+    )
+
+
+class MissingDeliveryIdError(PermanentError):
+    """The header the profile takes delivery ids from is missing, or holds no usable id."""
+
+    def __init__(self, header: str) -> None:
+        super().__init__(header)
+        self.header = header
+
+
+def delivery_id(profile: ConnectorProfile, verified: Verified, request: WebhookRequest, data: Any) -> str:
+    """What tells this delivery from others, repeated on the sender's retries: the profile's choice of a
+    header (the scheme's own message id by default), a value in the body, or a digest of the signed bytes.
+    Raises MissingDeliveryIdError (a header) or MappingError (a value in the body)."""
+    dedupe = profile.deduplication
+    if dedupe is not None and dedupe.digest:
+        return "sha256:" + hashlib.sha256(request.body).hexdigest()
+    if dedupe is not None and dedupe.body is not None:
+        found = dedupe.body.search({"body": data})
+        if isinstance(found, int) and not isinstance(found, bool):
+            found = str(found)
+        if not _usable_id(found):
+            raise MappingError(
+                [
+                    Problem(
+                        native_path("body", str(dedupe.body)),
+                        f"the delivery id must be a text of 1 to {MAX_DELIVERY_ID_CHARS} printable "
+                        "characters",
+                    )
+                ]
+            )
+        return found
+    if dedupe is not None and dedupe.header is not None:
+        found = request.headers.get(dedupe.header)
+        if not _usable_id(found):
+            raise MissingDeliveryIdError(dedupe.header)
+        return found
+    # The scheme's own message id, verified with the signature (the profile model requires one source).
+    assert verified.message_id is not None
+    return verified.message_id
+
+
+def _usable_id(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= MAX_DELIVERY_ID_CHARS and value.isprintable()
+
+
+def _contract_checked(mapped: Mapped, connector_id: str) -> list[dict[str, Any]]:
+    """The mapped events, validated by the SendConnectorEvent models; problems name the rule and the native
+    event they came from."""
+    if not mapped.events:
+        return []
+    try:
+        return wire_events([m.event for m in mapped.events], connector_id)
+    except EventValidationError as exc:
+        problems = []
+        for problem in exc.problems:
+            index, _, inner = problem.path.partition("]")
+            origin = mapped.events[int(index[1:])] if index.startswith("[") and index[1:].isdigit() else None
+            if origin is None:
+                problems.append(Problem("", f"the mapped events break the contract: {problem.rule}"))
+                continue
+            at = inner.lstrip(".") or "(event)"
+            problems.append(
+                Problem(
+                    native_path(origin.source, "event"),
+                    f"rule {origin.rule}: the mapped event breaks the SendConnectorEvent contract at {at}: "
+                    f"{problem.rule}",
+                )
+            )
+        raise MappingError(problems, more=exc.more) from None
