@@ -65,7 +65,8 @@ def _reset(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from iotbridge.reset.wiring import ResetWiring
 
     try:
-        text = sys.stdin.read() if args.plan == "-" else Path(args.plan).read_text(encoding="utf-8")
+        # Bytes: decoding is the plan parser's job, so a file in the wrong encoding is a plan problem.
+        text = sys.stdin.buffer.read() if args.plan == "-" else Path(args.plan).read_bytes()
     except OSError as exc:
         print(f"cannot read the plan: {exc.strerror or exc} ({args.plan})", file=err)
         return EXIT_USAGE

@@ -218,3 +218,44 @@ def test_plans_are_immutable() -> None:
     with pytest.raises(ValueError, match="frozen"):
         plan.name = "other"
     assert isinstance(plan, ResetPlan)
+
+
+def nested(depth: int, leaf: Any) -> Any:
+    """`leaf` inside `depth` levels of objects and lists, alternating."""
+    node = leaf
+    for level in range(depth):
+        node = {"a": node} if level % 2 else [node]
+    return node
+
+
+@pytest.mark.parametrize("depth", [65, 5_000])
+def test_a_payload_template_nested_too_deeply_is_a_plan_problem_not_a_crash(depth: int) -> None:
+    template = {"device": "${keyValue}", "deep": nested(depth - 1, "x")}
+
+    found = problems(with_change(MESSAGE_PLAN, "action.payloadTemplate", template))
+
+    assert found == ["action: the payload template is nested more than 64 levels deep"]
+
+
+def test_a_payload_template_64_levels_deep_is_accepted() -> None:
+    template = {"device": "${keyValue}", "deep": nested(63, "x")}
+
+    plan = parse_plan(with_change(MESSAGE_PLAN, "action.payloadTemplate", template))
+
+    assert plan.action.mode == "message"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b'{"name": "caf\xe9"}', "(plan): not valid JSON (not UTF-8, UTF-16 or UTF-32 text)"),
+        (b"[" * 100_000 + b"]" * 100_000, "(plan): nested too deeply to read"),
+        (b'{"name": ' * 100_000 + b"1" + b"}" * 100_000, "(plan): nested too deeply to read"),
+    ],
+    ids=["latin-1", "deep-list", "deep-object"],
+)
+def test_plan_text_that_cannot_be_read_is_one_clear_problem(text: bytes, expected: str) -> None:
+    with pytest.raises(PlanError) as raised:
+        parse_plan_json(text)
+
+    assert raised.value.descriptions() == [expected]

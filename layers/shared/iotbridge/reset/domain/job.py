@@ -33,7 +33,14 @@ from ..ports import (
     ItemError,
 )
 from ..settings import ResetSettings
-from .plan import MAX_MESSAGES_PER_REQUEST, MessageAction, ResetPlan, UpdateAction, render_payload
+from .plan import (
+    MAX_MESSAGES_PER_REQUEST,
+    Listing,
+    MessageAction,
+    ResetPlan,
+    UpdateAction,
+    render_payload,
+)
 from .progress import Continuation, Cursor, ResetReport, Status, Tally, Totals
 
 logger = Logger(child=True)
@@ -63,30 +70,6 @@ class JobOptions:
             max_item_attempts=settings.max_item_attempts,
             time_margin_seconds=settings.time_margin_seconds,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """One listing the plan needs: a state filter, the whole model, or the plan's own key values."""
-
-    state_name: str | None = None
-    key_values: tuple[str, ...] | None = None
-
-
-def sources_of(plan: ResetPlan) -> list[_Source]:
-    selection = plan.detectors
-    if selection.key_values:
-        return [_Source(key_values=tuple(selection.key_values))]
-    if selection.in_states:
-        states = list(selection.in_states)
-        action = plan.action
-        if isinstance(action, UpdateAction) and action.state_name in states:
-            # Detectors reset from another listed state land in the target state: list that one first,
-            # while it holds only detectors that were there before the run.
-            states.remove(action.state_name)
-            states.insert(0, action.state_name)
-        return [_Source(state_name=s) for s in states]
-    return [_Source()]
 
 
 class ResetJob:
@@ -257,7 +240,7 @@ class _Run:
         return job._sink is not None and job._budget.remaining_seconds() < job._options.time_margin_seconds
 
     def _list_from(self, cursor: Cursor) -> tuple[Status, str, Cursor | None]:
-        sources = sources_of(self.plan)
+        sources = self.plan.listings()
         pages_done = 0
         while cursor.source < len(sources):
             # Stop only between pages, and only after at least one page, so every invocation makes progress.
@@ -277,7 +260,7 @@ class _Run:
                 self.job._progress(self.tally.snapshot())
         return "complete", "", None
 
-    def _page(self, source: _Source, cursor: Cursor, count: int) -> tuple[list[DetectorRef], Cursor]:
+    def _page(self, source: Listing, cursor: Cursor, count: int) -> tuple[list[DetectorRef], Cursor]:
         """The detectors of the page at `cursor`, and the cursor just after that page."""
         if source.key_values is not None:
             end = cursor.offset + self.page_size

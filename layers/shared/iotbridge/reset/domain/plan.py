@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints, ValidationError, model_validator
@@ -40,10 +41,15 @@ MAX_TIMER_SECONDS = 31_622_400  # the SetTimer action's upper bound (366 days)
 MAX_PAYLOAD_BYTES = 1024  # message size
 MAX_MESSAGES_PER_REQUEST = 10  # BatchPutMessage
 MAX_KEY_VALUES = 1_000  # keeps a continuation payload well under the 256 KB asynchronous invoke limit
+# Deeper templates are refused before anything walks them: walking, filling and serialising them recurse.
+MAX_TEMPLATE_DEPTH = 64
 
 # What a payload template may refer to; each is filled per detector.
 PLACEHOLDERS = ("keyValue", "planName", "runId", "time")
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+
+TOO_DEEP = Problem("", "nested too deeply to read")
 
 
 class PlanError(InvalidInputError):
@@ -136,6 +142,8 @@ class MessageAction(CamelModel):
 
     @model_validator(mode="after")
     def _template_is_usable(self) -> MessageAction:
+        if _depth(self.payload_template) > MAX_TEMPLATE_DEPTH:
+            raise ValueError(f"the payload template is nested more than {MAX_TEMPLATE_DEPTH} levels deep")
         names = set(_placeholders(self.payload_template))
         unknown = sorted(names - set(PLACEHOLDERS))
         if unknown:
@@ -159,6 +167,23 @@ class MessageAction(CamelModel):
 
 
 _WIDEST_TIME = "2000-01-01T00:00:00.000000+00:00"
+
+
+def _depth(node: Any) -> int:
+    """How many objects and lists deep `node` is, found without recursion (the node may be very deep)."""
+    deepest, pending = 0, [(node, 1)]
+    while pending:
+        current, level = pending.pop()
+        children = (
+            current.values() if isinstance(current, dict) else current if isinstance(current, list) else None
+        )
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_TEMPLATE_DEPTH:
+            break  # deep enough to refuse; no need to walk the rest
+        pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _placeholders(node: Any) -> list[str]:
@@ -195,6 +220,15 @@ class VerifyOptions(CamelModel):
     sample_size: Annotated[StrictInt, Field(ge=1)] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One listing a plan needs: the detectors in a state, every detector of the model, or the plan's own
+    key values (read from the plan, not listed)."""
+
+    state_name: str | None = None
+    key_values: tuple[str, ...] | None = None
+
+
 class ResetPlan(CamelModel):
     name: PlanName
     detector_model_name: DetectorModelName
@@ -208,6 +242,21 @@ class ResetPlan(CamelModel):
         if self.verify is not None and not isinstance(self.action, UpdateAction):
             raise ValueError("verify needs action.mode 'update': a message has no target state to check")
         return self
+
+    def listings(self) -> list[Listing]:
+        """The listings of a run, in the order it goes through them."""
+        selection = self.detectors
+        if selection.key_values:
+            return [Listing(key_values=tuple(selection.key_values))]
+        if selection.in_states:
+            states = list(selection.in_states)
+            if isinstance(self.action, UpdateAction) and self.action.state_name in states:
+                # Detectors reset from another listed state land in the target state: list that one first,
+                # while it holds only detectors that were there before the run.
+                states.remove(self.action.state_name)
+                states.insert(0, self.action.state_name)
+            return [Listing(state_name=s) for s in states]
+        return [Listing()]
 
 
 def _without_action_tag(loc: Location) -> Location:
@@ -232,11 +281,19 @@ def parse_plan(data: Any) -> ResetPlan:
         return ResetPlan.model_validate(data)
     except ValidationError as exc:
         raise PlanError(plan_problems(exc)) from None
+    except RecursionError:
+        # The template's depth is bounded before it is walked; this guards whatever else might recurse.
+        raise PlanError([TOO_DEEP]) from None
 
 
 def parse_plan_json(text: str | bytes) -> ResetPlan:
+    """The plan in a JSON text (bytes in UTF-8, UTF-16 or UTF-32, as RFC 8259 allows), or PlanError."""
     try:
         data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise PlanError([Problem("", "not valid JSON (not UTF-8, UTF-16 or UTF-32 text)")]) from None
+    except RecursionError:
+        raise PlanError([TOO_DEEP]) from None
+    except ValueError as exc:
         raise PlanError([Problem("", f"not valid JSON ({exc})")]) from None
     return parse_plan(data)
