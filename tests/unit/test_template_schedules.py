@@ -50,3 +50,48 @@ def test_scheduled_plan_is_valid(schedule: str, raw: Any) -> None:
     parameters = load(TEMPLATE)["Parameters"]
     plan = parse_plan_json(substitute(raw, parameters))
     assert plan.detector_model_name == parameters["ResetDetectorModelName"]["Default"]
+
+
+FOURTEEN_DAYS = 14 * 24 * 3600
+
+
+def schedule_events() -> list[tuple[str, dict[str, Any]]]:
+    resources = load(TEMPLATE)["Resources"]
+    return [
+        (f"{name}.{event_name}", event["Properties"])
+        for name, resource in resources.items()
+        for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items()
+        if event.get("Type") == "ScheduleV2"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "props"), schedule_events(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_a_schedule_dead_letters_to_an_encrypted_alarmed_queue_the_template_defines(
+    schedule: str, props: dict[str, Any]
+) -> None:
+    resources = load(TEMPLATE)["Resources"]
+    config = props.get("DeadLetterConfig") or {}
+    # `Type: SQS` would have SAM generate a queue with default properties (no encryption set, 4-day
+    # retention, no alarm): the schedule must name a queue of the template.
+    assert "Type" not in config, f"{schedule}: name the dead-letter queue with Arn"
+    arn = config.get("Arn")
+    assert isinstance(arn, dict) and "Fn::GetAtt" in arn and arn["Fn::GetAtt"][1] == "Arn", schedule
+    queue_id = arn["Fn::GetAtt"][0]
+    queue = resources[queue_id]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    properties = queue["Properties"]
+    assert properties.get("SqsManagedSseEnabled") is True or properties.get("KmsMasterKeyId")
+    assert properties.get("MessageRetentionPeriod") == FOURTEEN_DAYS
+    watching = [
+        name
+        for name, resource in resources.items()
+        if resource.get("Type") == "AWS::CloudWatch::Alarm"
+        and resource["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+        in resource["Properties"].get("Dimensions", [])
+        and resource["Properties"].get("Threshold") == 0
+        and resource["Properties"].get("ComparisonOperator") == "GreaterThanThreshold"
+    ]
+    assert watching, f"no alarm watches {queue_id}"
