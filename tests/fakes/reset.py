@@ -143,7 +143,7 @@ class FakeIotEvents:
                 if error is not None:
                     errors.append(error)
                     continue
-                self.messages.append((message.input_name, message.payload))
+                self.messages.append((message.destination, message.payload))
                 self.updates[key] += 1
         return errors
 

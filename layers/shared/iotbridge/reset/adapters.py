@@ -88,7 +88,7 @@ class IotEventsDataService:
         answer = self._call(
             "batch_put_message",
             messages=[
-                {"messageId": message_id, "inputName": m.input_name, "payload": m.payload}
+                {"messageId": message_id, "inputName": m.destination, "payload": m.payload}
                 for message_id, m in messages
             ],
         )

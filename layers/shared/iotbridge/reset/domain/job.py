@@ -21,7 +21,7 @@ from typing import TypeVar
 from aws_lambda_powertools import Logger
 
 from iotbridge.budget import TimeBudget
-from iotbridge.errors import ServiceCallError, code_is_transient
+from iotbridge.errors import ServiceCallError
 
 from ..ports import (
     ContinuationSink,
@@ -184,16 +184,16 @@ class ResetJob:
                 self.backoff(attempt)
                 attempt += 1
                 continue
-            codes = {error.message_id: error.code for error in errors}
+            by_id = {error.message_id: error for error in errors}
             retry = []
             for message_id, index in ids.items():
-                code = codes.get(message_id)
-                if code is None:
+                error = by_id.get(message_id)
+                if error is None:
                     delivered.append(index)
-                elif code_is_transient(code) and attempt < self._options.max_item_attempts:
+                elif error.retryable and attempt < self._options.max_item_attempts:
                     retry.append(index)
                 else:
-                    failed.append((index, code))
+                    failed.append((index, error.code))
             pending = retry
             if pending:
                 self.backoff(attempt)
@@ -253,7 +253,7 @@ class _Run:
                 logger.warning(
                     "listing detectors failed", extra={"code": exc.failure.code, "state": source.state_name}
                 )
-                return "incomplete", f"ListDetectors failed ({exc.failure.code})", None
+                return "incomplete", f"listing detectors failed ({exc.failure.code})", None
             self._enqueue(detectors, listed=source.key_values is None)
             pages_done += 1
             if self.job._progress is not None:
@@ -374,9 +374,10 @@ class _Run:
 
     def _send_messages(self, batch: list[DetectorRef], action: MessageAction) -> None:
         now = datetime.fromtimestamp(self.job._wall_clock(), UTC).isoformat()
+        destination = self.plan.message_destination(action)
         messages = [
             InputMessage(
-                action.input_name,
+                destination,
                 render_payload(
                     action.payload_template,
                     key_value=detector.key_value,
