@@ -39,7 +39,7 @@ def create_queues(
 ) -> dict[str, LocalQueue]:
     """Every AWS::SQS::Queue, dead-letter queues first, with a local visibility timeout if given."""
     created: dict[str, LocalQueue] = {}
-    remaining = dict(spec.queues)
+    remaining = {k: q for k, q in spec.queues.items() if resolver.present(k)}
     while remaining:
         ready = [q for q in remaining.values() if _redrive_target(q.properties) in (None, *created.keys())]
         if not ready:
@@ -75,9 +75,12 @@ def _redrive_target(properties: dict[str, Any]) -> str | None:
 
 
 def create_tables(dynamodb: Any, spec: StackSpec, resolver: LocalResolver) -> dict[str, str]:
-    """Every AWS::DynamoDB::Table (keys, billing and time to live), named after its logical id."""
+    """Every AWS::DynamoDB::Table the stack has (keys, indexes, billing and time to live), named after its
+    logical id unless it names itself. Encryption and point-in-time recovery have no local meaning."""
     names: dict[str, str] = {}
     for table in spec.tables.values():
+        if not resolver.present(table.logical_id):
+            continue
         props = resolver.value(table.properties)
         name = str(props.get("TableName") or table.logical_id)
         request: dict[str, Any] = {
@@ -86,6 +89,11 @@ def create_tables(dynamodb: Any, spec: StackSpec, resolver: LocalResolver) -> di
             "KeySchema": props["KeySchema"],
             "BillingMode": props.get("BillingMode", "PROVISIONED"),
         }
+        if props.get("GlobalSecondaryIndexes"):
+            request["GlobalSecondaryIndexes"] = [
+                {key: index[key] for key in ("IndexName", "KeySchema", "Projection") if key in index}
+                for index in props["GlobalSecondaryIndexes"]
+            ]
         if request["BillingMode"] == "PROVISIONED":
             request["ProvisionedThroughput"] = props.get(
                 "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}

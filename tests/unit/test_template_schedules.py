@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bridge_local.sam_template import load
-from iotbridge.reset.domain.plan import parse_plan_json
+from bridge_local.sam_template import LocalResolver, load, read
+from iotbridge.reset.domain.plan import DynamoDbBackend, parse_plan_json
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -24,32 +23,51 @@ def scheduled_inputs() -> list[tuple[str, Any]]:
     return found
 
 
-def substitute(value: Any, parameters: dict[str, Any]) -> str:
-    """Fill a Fn::Sub string with parameter defaults, as CloudFormation would with no overrides."""
-    text = value["Fn::Sub"] if isinstance(value, dict) else value
-    assert isinstance(text, str)
+# The parameter values a schedule's plan depends on: each backend, with the stack's table or a team's own.
+DEPLOYMENTS = {
+    "defaults": {},
+    "own-table": {"DetectorTableName": "team-detectors", "DetectorStateIndexName": "detectorsByState"},
+    "iotevents-data": {"ResetBackend": "iotevents-data"},
+}
 
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name.startswith("!"):
-            return "${" + name[1:] + "}"  # ${!x} is a literal ${x}
-        assert name in parameters, f"${{{name}}} is not a template parameter"
-        return str(parameters[name]["Default"])
 
-    return re.sub(r"\$\{([^}]+)\}", replace, text)
+def scheduled_plan(raw: Any, overrides: dict[str, str]) -> Any:
+    """A schedule's Input as CloudFormation would fill it in with these parameter values."""
+    resolver = LocalResolver(read(TEMPLATE), parameter_overrides=overrides)
+    resolver.bind("DetectorTable", "stack-detector-table")
+    value = resolver.value(raw)
+    assert isinstance(value, str)
+    return parse_plan_json(value)
 
 
 def test_template_schedules_at_least_one_reset() -> None:
     assert scheduled_inputs(), "no ScheduleV2 event in template.yaml"
 
 
+@pytest.mark.parametrize("deployment", DEPLOYMENTS)
 @pytest.mark.parametrize(
     ("schedule", "raw"), scheduled_inputs(), ids=lambda v: v if isinstance(v, str) else ""
 )
-def test_scheduled_plan_is_valid(schedule: str, raw: Any) -> None:
+def test_scheduled_plan_is_valid(schedule: str, raw: Any, deployment: str) -> None:
     parameters = load(TEMPLATE)["Parameters"]
-    plan = parse_plan_json(substitute(raw, parameters))
+    overrides = DEPLOYMENTS[deployment]
+
+    plan = scheduled_plan(raw, overrides)
+
     assert plan.detector_model_name == parameters["ResetDetectorModelName"]["Default"]
+    assert plan.backend.kind == overrides.get("ResetBackend", parameters["ResetBackend"]["Default"])
+    if isinstance(plan.backend, DynamoDbBackend):
+        assert plan.backend.table == overrides.get("DetectorTableName", "stack-detector-table")
+        assert plan.backend.state_index == overrides.get("DetectorStateIndexName", "byState")
+
+
+def test_the_plan_is_the_same_on_both_backends_but_for_the_backend() -> None:
+    [(_, raw), *_] = scheduled_inputs()
+
+    on_table = scheduled_plan(raw, {})
+    on_iotevents = scheduled_plan(raw, {"ResetBackend": "iotevents-data"})
+
+    assert on_table.model_copy(update={"backend": on_iotevents.backend}) == on_iotevents
 
 
 FOURTEEN_DAYS = 14 * 24 * 3600
