@@ -54,7 +54,9 @@ def service(monkeypatch: pytest.MonkeyPatch, continuations: CapturedContinuation
     fake = FakeIotEvents.with_fleet({"Alarm": 30, "Normal": 5})
 
     def over_the_fake() -> ResetWiring:
-        return ResetWiring(ResetSettings.from_environment(), fake, lambda _function_arn: continuations)
+        return ResetWiring(
+            ResetSettings.from_environment(), lambda _backend: fake, lambda _arn: continuations
+        )
 
     monkeypatch.setattr(ResetWiring, "from_environment", staticmethod(over_the_fake))
     monkeypatch.setattr(detector_reset, "wiring", BuiltAtInit(over_the_fake))
