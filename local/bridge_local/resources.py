@@ -74,15 +74,26 @@ def _redrive_target(properties: dict[str, Any]) -> str | None:
     return None
 
 
-def create_tables(dynamodb: Any, spec: StackSpec, resolver: LocalResolver) -> dict[str, str]:
-    """Every AWS::DynamoDB::Table the stack has (keys, indexes, billing and time to live), named after its
-    logical id unless it names itself. Encryption and point-in-time recovery have no local meaning."""
+def bind_tables(spec: StackSpec, resolver: LocalResolver) -> dict[str, str]:
+    """Give every table the stack has its local name (its logical id unless it names itself) and ARN, so
+    that what refers to a table resolves before the table is made."""
     names: dict[str, str] = {}
     for table in spec.tables.values():
         if not resolver.present(table.logical_id):
             continue
-        props = resolver.value(table.properties)
-        name = str(props.get("TableName") or table.logical_id)
+        name = str(resolver.value(table.properties.get("TableName")) or table.logical_id)
+        arn = f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:table/{name}"
+        resolver.bind(table.logical_id, name, Arn=arn)
+        names[table.logical_id] = name
+    return names
+
+
+def create_tables(dynamodb: Any, spec: StackSpec, resolver: LocalResolver) -> dict[str, str]:
+    """Every AWS::DynamoDB::Table the stack has (keys, indexes, billing and time to live), by logical id.
+    Encryption and point-in-time recovery have no local meaning."""
+    names = bind_tables(spec, resolver)
+    for logical_id, name in names.items():
+        props = resolver.value(spec.tables[logical_id].properties)
         request: dict[str, Any] = {
             "TableName": name,
             "AttributeDefinitions": props["AttributeDefinitions"],
@@ -105,9 +116,6 @@ def create_tables(dynamodb: Any, spec: StackSpec, resolver: LocalResolver) -> di
                 TableName=name,
                 TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
             )
-        arn = f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:table/{name}"
-        resolver.bind(table.logical_id, name, Arn=arn)
-        names[table.logical_id] = name
     return names
 
 

@@ -132,7 +132,9 @@ def test_the_invocation_fails_when_failures_pass_the_allowed_share(
         detector_reset.lambda_handler(dict(PLAN), LambdaContext())
 
 
-@pytest.mark.parametrize("name", ["reset-update.json", "reset-message.json", "reset-dry-run.json"])
+@pytest.mark.parametrize(
+    "name", ["reset-update.json", "reset-message.json", "reset-dry-run.json", "reset-table-update.json"]
+)
 def test_the_sample_events_are_valid_plans(name: str) -> None:
     plan, resume = events.read_event(json.loads((EVENTS / name).read_text()))
 
