@@ -358,8 +358,12 @@ class ResetPlan(CamelModel):
 
     def message_destination(self, action: MessageAction) -> str:
         """Where a message-mode reset sends: the IoT Events input, or the AWS IoT Core topic."""
-        destination = action.topic if isinstance(self.backend, DynamoDbBackend) else action.input_name
-        assert destination is not None  # required by validation for the plan's backend
+        if isinstance(self.backend, DynamoDbBackend):
+            destination, member = action.topic, "topic"
+        else:
+            destination, member = action.input_name, "inputName"
+        if destination is None:  # validation requires it; a plan built around validation may lack it
+            raise PlanError([Problem("action", f"{member} is required with backend {self.backend.kind}")])
         return destination
 
     def listings(self) -> list[Listing]:
