@@ -224,3 +224,19 @@ class DetectorTableBackend:
             UpdateExpression="SET stateName = :s",
             ExpressionAttributeValues={":s": {"S": state}},
         )
+
+
+def fleet_backends(
+    standin: Standin,
+    proxy: RunningProxy,
+    moto_url: str,
+    seed: list[dict[str, Any]],
+    model: str,
+    message_input: str,
+    topic: str,
+) -> dict[str, FleetBackend]:
+    """Both backends over one fleet: the detectors the stand-in was started with (`seed`, of `model`)."""
+    return {
+        "iotevents-data": IotEventsBackend(standin, model, message_input),
+        "dynamodb": DetectorTableBackend(moto_url, proxy, standin, seed, model, topic),
+    }

@@ -26,7 +26,7 @@ from bridge_local.processes import ServerProcess
 from iot_standin.fleet import fleet_seed
 from iot_standin.testing import Standin, running_standin
 from iotbridge import clients
-from reset_backends import BACKENDS, DetectorTableBackend, FleetBackend, IotEventsBackend
+from reset_backends import BACKENDS, DetectorTableBackend, FleetBackend, IotEventsBackend, fleet_backends
 
 pytestmark = pytest.mark.integration
 
@@ -125,10 +125,7 @@ def proxy(moto: ServerProcess) -> Iterator[RunningProxy]:
 
 @pytest.fixture(scope="module")
 def backends(standin: Standin, proxy: RunningProxy, moto: ServerProcess) -> dict[str, FleetBackend]:
-    return {
-        "iotevents-data": IotEventsBackend(standin, MODEL, RESET_INPUT),
-        "dynamodb": DetectorTableBackend(moto.url, proxy, standin, SEED["detectors"], MODEL, RESET_TOPIC),
-    }
+    return fleet_backends(standin, proxy, moto.url, SEED["detectors"], MODEL, RESET_INPUT, RESET_TOPIC)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -28,7 +28,7 @@ from iotbridge.reset.domain.plan import ResetPlan, parse_plan
 from iotbridge.reset.domain.progress import Continuation, ResetReport
 from iotbridge.reset.ports import DetectorService, DetectorUpdate, ItemError
 from iotbridge.reset.wiring import ResetWiring
-from reset_backends import BACKENDS, DetectorTableBackend, FleetBackend, IotEventsBackend
+from reset_backends import BACKENDS, FleetBackend, fleet_backends
 
 pytestmark = pytest.mark.integration
 
@@ -65,10 +65,7 @@ def proxy(moto: ServerProcess) -> Iterator[RunningProxy]:
 
 @pytest.fixture(scope="module")
 def backends(standin: Standin, proxy: RunningProxy, moto: ServerProcess) -> dict[str, FleetBackend]:
-    return {
-        "iotevents-data": IotEventsBackend(standin, MODEL, INPUT),
-        "dynamodb": DetectorTableBackend(moto.url, proxy, standin, SEED["detectors"], MODEL, TOPIC),
-    }
+    return fleet_backends(standin, proxy, moto.url, SEED["detectors"], MODEL, INPUT, TOPIC)
 
 
 @pytest.fixture(params=BACKENDS)
