@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cold_start, forwarder_batch, receiver, reset_runs
+from bench import cold_start, forwarder_batch, receiver, reset_dynamodb, reset_runs
 from bench.layout import DETECTOR_RESET, FORWARDER, LAYER, LOCAL, RECEIVER, ROOT, template_environment
 from bench.report import Section, command_line, console_summary, document, machine
 from bench.sizing import PeakMemory, sizing_section
 
-SECTIONS = ("cold", "receiver", "forwarder", "reset", "memory")
+SECTIONS = ("cold", "receiver", "forwarder", "reset", "reset-table", "memory")
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 
 
@@ -50,7 +50,7 @@ def _guarded(title: str, work: Callable[[], Section]) -> Section:
     return section
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 - a few lines per benchmark
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(args_list)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -98,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return section
 
         sections.append(_guarded("Reset throughput", throughput))
+    if "reset-table" in chosen:
+        sections.append(_guarded("Reset on the detector table", lambda: reset_dynamodb.run(smoke=smoke)))
     if "memory" in chosen:
 
         def reset_memory() -> Section:

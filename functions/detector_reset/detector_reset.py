@@ -28,7 +28,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise
     logger.append_keys(**log_keys(plan, resume))
     reset = wiring.get()
-    report = reset.lambda_job(context).run(plan, resume=resume)
+    report = reset.lambda_job(context, plan.backend).run(plan, resume=resume)
     publish(metrics, measurements(report, reset.settings.failure_share), dimensions={"plan": plan.name})
     logger.info("reset summary", extra={"summary": report.to_dict()})
     return result(report, reset.settings.failure_share)

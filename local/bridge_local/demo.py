@@ -1,5 +1,7 @@
 """The story in one non-interactive run: signed webhooks reach SendConnectorEvent, forgeries and bad
-bodies are turned away, a detector reset runs against the fleet. Exit 0 only when every step behaved."""
+bodies are turned away, and one reset plan runs on each backend over the same fleet (the IoT stand-in's
+IoT Events Data API, then the detector table in moto's DynamoDB) with the same report. Exit 0 only when
+every step behaved."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +19,10 @@ from iotbridge.operations import OPERATIONS
 from iotbridge.receiver.offline import try_webhook
 
 from . import samples
+from .aws import local_client
 from .demo_clouds import DEMO_CLOUDS
 from .demo_fleet import DEMO_MODEL
+from .detector_table import table_detectors
 from .signing import Reply, new_webhook_id, post, read_webhook_file, sign_headers
 from .stack import ROOT, LocalStack, StackConfig
 
@@ -95,6 +100,15 @@ def detector_states(iot_url: str, model: str) -> Counter[str]:
 
 def _canonical(body: dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True)
+
+
+def table_states(moto_url: str, table: str, model: str) -> Counter[str]:
+    detectors = table_detectors(local_client("dynamodb", moto_url), table, model=model)
+    return Counter(d["state"]["stateName"] for d in detectors)
+
+
+# What a run's report says about the fleet, without what differs from run to run (ids, times, key order).
+_COMPARED = ("status", "matched", "reset", "failed", "matchedByState", "preservedVariables", "verified")
 
 
 def _states(counts: Counter[str]) -> str:
@@ -238,28 +252,54 @@ class Demo:
     def _url(self, connector_id: str) -> str:
         return f"{self.api}/connectors/{connector_id}/events"
 
-    def detector_reset(self, plan: Path | None) -> None:
-        from .reset_trigger import invoke_reset
-
-        self.say("\n6. Detector reset against the seeded fleet")
+    def detector_resets(self, plan: Path | None) -> None:
+        """The same plan on both backends, each holding the same seeded fleet: the same outcome."""
         source, plan_doc = demo_plan(plan)
         model = str(plan_doc.get("detectorModelName", DEMO_MODEL))
-        self.say(f"   plan: {source}")
-        self.say(f"   before: {_states(detector_states(self.iot, model))}")
+        tables = self.state.get("detectorTables") or []
+        self.say(f"\n6. Detector reset on the IoT Events Data API (the IoT stand-in); plan: {source}")
+        on_events = self.detector_reset(
+            "iotevents-data",
+            {**plan_doc, "backend": {"kind": "iotevents-data"}},
+            lambda: detector_states(self.iot, model),
+        )
+        if not tables:
+            self.record("detector reset (dynamodb)", "a detector table", "the template has none", False)
+            return
+        self.say(f"\n7. The same plan on the detector table {tables[0]} (moto's DynamoDB)")
+        on_table = self.detector_reset(
+            "dynamodb",
+            {**plan_doc, "backend": {"kind": "dynamodb", "table": tables[0]}},
+            lambda: table_states(self.state["motoUrl"], tables[0], model),
+        )
+        if on_events is not None and on_table is not None:
+            differs = sorted(k for k in _COMPARED if on_events.get(k) != on_table.get(k))
+            observed = "same counts" if not differs else "differ in " + ", ".join(differs)
+            self.record("same report on both", "same counts", observed, not differs)
+            self.say(f"   reports on both backends: {observed}")
+
+    def detector_reset(
+        self, backend: str, plan_doc: dict[str, Any], states: Callable[[], Counter[str]]
+    ) -> dict[str, Any] | None:
+        from .reset_trigger import invoke_reset
+
+        name = f"detector reset ({backend})"
+        self.say(f"   before: {_states(states())}")
         try:
             outcome = invoke_reset(self.state, plan_doc)
         except Exception as exc:
-            self.record("detector reset", "runs", f"{type(exc).__name__}: {exc}", False)
+            self.record(name, "runs", f"{type(exc).__name__}: {exc}", False)
             self.say(f"   could not run: {exc}")
-            return
+            return None
         assert self.stack.lambda_service is not None
         self.stack.lambda_service.wait_idle(timeout=60)  # continuations, if the run handed over
-        after = detector_states(self.iot, model)
+        after = states()
         self.say(f"   after:  {_states(after)}")
         self.say(f"   report: {json.dumps(outcome.payload)}")
         target = str((plan_doc.get("action") or {}).get("stateName") or "Normal")
         ok = outcome.ok and sum(after.values()) > 0 and after[target] == sum(after.values())
-        self.record("detector reset", f"every detector {target}", _states(after), ok)
+        self.record(name, f"every detector {target}", _states(after), ok)
+        return outcome.payload if ok and isinstance(outcome.payload, dict) else None
 
 
 def run_demo(
@@ -282,7 +322,7 @@ def run_demo(
         demo.native_webhooks()
         demo.forwarded()
         demo.native_forwarded()
-        demo.detector_reset(plan)
+        demo.detector_resets(plan)
         demo.say("\nStopping every process the stack started...")
     steps = demo.steps
     failed = [s for s in steps if not s.ok]

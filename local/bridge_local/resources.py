@@ -40,7 +40,7 @@ def create_queues(
 ) -> dict[str, LocalQueue]:
     """Every AWS::SQS::Queue, dead-letter queues first, with a local visibility timeout if given."""
     created: dict[str, LocalQueue] = {}
-    remaining = dict(spec.queues)
+    remaining = {k: q for k, q in spec.queues.items() if resolver.present(k)}
     while remaining:
         ready = [q for q in remaining.values() if _redrive_target(q.properties) in (None, *created.keys())]
         if not ready:
@@ -75,18 +75,37 @@ def _redrive_target(properties: dict[str, Any]) -> str | None:
     return None
 
 
-def create_tables(dynamodb: Any, spec: StackSpec, resolver: LocalResolver) -> dict[str, str]:
-    """Every AWS::DynamoDB::Table (keys, billing and time to live), named after its logical id."""
+def bind_tables(spec: StackSpec, resolver: LocalResolver) -> dict[str, str]:
+    """Give every table the stack has its local name (its logical id unless it names itself) and ARN, so
+    that what refers to a table resolves before the table is made."""
     names: dict[str, str] = {}
     for table in spec.tables.values():
-        props = resolver.value(table.properties)
-        name = str(props.get("TableName") or table.logical_id)
+        if not resolver.present(table.logical_id):
+            continue
+        name = str(resolver.value(table.properties.get("TableName")) or table.logical_id)
+        arn = f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:table/{name}"
+        resolver.bind(table.logical_id, name, Arn=arn)
+        names[table.logical_id] = name
+    return names
+
+
+def create_tables(dynamodb: Any, spec: StackSpec, resolver: LocalResolver) -> dict[str, str]:
+    """Every AWS::DynamoDB::Table the stack has (keys, indexes, billing and time to live), by logical id.
+    Encryption and point-in-time recovery have no local meaning."""
+    names = bind_tables(spec, resolver)
+    for logical_id, name in names.items():
+        props = resolver.value(spec.tables[logical_id].properties)
         request: dict[str, Any] = {
             "TableName": name,
             "AttributeDefinitions": props["AttributeDefinitions"],
             "KeySchema": props["KeySchema"],
             "BillingMode": props.get("BillingMode", "PROVISIONED"),
         }
+        if props.get("GlobalSecondaryIndexes"):
+            request["GlobalSecondaryIndexes"] = [
+                {key: index[key] for key in ("IndexName", "KeySchema", "Projection") if key in index}
+                for index in props["GlobalSecondaryIndexes"]
+            ]
         if request["BillingMode"] == "PROVISIONED":
             request["ProvisionedThroughput"] = props.get(
                 "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
@@ -98,9 +117,6 @@ def create_tables(dynamodb: Any, spec: StackSpec, resolver: LocalResolver) -> di
                 TableName=name,
                 TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
             )
-        arn = f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:table/{name}"
-        resolver.bind(table.logical_id, name, Arn=arn)
-        names[table.logical_id] = name
     return names
 
 

@@ -101,6 +101,7 @@ class StackSpec:
     queues: dict[str, QueueSpec]
     tables: dict[str, TableSpec]
     resources: dict[str, dict[str, Any]]
+    conditions: dict[str, Any] = field(default_factory=dict)
 
 
 def _queue_logical_id(ref: Any) -> str | None:
@@ -164,8 +165,17 @@ def read(path: Path) -> StackSpec:
         if v.get("Type") == "AWS::DynamoDB::Table"
     }
     return StackSpec(
-        parameters=parameters, functions=functions, queues=queues, tables=tables, resources=resources
+        parameters=parameters,
+        functions=functions,
+        queues=queues,
+        tables=tables,
+        resources=resources,
+        conditions=dict(data.get("Conditions") or {}),
     )
+
+
+# What `!Ref AWS::NoValue` resolves to: the property holding it is left out, as CloudFormation does.
+_NO_VALUE = object()
 
 
 class LocalResolver:
@@ -190,6 +200,7 @@ class LocalResolver:
         self._attributes: dict[tuple[str, str], str] = {}
         # Secrets by ARN and by name, for `{{resolve:secretsmanager:...}}` dynamic references.
         self._secrets: dict[str, str] = {}
+        self._spec = spec
 
     def bind(self, logical_id: str, ref: str, **attributes: str) -> None:
         """Give a resource its local value (what !Ref returns) and attributes (what !GetAtt returns)."""
@@ -202,9 +213,38 @@ class LocalResolver:
         self.bind(logical_id, arn, Id=arn)
         self._secrets[arn] = self._secrets[name] = secret
 
+    def condition(self, name: str) -> bool:
+        """A condition of the template, evaluated with the parameters in force."""
+        if name not in self._spec.conditions:
+            raise TemplateError(f"no condition {name} in the template")
+        return self._truth(self._spec.conditions[name])
+
+    def _truth(self, node: Any) -> bool:
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Condition":
+                return self.condition(str(arg))
+            if key == "Fn::Equals":
+                left, right = (self.value(v) for v in arg)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                return not self._truth(arg[0])
+            if key == "Fn::And":
+                return all(self._truth(v) for v in arg)
+            if key == "Fn::Or":
+                return any(self._truth(v) for v in arg)
+        raise TemplateError(f"cannot evaluate condition {node!r}")
+
+    def present(self, logical_id: str) -> bool:
+        """Whether the stack has this resource: it has no Condition, or its condition holds."""
+        name = self._spec.resources.get(logical_id, {}).get("Condition")
+        return name is None or self.condition(str(name))
+
     def value(self, node: Any) -> Any:
-        resolved = self._value(node)
-        return _DYNAMIC_SECRET.sub(self._secret_value, resolved) if isinstance(resolved, str) else resolved
+        found = self._value(node)
+        if found is _NO_VALUE:
+            return None
+        return _DYNAMIC_SECRET.sub(self._secret_value, found) if isinstance(found, str) else found
 
     def _secret_value(self, found: re.Match[str]) -> str:
         secret = self._secrets.get(found.group(1))
@@ -216,9 +256,14 @@ class LocalResolver:
         if isinstance(node, dict) and len(node) == 1:
             ((key, arg),) = node.items()
             if key == "Ref":
+                if arg == "AWS::NoValue":
+                    return _NO_VALUE
                 if arg not in self._values:
                     raise TemplateError(f"no local value for !Ref {arg}")
                 return self._values[arg]
+            if key == "Fn::If":
+                name, when_true, when_false = arg
+                return self._value(when_true if self.condition(str(name)) else when_false)
             if key == "Fn::GetAtt":
                 found = self._attributes.get((str(arg[0]), str(arg[1])))
                 if found is None:
@@ -231,9 +276,10 @@ class LocalResolver:
             if key.startswith("Fn::"):
                 raise TemplateError(f"{key} is not supported by the local stack")
         if isinstance(node, dict):
-            return {k: self.value(v) for k, v in node.items()}
+            values = {k: self._value(v) for k, v in node.items()}
+            return {k: v for k, v in values.items() if v is not _NO_VALUE}
         if isinstance(node, list):
-            return [self.value(v) for v in node]
+            return [v for v in (self._value(item) for item in node) if v is not _NO_VALUE]
         return node
 
     def _sub(self, arg: Any) -> str:

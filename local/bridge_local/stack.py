@@ -26,6 +26,8 @@ from . import resources
 from .aws import local_client, local_credentials_env
 from .demo_clouds import DEMO_CLOUDS
 from .demo_fleet import DEMO_MODEL, DEMO_RESET_INPUT, demo_fleet
+from .detector_table import DEFAULT_NAMES, put_detectors
+from .fault_proxy import FaultProxy, serve_in_thread
 from .http_api import HttpApi, Route
 from .lambda_api import LambdaService, RemoteFunction
 from .lambda_runtime import LOCAL_REGION, Invoker
@@ -143,6 +145,8 @@ class LocalStack:
         self.tables: dict[str, str] = {}
         self.pollers: list[SqsEventSource] = []
         self.lambda_service: LambdaService | None = None
+        # The functions' DynamoDB calls, handed to moto one at a time (see bridge_local.fault_proxy).
+        self.dynamodb_proxy: FaultProxy | None = None
         self.api: HttpApi | None = None
         self.logs_dir = config.state_dir / "logs"
         self._stopped = False
@@ -176,6 +180,7 @@ class LocalStack:
         if self.config.max_receive_count is not None:
             overrides["ForwarderMaxReceiveCount"] = self.config.max_receive_count
         resolver = LocalResolver(self.spec, parameter_overrides=overrides)
+        resources.bind_tables(self.spec, resolver)  # schedules may name a table before it is made
         seed = self.config.state_dir / "fleet-seed.json"
         models = self.fleet_models(resolver)
         self.fleet_models_seeded = list(models)
@@ -189,7 +194,9 @@ class LocalStack:
                 "iot": lambda: self._start_iot_standin(seed),
             }
         )
+        self.dynamodb_proxy = serve_in_thread(self.moto_url)
         self._create_resources(resolver)
+        self._seed_detector_tables(fleet["detectors"])
         self._start_functions(resolver)
         self.schedules = {
             name: resolver.schedule_inputs(spec)
@@ -212,6 +219,9 @@ class LocalStack:
             self.api.stop()
         if self.lambda_service is not None:
             self.lambda_service.stop()
+        if self.dynamodb_proxy is not None:
+            self.dynamodb_proxy.shutdown()
+            self.dynamodb_proxy.server_close()
         # Functions first, the services they call last.
         for name in sorted(self.processes, key=lambda n: n in {"moto", "iot"}):
             self.processes[name].stop()
@@ -236,6 +246,10 @@ class LocalStack:
     @property
     def moto_url(self) -> str:
         return self.processes["moto"].url
+
+    @property
+    def dynamodb_url(self) -> str:
+        return self.dynamodb_proxy.url if self.dynamodb_proxy is not None else self.moto_url
 
     @property
     def iot_url(self) -> str:
@@ -290,6 +304,23 @@ class LocalStack:
                 secret=cloud.secret,
             )
 
+    def detector_tables(self) -> list[str]:
+        """The tables of the stack in the detector table's layout (keyed by detector model and key value)."""
+        found = []
+        for logical_id, name in self.tables.items():
+            keys = [
+                k.get("AttributeName") for k in self.spec.tables[logical_id].properties.get("KeySchema", [])
+            ]
+            if keys == [DEFAULT_NAMES.detector_model, DEFAULT_NAMES.key_value]:
+                found.append(name)
+        return found
+
+    def _seed_detector_tables(self, detectors: list[dict[str, Any]]) -> None:
+        """The fleet the IoT stand-in starts with, in every detector table too: one fleet, two backends."""
+        dynamodb = self.client("dynamodb")
+        for table in self.detector_tables():
+            put_detectors(dynamodb, table, detectors)
+
     def signing_secret_prefix(self, resolver: LocalResolver) -> str:
         return self.receiver_setting("SIGNING_SECRET_PREFIX", resolver) or "iot-bridge/connectors/"
 
@@ -307,11 +338,14 @@ class LocalStack:
             "AWS_ENDPOINT_URL_SQS": self.moto_url,
             "AWS_ENDPOINT_URL_SECRETSMANAGER": self.moto_url,
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.moto_url,
-            "AWS_ENDPOINT_URL_DYNAMODB": self.moto_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_url,
             "AWS_ENDPOINT_URL_SSM": self.moto_url,
             "AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS": self.iot_url,
             "AWS_ENDPOINT_URL_IOTEVENTS_DATA": self.iot_url,
             "AWS_ENDPOINT_URL_IOT_EVENTS_DATA": self.iot_url,
+            # moto serves IoT Core's Publish but cannot show what it received: the stand-in records it.
+            "AWS_ENDPOINT_URL_IOT_DATA": self.iot_url,
+            "AWS_ENDPOINT_URL_IOT_DATA_PLANE": self.iot_url,
         }
         if self.lambda_service is not None:
             endpoints["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_service.url
@@ -440,6 +474,7 @@ class LocalStack:
             "apiUrl": self.api.url,
             "lambdaUrl": self.lambda_service.url,
             "motoUrl": self.moto_url,
+            "dynamodbUrl": self.dynamodb_url,
             "iotUrl": self.iot_url,
             "region": LOCAL_REGION,
             "connectorId": self.config.connector_id,
@@ -456,6 +491,7 @@ class LocalStack:
             "deadLetterQueueUrl": dlq.url if dlq else None,
             "resetFunction": self.reset_function(),
             "tables": self.tables,
+            "detectorTables": self.detector_tables(),
             "fleet": {"models": sorted(self.fleet_models_seeded), "size": self.config.fleet_size},
             "schedules": self.schedules,
             "logs": str(self.logs_dir),

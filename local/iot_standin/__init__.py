@@ -1,6 +1,6 @@
-"""Local stand-in for the two AWS APIs the bridge calls and no emulator offers.
+"""Local stand-in for the AWS IoT APIs the bridge calls that no emulator offers in a form tests can read.
 
-AWS IoT managed integrations `SendConnectorEvent` and AWS IoT Events Data (`BatchPutMessage`,
-`BatchUpdateDetector`, `ListDetectors`, `DescribeDetector`), over their real REST-JSON wire protocol,
-with injected faults and an inspection API. See README.md in this folder.
+AWS IoT managed integrations `SendConnectorEvent`, AWS IoT Events Data (`BatchPutMessage`,
+`BatchUpdateDetector`, `ListDetectors`, `DescribeDetector`) and AWS IoT Core's `Publish`, over their real
+REST-JSON wire protocol, with injected faults and an inspection API. See README.md in this folder.
 """

@@ -31,8 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m iot_standin",
-        description="Local stand-in for AWS IoT managed integrations (SendConnectorEvent) and AWS IoT Events "
-        "Data. Subcommand 'fleet' prints a generated seed instead.",
+        description="Local stand-in for AWS IoT managed integrations (SendConnectorEvent), AWS IoT Events "
+        "Data and AWS IoT Core's Publish. Subcommand 'fleet' prints a generated seed instead.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")

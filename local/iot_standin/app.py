@@ -26,6 +26,7 @@ from .service_models import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
     LIST_DETECTORS,
+    PUBLISH,
     SEND_CONNECTOR_EVENT,
     SERVICE_OF,
     Route,
@@ -45,7 +46,13 @@ THROTTLED = "ThrottlingException"
 # Records kept per kind by default; older ones are dropped so a long benchmark cannot exhaust memory.
 DEFAULT_MAX_RECORDS = 100_000
 # Statuses for codes an operation does not model (used only for per-item codes and unknown routes).
-FALLBACK_STATUS = {"ResourceNotFoundException": 404, "UnknownOperationException": 404}
+FALLBACK_STATUS = {
+    "ResourceNotFoundException": 404,
+    "UnknownOperationException": 404,
+    "ServiceUnavailableException": 503,
+}
+# AWS IoT Core: a message payload of at most 128 KB.
+MAX_MQTT_PAYLOAD_BYTES = 128 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +161,7 @@ class Standin:
         self._sequence = 0
         self._connector_events: deque[dict[str, Any]] = deque(maxlen=max_records)
         self._messages: deque[dict[str, Any]] = deque(maxlen=max_records)
+        self._publishes: deque[dict[str, Any]] = deque(maxlen=max_records)
         self._checkers = {op: ShapeChecker(shapes_of(op)) for op in SERVICE_OF}
 
     # ---- HTTP entry -------------------------------------------------------------------------------------
@@ -215,6 +223,7 @@ class Standin:
             BATCH_UPDATE_DETECTOR: self._batch_update_detector,
             LIST_DETECTORS: self._list_detectors,
             DESCRIBE_DETECTOR: self._describe_detector,
+            PUBLISH: self._publish,
         }[operation]
 
     def _bind(
@@ -226,7 +235,11 @@ class Standin:
         input_shape = shapes[operation_model(operation)["input"]["shape"]]
         params: dict[str, Any] = {}
         unknown: list[str] = []
-        if request.body.strip():
+        raw_member = input_shape.get("payload")
+        if raw_member is not None and shapes[input_shape["members"][raw_member]["shape"]]["type"] == "blob":
+            # The body is the member itself (a Publish payload), not a JSON document of members.
+            params[raw_member] = request.body
+        elif request.body.strip():
             try:
                 body = json.loads(request.body)
             except (UnicodeDecodeError, ValueError):
@@ -472,6 +485,39 @@ class Standin:
             )
         return 200, {"detector": found}
 
+    # ---- AWS IoT Core (data plane) ------------------------------------------------------------------------
+
+    def _publish(
+        self, params: dict[str, Any], unknown: list[str], faults: OperationFaults
+    ) -> tuple[int, Any]:
+        payload = params.pop("payload", b"")
+        check = self._check(PUBLISH, params)
+        if not check.ok:
+            raise ServiceError("InvalidRequestException", check.summary())
+        topic = params["topic"]
+        if not topic or set(topic) & {"+", "#"}:
+            raise ServiceError("InvalidRequestException", "A topic to publish to has no wildcard")
+        if len(payload) > MAX_MQTT_PAYLOAD_BYTES:
+            raise ServiceError("InvalidRequestException", "Message payload exceeds the 128 KB limit")
+        decoded = _decode_payload(payload)
+        values = decoded.values() if isinstance(decoded, dict) else ()
+        forced = next(
+            (faults.item_errors[v] for v in values if isinstance(v, str) and v in faults.item_errors), None
+        )
+        if forced is not None:
+            raise ServiceError(forced, f"{forced} injected for this message")
+        with self._lock:
+            self._publishes.append(
+                {
+                    "sequence": self._next_sequence(),
+                    "receivedAt": round(self._clock(), 3),
+                    "topic": topic,
+                    "qos": params.get("qos", 0),
+                    "payload": decoded,
+                }
+            )
+        return 200, {}
+
     # ---- Inspection API -----------------------------------------------------------------------------------
 
     def _admin(self, request: Request) -> Response:
@@ -482,6 +528,7 @@ class Standin:
             ("GET", "detectors"): self._admin_detectors,
             ("POST", "detectors"): self._admin_seed,
             ("GET", "messages"): self._admin_messages,
+            ("GET", "publishes"): self._admin_publishes,
             ("GET", "faults"): lambda r: self.faults.plan(),
             ("PUT", "faults"): self._admin_set_faults,
             ("POST", "reset"): self._admin_reset,
@@ -508,6 +555,12 @@ class Standin:
         with self._lock:
             messages = [m for m in self._messages if wanted is None or m["inputName"] == wanted]
         return {"messages": messages}
+
+    def _admin_publishes(self, request: Request) -> dict[str, Any]:
+        wanted = _query_one(request, "topic")
+        with self._lock:
+            publishes = [m for m in self._publishes if wanted is None or m["topic"] == wanted]
+        return {"publishes": publishes}
 
     def _admin_detectors(self, request: Request) -> dict[str, Any]:
         return {"detectors": self.store.snapshot(_query_one(request, "model"), _query_one(request, "state"))}
@@ -546,6 +599,7 @@ class Standin:
         with self._lock:
             self._connector_events.clear()
             self._messages.clear()
+            self._publishes.clear()
             self._sequence = 0
         self.stats.clear()
         return {"detectors": self.store.count()}

@@ -13,6 +13,7 @@ from .service_models import (
     BATCH_OPERATIONS,
     ITEM_ERROR_CODES,
     OPERATIONS,
+    PUBLISH,
     SEND_CONNECTOR_EVENT,
     error_codes,
 )
@@ -77,9 +78,17 @@ def _validate_entry(operation: str, entry: dict[str, Any]) -> dict[str, Any]:
         and not (_is_number(entry["maxRps"]) and entry["maxRps"] > 0)
     ):
         raise FaultPlanError(f"{operation}.maxRps must be a number above 0 (or null for no cap)")
-    if operation not in (ALL_OPERATIONS, *BATCH_OPERATIONS) and ITEM_KEYS & set(entry):
+    if operation == PUBLISH:
+        # One message a call: throttleRate throttles messages; itemErrors refuses a detector's messages.
+        if "itemThrottleRate" in entry:
+            raise FaultPlanError(
+                f"{operation}: one message a call, so use throttleRate, not itemThrottleRate"
+            )
+        if "itemErrors" in entry:
+            _check_code_map(f"{operation}.itemErrors", entry["itemErrors"], tuple(error_codes(PUBLISH)))
+    elif operation not in (ALL_OPERATIONS, *BATCH_OPERATIONS) and ITEM_KEYS & set(entry):
         raise FaultPlanError(f"{operation}: itemThrottleRate and itemErrors apply to batch operations only")
-    if "itemErrors" in entry:
+    elif "itemErrors" in entry:
         _check_code_map(f"{operation}.itemErrors", entry["itemErrors"], ITEM_ERROR_CODES)
     if "errorCodes" in entry:
         if operation not in (ALL_OPERATIONS, SEND_CONNECTOR_EVENT):

@@ -1,9 +1,9 @@
-"""The two service models the stand-in serves, and the HTTP routes of the operations it answers.
+"""The service models the stand-in serves, and the HTTP routes of the operations it answers.
 
-AWS IoT managed integrations comes from the model botocore installs. AWS IoT Events Data is no longer
-shipped by botocore, so the constraints of the four operations served here are written out below from
-the 2018-10-23 service model: an independent copy, so the bridge's own model file is cross-checked
-rather than trusted.
+AWS IoT managed integrations and AWS IoT Core's data plane (Publish) come from the models botocore
+installs. AWS IoT Events Data is no longer shipped by botocore, so the constraints of the four operations
+served here are written out below from the 2018-10-23 service model: an independent copy, so the bridge's
+own model file is cross-checked rather than trusted.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from typing import Any
 
 MANAGED_INTEGRATIONS = "iot-managed-integrations"
 IOTEVENTS_DATA = "iotevents-data"
+IOT_DATA = "iot-data"
 
 SEND_CONNECTOR_EVENT = "SendConnectorEvent"
 BATCH_PUT_MESSAGE = "BatchPutMessage"
 BATCH_UPDATE_DETECTOR = "BatchUpdateDetector"
 LIST_DETECTORS = "ListDetectors"
 DESCRIBE_DETECTOR = "DescribeDetector"
+PUBLISH = "Publish"
 
 OPERATIONS = (
     SEND_CONNECTOR_EVENT,
@@ -29,6 +31,7 @@ OPERATIONS = (
     BATCH_UPDATE_DETECTOR,
     LIST_DETECTORS,
     DESCRIBE_DETECTOR,
+    PUBLISH,
 )
 BATCH_OPERATIONS = (BATCH_PUT_MESSAGE, BATCH_UPDATE_DETECTOR)
 
@@ -208,11 +211,20 @@ SERVICE_OF = {
     BATCH_UPDATE_DETECTOR: IOTEVENTS_DATA,
     LIST_DETECTORS: IOTEVENTS_DATA,
     DESCRIBE_DETECTOR: IOTEVENTS_DATA,
+    PUBLISH: IOT_DATA,
 }
-INVALID_REQUEST = {MANAGED_INTEGRATIONS: "ValidationException", IOTEVENTS_DATA: "InvalidRequestException"}
-INTERNAL_ERROR = {MANAGED_INTEGRATIONS: "InternalServerException", IOTEVENTS_DATA: "InternalFailureException"}
+INVALID_REQUEST = {
+    MANAGED_INTEGRATIONS: "ValidationException",
+    IOTEVENTS_DATA: "InvalidRequestException",
+    IOT_DATA: "InvalidRequestException",
+}
+INTERNAL_ERROR = {
+    MANAGED_INTEGRATIONS: "InternalServerException",
+    IOTEVENTS_DATA: "InternalFailureException",
+    IOT_DATA: "InternalFailureException",
+}
 # The member an error body carries its text in differs by service ("Message" vs "message").
-ERROR_MESSAGE_MEMBER = {MANAGED_INTEGRATIONS: "Message", IOTEVENTS_DATA: "message"}
+ERROR_MESSAGE_MEMBER = {MANAGED_INTEGRATIONS: "Message", IOTEVENTS_DATA: "message", IOT_DATA: "message"}
 ITEM_ERROR_CODES = tuple(IOTEVENTS_DATA_MODEL["shapes"]["ErrorCode"]["enum"])
 
 

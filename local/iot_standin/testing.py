@@ -50,6 +50,7 @@ class Standin:
         return {
             "AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS": self.url,
             "AWS_ENDPOINT_URL_IOTEVENTS_DATA": self.url,
+            "AWS_ENDPOINT_URL_IOT_DATA": self.url,
         }
 
     def boto_client(self, service: str, **config: Any) -> Any:
@@ -71,6 +72,10 @@ class Standin:
     def messages(self, input_name: str | None = None) -> list[dict[str, Any]]:
         """Accepted BatchPutMessage messages, oldest first, payload decoded."""
         return list(self._get("messages", inputName=input_name)["messages"])
+
+    def publishes(self, topic: str | None = None) -> list[dict[str, Any]]:
+        """Accepted AWS IoT Core publishes, oldest first (sequence, receivedAt, topic, qos, payload)."""
+        return list(self._get("publishes", topic=topic)["publishes"])
 
     def faults(self) -> dict[str, Any]:
         return dict(self._get("faults"))

@@ -143,7 +143,7 @@ class FakeIotEvents:
                 if error is not None:
                     errors.append(error)
                     continue
-                self.messages.append((message.input_name, message.payload))
+                self.messages.append((message.destination, message.payload))
                 self.updates[key] += 1
         return errors
 
@@ -314,3 +314,40 @@ class InMemoryLambda:
             return json_response(request.url, status, {"Type": "User", "message": message}, error_code=code)
         self.invocations.append(json.loads(request.body))
         return json_response(request.url, 202, None)
+
+
+# --- Refusals ahead of a service that runs in this process (moto) -----------------------------------------
+
+
+@dataclass
+class Refusals:
+    """Answers some calls of a real client before the service does, as the service would refuse them: the
+    request never reaches the service, so nothing of it is applied. `quote` makes each error text quote
+    the request it refuses, values included, as AWS validation messages can; `quoted` keeps those texts."""
+
+    quote: bool = False
+    quoted: list[str] = field(default_factory=list)
+
+    def on(self, client: Any, operation: str, refuse: Any) -> None:
+        """`refuse(body) -> (code, HTTP status) | None` for each serialised request body of `operation`."""
+
+        def handler(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+            raw = params.get("body") or b""
+            body = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+            refusal = refuse(body)
+            if refusal is None:
+                return None
+            code, status = refusal
+            message = (
+                f"1 validation error detected: request {body} refused" if self.quote else "Rate exceeded"
+            )
+            if self.quote:
+                self.quoted.append(message)
+            error = {
+                "Error": {"Code": code, "Message": message},
+                "ResponseMetadata": {"HTTPStatusCode": status},
+            }
+            return AWSResponse(str(params.get("url", "")), status, {}, None), error
+
+        service = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register_first(f"before-call.{service}.{operation}", handler)

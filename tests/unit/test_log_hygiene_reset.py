@@ -23,12 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import moto
 import pytest
 
 import detector_reset
+from bridge_local.aws import local_client
+from bridge_local.detector_table import put_detectors, table_detectors
+from bridge_local.lambda_runtime import LOCAL_ACCOUNT_ID, LOCAL_REGION
+from bridge_local.resources import create_tables
+from bridge_local.sam_template import LocalResolver, read
 from fakes.lambda_context import FakeLambdaContext
 from fakes.log_capture import Logs, captured_logs
-from fakes.reset import Detector, InMemoryIotEventsData, InMemoryLambda
+from fakes.reset import Detector, InMemoryIotEventsData, InMemoryLambda, Refusals
 from iotbridge.__main__ import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from iotbridge.reset import wiring as reset_wiring
 from iotbridge.reset.domain import job as reset_job_module
@@ -99,8 +105,7 @@ def services(monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
     """The real runner wiring, with the client factory handing out the in-memory-answered clients."""
     built = Services(InMemoryIotEventsData(fleet(), MODEL), InMemoryLambda())
     by_name = {"iotevents-data": built.iot_events.client, "lambda": built.lambda_.client}
-    monkeypatch.setattr(reset_wiring, "client", lambda name, *_, **__: by_name[name])
-    monkeypatch.setattr(reset_wiring, "DeferredClient", lambda name, *_, **__: by_name[name])
+    monkeypatch.setattr(reset_wiring, "DeferredClient", lambda name, *_, **__: by_name.get(name))
     monkeypatch.setenv("RESET_WORKERS", "2")
     monkeypatch.setenv("RESET_BATCH_SIZE", "5")
     yield built
@@ -393,3 +398,179 @@ def _log_an_exception() -> None:
         raise ValueError(f"could not write {VARIABLE_VALUE}")
     except ValueError:
         reset_job_module.logger.exception("reset batch failed unexpectedly")
+
+
+# --- The detector table backend: DynamoDB and AWS IoT Core ----------------------------------------------
+
+TABLE_TOPIC = "boilers/resets"
+
+
+@dataclass
+class TableServices:
+    """moto's DynamoDB and IoT Data in this process, behind the real wiring, and refusals ahead of them
+    whose error texts quote the request."""
+
+    table: str
+    clients: dict[str, Any]
+    refusals: Refusals
+    lambda_: InMemoryLambda
+
+    def refuse(self, service: str, operation: str, codes: dict[str, tuple[str, int]]) -> None:
+        """Refuse the calls whose request names one of these keys, with that key's (code, status)."""
+        self.refusals.on(
+            self.clients[service],
+            operation,
+            lambda body: next((codes[k] for k in codes if f'"{k}"' in body), None),
+        )
+
+    def published(self) -> list[dict[str, Any]]:
+        from moto.iotdata.models import iotdata_backends
+
+        return [json.loads(p) for _, p in iotdata_backends[LOCAL_ACCOUNT_ID][LOCAL_REGION].published_payloads]
+
+    def items(self) -> list[dict[str, Any]]:
+        return table_detectors(self.clients["dynamodb"], self.table, model=MODEL)
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[TableServices]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", LOCAL_REGION)
+    monkeypatch.setenv("RESET_WORKERS", "2")
+    monkeypatch.setenv("RESET_BATCH_SIZE", "5")
+    with moto.mock_aws():
+        made = {name: local_client(name, None, attempts=1) for name in ("dynamodb", "iot-data")}
+        lambda_ = InMemoryLambda()
+        made["lambda"] = lambda_.client
+        monkeypatch.setattr(reset_wiring, "DeferredClient", lambda name, *_, **__: made.get(name))
+        spec = read(Path(__file__).resolve().parents[2] / "template.yaml")
+        name = create_tables(made["dynamodb"], spec, LocalResolver(spec))["DetectorTable"]
+        detectors = [
+            {
+                "detectorModelName": MODEL,
+                "keyValue": key,
+                "state": {
+                    "stateName": detector.state,
+                    "variables": [{"name": n, "value": v} for n, v in detector.variables.items()],
+                },
+            }
+            for key, detector in fleet().items()
+        ]
+        put_detectors(made["dynamodb"], name, detectors)
+        yield TableServices(name, made, Refusals(quote=True), lambda_)
+
+
+def on_table(plan: dict[str, Any], table: TableServices) -> dict[str, Any]:
+    action = dict(plan["action"])
+    if action["mode"] == "message":
+        action["topic"] = TABLE_TOPIC
+    return {**plan, "backend": {"kind": "dynamodb", "table": table.table}, "action": action}
+
+
+def test_a_successful_update_of_the_table_logs_none_of_the_values_it_writes(
+    table: TableServices, logs: Logs
+) -> None:
+    summary = run_handler(on_table(UPDATE_PLAN, table), logs)
+
+    assert summary is not None and summary["reset"] == len(KEYS) and summary["verified"] == 5
+    assert {json.dumps(d["state"]["variables"]) for d in table.items()} == {
+        json.dumps(
+            [
+                {"name": "alarmCount", "value": VARIABLE_VALUE},
+                {"name": "serialCode", "value": PRESERVED_VALUE},
+            ]
+        )
+    }
+    logs.assert_nothing_sensitive()
+
+
+def test_a_successful_publish_reset_logs_none_of_the_payloads(table: TableServices, logs: Logs) -> None:
+    summary = run_handler(on_table(MESSAGE_PLAN, table), logs)
+
+    assert summary is not None and summary["reset"] == len(KEYS)
+    assert [p["token"] for p in table.published()] == [PAYLOAD_VALUE] * len(KEYS)
+    logs.assert_nothing_sensitive()
+
+
+@pytest.mark.parametrize(
+    ("plan", "service", "operation", "codes"),
+    [
+        (
+            UPDATE_PLAN,
+            "dynamodb",
+            "UpdateItem",
+            {
+                "boiler-key-002": ("ValidationException", 400),
+                "boiler-key-017": ("ConditionalCheckFailedException", 400),
+            },
+        ),
+        (
+            MESSAGE_PLAN,
+            "iot-data",
+            "Publish",
+            {
+                "boiler-key-005": ("InvalidRequestException", 400),
+                "boiler-key-020": ("UnauthorizedException", 401),
+            },
+        ),
+    ],
+    ids=["update", "publish"],
+)
+def test_refused_detectors_on_the_table_are_named_without_the_values_the_service_quoted(
+    table: TableServices,
+    logs: Logs,
+    plan: dict[str, Any],
+    service: str,
+    operation: str,
+    codes: dict[str, tuple[str, int]],
+) -> None:
+    table.refuse(service, operation, codes)
+
+    assert run_handler(on_table(plan, table), logs) is None  # 2 of 24 is over the allowed 5%
+    assert any(VARIABLE_VALUE in q or PAYLOAD_VALUE in q for q in table.refusals.quoted)
+
+    logs.assert_nothing_sensitive()
+    text = failure_logs(logs)
+    assert all(key in text for key in codes), text
+    assert MODEL in text and plan["name"] in text
+
+
+def test_a_table_item_that_cannot_be_read_is_named_without_its_values(
+    table: TableServices, logs: Logs
+) -> None:
+    table.refuse("dynamodb", "GetItem", {"boiler-key-009": ("AccessDeniedException", 400)})
+
+    summary = run_handler(on_table(UPDATE_PLAN, table), logs)
+
+    assert summary is not None and summary["failedKeys"] == ["boiler-key-009"]
+    logs.assert_nothing_sensitive()
+    assert "boiler-key-009" in failure_logs(logs)
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "status"),
+    [("Query", "AccessDeniedException", 400), ("Query", "InternalServerError", 500)],
+)
+def test_a_failing_table_listing_is_reported_by_code_and_model_without_the_request(
+    table: TableServices, logs: Logs, monkeypatch: pytest.MonkeyPatch, operation: str, code: str, status: int
+) -> None:
+    monkeypatch.setenv("RESET_MAX_ITEM_ATTEMPTS", "2")
+    table.refusals.on(table.clients["dynamodb"], operation, lambda body: (code, status))
+
+    assert run_handler(on_table(UPDATE_PLAN, table), logs) is None
+    assert table.refusals.quoted
+    logs.assert_nothing_sensitive()
+    text = failure_logs(logs)
+    assert code in text and MODEL in text, text
+
+
+def test_the_cli_resets_the_table_and_names_refused_detectors_without_their_values(
+    table: TableServices, logs: Logs, tmp_path: Path
+) -> None:
+    assert run_cli(tmp_path, on_table(MESSAGE_PLAN, table), logs, "--json") == EXIT_OK
+    table.refuse("dynamodb", "UpdateItem", {"boiler-key-003": ("ValidationException", 400)})
+    table.refuse("dynamodb", "UpdateItem", {"boiler-key-021": ("ValidationException", 400)})
+
+    assert run_cli(tmp_path, on_table(UPDATE_PLAN, table), logs) == EXIT_FAILED
+
+    text = logs.assert_nothing_sensitive()
+    assert "boiler-key-003" in text and "boiler-key-021" in text and "ValidationException" in text

@@ -74,3 +74,62 @@ def test_a_refused_hand_off_is_not_retried(receiver: Any) -> None:
         queue.enqueue([QueuedEvent("c", "w", 0, 1, {"Operation": "DEVICE_EVENT"})])
 
     assert refused.calls == {"SendMessageBatch": 1}
+
+
+# --- The reset job: its loop is the one retry layer of the detector table's and IoT Core's calls ---------
+
+
+@pytest.fixture
+def reset(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from iotbridge.reset.settings import ResetSettings
+    from iotbridge.reset.wiring import ResetWiring
+
+    clients.reset_clients()
+    for service in ("DYNAMODB", "IOT_DATA"):
+        monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", NOWHERE)
+    yield ResetWiring.build(ResetSettings.from_environment(Environment({"RESET_MAX_ITEM_ATTEMPTS": "3"})))
+    clients.reset_clients()
+
+
+def _table_plan(action: dict[str, Any]) -> Any:
+    from iotbridge.reset.domain.plan import parse_plan
+
+    return parse_plan(
+        {
+            "name": "retries",
+            "detectorModelName": "hvac",
+            "backend": {"kind": "dynamodb", "table": "detectors"},
+            "detectors": {"keyValues": ["d1"]} if action["mode"] == "message" else {"all": True},
+            "action": action,
+        }
+    )
+
+
+def _quick(job: Any) -> Any:
+    job._sleep = lambda _: None
+    return job
+
+
+def test_a_throttled_detector_table_is_tried_as_often_as_the_job_allows_and_no_more(reset: Any) -> None:
+    plan = _table_plan({"mode": "update", "stateName": "Normal"})
+    job = _quick(reset.cli_job(backend=plan.backend))
+    code = "ProvisionedThroughputExceededException"
+    throttled = Answers(400, {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "slow"}, code)
+    job._service._client.meta.events.register("before-send.dynamodb", throttled)
+
+    report = job.run(plan)
+
+    assert report.status == "incomplete"
+    assert throttled.calls == {"Query": 3}
+
+
+def test_a_throttled_publish_is_tried_as_often_as_the_job_allows_and_no_more(reset: Any) -> None:
+    plan = _table_plan({"mode": "message", "topic": "resets", "payloadTemplate": {"k": "${keyValue}"}})
+    job = _quick(reset.cli_job(backend=plan.backend))
+    throttled = Answers(429, {"message": "Rate exceeded"}, "ThrottlingException")
+    job._service._messages._client.meta.events.register("before-send.iot-data-plane", throttled)
+
+    report = job.run(plan)
+
+    assert report.totals.failed == {"ThrottlingException": 1}
+    assert throttled.calls == {"Publish": 3}

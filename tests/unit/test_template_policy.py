@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bridge_local.sam_template import load
+from iotbridge.reset.domain.plan import DynamoDbBackend, TableAttributes
 
 TEMPLATE = load(Path(__file__).resolve().parents[2] / "template.yaml")
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -105,10 +106,18 @@ def test_statement_is_an_inline_allow_of_named_actions(where: str, statement: An
         )
 
 
+def _alternatives(resource: Any) -> list[Any]:
+    """The resources a statement may name: both branches of a condition, each reviewed."""
+    if isinstance(resource, dict) and set(resource) == {"Fn::If"}:
+        _, when_true, when_false = resource["Fn::If"]
+        return _alternatives(when_true) + _alternatives(when_false)
+    return [resource]
+
+
 @pytest.mark.parametrize(("where", "statement"), STATEMENTS, ids=_ids(STATEMENTS))
 def test_statement_resources_are_scoped(where: str, statement: Any) -> None:
     actions = set(_as_list(statement.get("Action", [])))
-    for resource in _as_list(statement.get("Resource")):
+    for resource in (r for listed in _as_list(statement.get("Resource")) for r in _alternatives(listed)):
         if resource == "*":
             assert actions <= UNSCOPED_ACTIONS, f"{where}: only {sorted(UNSCOPED_ACTIONS)} may use '*'"
             continue
@@ -116,6 +125,11 @@ def test_statement_resources_are_scoped(where: str, statement: Any) -> None:
             continue  # one resource of this stack
         text = resource.get("Fn::Sub") if isinstance(resource, dict) else resource
         assert isinstance(text, str), f"{where}: cannot review resource {resource!r}"
+        within = re.match(r"\$\{([A-Za-z0-9]+)\.Arn\}/", text)
+        if within and within.group(1) in RESOURCES:
+            # A part of one resource of this stack (a table's index): scoped if it names one part.
+            assert "*" not in text, f"{where}: {text!r} has a wildcard"
+            continue
         _assert_scoped_arn(where, text, non_empty=statement.get("NonEmpty"))
 
 
@@ -236,3 +250,78 @@ def test_the_largest_body_allowed_fits_in_a_lambda_request_even_base64_encoded()
     largest = PARAMETERS["MaxBodyBytes"]["MaxValue"]
     assert largest * 4 / 3 + headers_and_context <= lambda_request_limit
     assert PARAMETERS["MaxBodyBytes"]["Default"] <= largest
+
+
+# --- The detector reset job's reach on the detector table and AWS IoT Core --------------------------------
+
+
+def _reset_statements() -> dict[str, Any]:
+    return {
+        where.rsplit(".", 1)[-1]: statement
+        for where, statement in STATEMENTS
+        if where.startswith("DetectorResetFunction.")
+    }
+
+
+def test_the_reset_job_reaches_the_detector_table_and_its_index_only_for_its_model() -> None:
+    statements = _reset_statements()
+    dynamodb = {
+        sid: s
+        for sid, s in statements.items()
+        if any(a.startswith("dynamodb:") for a in _as_list(s["Action"]))
+    }
+    table_arn = {"Fn::GetAtt": ["DetectorTable", "Arn"]}
+
+    assert set(dynamodb) == {"ReadAndResetDetectorTable", "ListDetectorsByState"}
+    table = dynamodb["ReadAndResetDetectorTable"]
+    assert sorted(table["Action"]) == ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+    assert _alternatives(table["Resource"])[0] == table_arn
+    assert _alternatives(table["Resource"])[1]["Fn::Sub"].endswith(":table/${DetectorTableName}")
+    index = dynamodb["ListDetectorsByState"]
+    assert index["Action"] == "dynamodb:Query"
+    assert [r["Fn::Sub"].rsplit("/index/", 1)[1] for r in _alternatives(index["Resource"])] == [
+        "${DetectorStateIndexName}"
+    ] * 2
+    for statement in dynamodb.values():
+        # Items of other detector models (their partition key) stay out of reach.
+        assert statement["Condition"] == {
+            "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [{"Ref": "ResetDetectorModelName"}]}
+        }
+
+
+def test_the_reset_job_publishes_only_to_its_reset_topic() -> None:
+    publish = [s for s in _reset_statements().values() if "iot:Publish" in _as_list(s["Action"])]
+
+    assert len(publish) == 1
+    assert publish[0]["Resource"]["Fn::Sub"].endswith(":topic/${ResetTopic}")
+    # IAM reads * and ? as wildcards and ${...} as a policy variable: the topic may hold none of them.
+    pattern = PARAMETERS["ResetTopic"]["AllowedPattern"]
+    for topic in ("resets/*", "resets/?", "resets/${aws:username}", "resets/#", "resets/+/x"):
+        assert not re.fullmatch(pattern, topic), topic
+    assert re.fullmatch(pattern, "$aws/rules/detector_resets/hvac")
+
+
+def test_the_detector_table_is_on_demand_encrypted_recoverable_and_indexed_by_state() -> None:
+    table = RESOURCES["DetectorTable"]
+    props = table["Properties"]
+
+    assert table["Condition"] == "CreateDetectorTable"
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    # The layout a plan's dynamodb backend assumes by default.
+    names = TableAttributes()
+    assert props["KeySchema"] == [
+        {"AttributeName": names.detector_model, "KeyType": "HASH"},
+        {"AttributeName": names.key_value, "KeyType": "RANGE"},
+    ]
+    [index] = props["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == {"Ref": "DetectorStateIndexName"}
+    assert (
+        PARAMETERS["DetectorStateIndexName"]["Default"] == DynamoDbBackend.model_fields["state_index"].default
+    )
+    assert index["KeySchema"] == [
+        {"AttributeName": names.detector_model, "KeyType": "HASH"},
+        {"AttributeName": names.state_name, "KeyType": "RANGE"},
+    ]

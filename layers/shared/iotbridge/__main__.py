@@ -26,7 +26,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m iotbridge", description="IoT bridge operator commands.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    reset = commands.add_parser("reset", help="reset IoT Events detectors as a plan file says")
+    reset = commands.add_parser(
+        "reset", help="reset detectors (IoT Events Data API or a DynamoDB detector table) as a plan file says"
+    )
     reset.add_argument("--plan", required=True, metavar="FILE", help="reset plan (JSON); '-' reads stdin")
     reset.add_argument("--dry-run", action="store_true", help="list and report only, change nothing")
     reset.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
@@ -91,7 +93,8 @@ def _reset(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from iotbridge.reset.wiring import ResetWiring
 
     try:
-        text = sys.stdin.read() if args.plan == "-" else Path(args.plan).read_text(encoding="utf-8")
+        # Bytes: decoding is the plan parser's job, so a file in the wrong encoding is a plan problem.
+        text = sys.stdin.buffer.read() if args.plan == "-" else Path(args.plan).read_bytes()
     except OSError as exc:
         print(f"cannot read the plan: {exc.strerror or exc} ({args.plan})", file=err)
         return EXIT_USAGE
@@ -105,7 +108,7 @@ def _reset(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.dry_run:
         plan = plan.model_copy(update={"dry_run": True})
 
-    report = wiring.cli_job(progress=_progress_printer(err)).run(plan)
+    report = wiring.cli_job(progress=_progress_printer(err), backend=plan.backend).run(plan)
 
     summary = report.to_dict()
     print(json.dumps(summary, indent=2) if args.json else render_table(summary), file=out)

@@ -6,17 +6,22 @@ Retry rule: every AWS call has exactly one retry layer, chosen by what a failure
   jitter, on throttling, 5xx and connection errors), `attempts` tries in all. Nothing above it retries the
   same call again within the invocation.
 - A batch call that reports failures per entry is made by a client of one attempt, and its caller's loop
-  retries both a failed call and the failed entries, under one bound of tries for the whole.
+  retries both a failed call and the failed entries, under one bound of tries for the whole. The reset
+  job's calls on a detector table and to AWS IoT Core are one call per detector, but the job treats a
+  batch of them the same way (each call's failure is that detector's entry), so they too are made with one
+  attempt.
 
-| Call                                           | Who retries                  | Tries                      |
-|------------------------------------------------|------------------------------|----------------------------|
-| Secrets Manager GetSecretValue (receiver)      | botocore                     | 3                          |
-| DynamoDB Put/Update/Get/DeleteItem (receiver)  | botocore                     | 3                          |
-| SQS SendMessageBatch (receiver)                | the receiver's hand-off loop | 3 calls in all             |
-| SendConnectorEvent (forwarder)                 | the forwarder, within budget | SEND_MAX_ATTEMPTS (3)      |
-| SQS SendMessage to the dead-letter queue       | none (SQS delivers it again) | 1                          |
-| IoT Events Data, every operation (reset job)   | the job's loop               | RESET_MAX_ITEM_ATTEMPTS (8)|
-| Lambda Invoke of a continuation (reset job)    | botocore                     | 3                          |
+| Call                                          | Who retries               | Tries                       |
+|-----------------------------------------------|---------------------------|-----------------------------|
+| Secrets Manager GetSecretValue (receiver)     | botocore                  | 3                           |
+| DynamoDB Put/Update/Get/DeleteItem (receiver) | botocore                  | 3                           |
+| SQS SendMessageBatch (receiver)               | its hand-off loop         | 3 calls in all              |
+| SendConnectorEvent (forwarder)                | the forwarder, in budget  | SEND_MAX_ATTEMPTS (3)       |
+| SQS SendMessage to the dead-letter queue      | none (SQS delivers again) | 1                           |
+| IoT Events Data, every operation (reset job)  | the job's loop            | RESET_MAX_ITEM_ATTEMPTS (8) |
+| DynamoDB Query/Get/UpdateItem, detector table | the job's loop            | RESET_MAX_ITEM_ATTEMPTS (8) |
+| IoT Core Publish, message resets (reset job)  | the job's loop            | RESET_MAX_ITEM_ATTEMPTS (8) |
+| Lambda Invoke of a continuation (reset job)   | botocore                  | 3                           |
 
 What comes after a call has given up is not a retry layer of that call: SQS delivering a message again
 after its visibility timeout, a webhook sender retrying a 503, the next scheduled reset.
@@ -95,11 +100,19 @@ def client(
 
 
 class DeferredClient:
-    """A client made on its first use, for a call most invocations never make (the reset job's
-    continuation): making a client costs tens of milliseconds of CPU at init."""
+    """A client made on its first use, for a call many invocations never make (the reset job's
+    continuation, or the clients of the backends a plan does not use): making a client costs tens of
+    milliseconds of CPU at init."""
 
-    def __init__(self, service: str, settings: ClientSettings, *, attempts: int = DEFAULT_ATTEMPTS) -> None:
-        self._make = lambda: client(service, settings, attempts=attempts)
+    def __init__(
+        self,
+        service: str,
+        settings: ClientSettings,
+        *,
+        attempts: int = DEFAULT_ATTEMPTS,
+        pool_connections: int = 10,
+    ) -> None:
+        self._make = lambda: client(service, settings, attempts=attempts, pool_connections=pool_connections)
         self._client: Any = None
 
     def __getattr__(self, name: str) -> Any:

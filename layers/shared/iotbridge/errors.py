@@ -89,6 +89,12 @@ PERMANENT_CODES = frozenset(
         # Lambda
         "RequestTooLargeException",
         "InvalidRequestContentException",
+        # AWS IoT Core's Publish (message-mode resets): a missing permission, a payload it cannot take
+        "UnauthorizedException",
+        "ForbiddenException",
+        "MethodNotAllowedException",
+        "RequestEntityTooLargeException",
+        "UnsupportedDocumentEncodingException",
     }
 )
 

@@ -18,6 +18,7 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "detector-reset")
 
 import detector_reset
 from fakes.lambda_context import FakeLambdaContext
+from fakes.log_capture import Logs, captured_logs
 from iotbridge.__main__ import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from iotbridge.composition import BuiltAtInit
 from iotbridge.reset import events
@@ -53,7 +54,9 @@ def service(monkeypatch: pytest.MonkeyPatch, continuations: CapturedContinuation
     fake = FakeIotEvents.with_fleet({"Alarm": 30, "Normal": 5})
 
     def over_the_fake() -> ResetWiring:
-        return ResetWiring(ResetSettings.from_environment(), fake, lambda _function_arn: continuations)
+        return ResetWiring(
+            ResetSettings.from_environment(), lambda _backend: fake, lambda _arn: continuations
+        )
 
     monkeypatch.setattr(ResetWiring, "from_environment", staticmethod(over_the_fake))
     monkeypatch.setattr(detector_reset, "wiring", BuiltAtInit(over_the_fake))
@@ -129,7 +132,9 @@ def test_the_invocation_fails_when_failures_pass_the_allowed_share(
         detector_reset.lambda_handler(dict(PLAN), LambdaContext())
 
 
-@pytest.mark.parametrize("name", ["reset-update.json", "reset-message.json", "reset-dry-run.json"])
+@pytest.mark.parametrize(
+    "name", ["reset-update.json", "reset-message.json", "reset-dry-run.json", "reset-table-update.json"]
+)
 def test_the_sample_events_are_valid_plans(name: str) -> None:
     plan, resume = events.read_event(json.loads((EVENTS / name).read_text()))
 
@@ -221,3 +226,141 @@ def test_cli_exits_2_for_a_plan_that_is_not_json(service: FakeIotEvents, tmp_pat
 
     assert code == EXIT_USAGE
     assert "not valid JSON" in err
+
+
+# ---------------------------------------------------------------- input that is hostile or broken
+
+
+def deep_template_plan(depth: int = 5_000) -> dict[str, Any]:
+    node: Any = "${keyValue}"
+    for _ in range(depth):
+        node = {"next": node}
+    return {
+        "name": "deep",
+        "detectorModelName": MODEL,
+        "detectors": {"all": True},
+        "action": {"mode": "message", "inputName": "hvacReset", "payloadTemplate": node},
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b'{"name": "caf\xe9 reset"}', "(plan): not valid JSON (not UTF-8, UTF-16 or UTF-32 text)"),
+        (b"[" * 100_000 + b"]" * 100_000, "(plan): nested too deeply to read"),
+        (
+            json.dumps(deep_template_plan()).encode(),
+            "action: the payload template is nested more than 64 levels deep",
+        ),
+    ],
+    ids=["not-utf-8", "100000-deep", "template-5000-deep"],
+)
+def test_cli_exits_2_listing_the_problem_of_a_plan_it_cannot_use(
+    service: FakeIotEvents, tmp_path: Path, content: bytes, problem: str
+) -> None:
+    path = tmp_path / "plan.json"
+    path.write_bytes(content)
+
+    code, out, err = cli("reset", "--plan", str(path))
+
+    assert code == EXIT_USAGE
+    assert out == ""
+    assert f"  - {problem}" in err.splitlines()
+    assert "Traceback" not in err
+    assert service.calls == {}
+
+
+def test_cli_reads_a_plan_from_stdin_as_bytes(
+    service: FakeIotEvents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b'{"name": "\xff"}'), encoding="utf-8"))
+
+    code, _, err = cli("reset", "--plan", "-")
+
+    assert code == EXIT_USAGE
+    assert "not UTF-8" in err
+
+
+def handler_refusal(event: dict[str, Any], capfd: pytest.CaptureFixture[str]) -> tuple[PlanError, Logs]:
+    """The handler's PlanError for `event`, and what it logged and printed (its metrics) meanwhile."""
+    with captured_logs(capfd, [detector_reset.logger], ()) as logs:
+        with pytest.raises(PlanError) as raised:
+            detector_reset.lambda_handler(event, LambdaContext())
+        logs.text()  # collects what was printed, the metrics included
+    return raised.value, logs
+
+
+def test_a_payload_template_nested_5000_deep_is_logged_and_counted_as_an_invalid_plan(
+    service: FakeIotEvents, capfd: pytest.CaptureFixture[str]
+) -> None:
+    refusal, logs = handler_refusal(deep_template_plan(), capfd)
+
+    assert refusal.descriptions() == ["action: the payload template is nested more than 64 levels deep"]
+    [logged] = [line for line in logs.structured() if line.get("message") == "invalid reset plan"]
+    assert logged["problems"] == refusal.descriptions()
+    emf = [json.loads(line) for text in logs.seen for line in text.splitlines() if '"_aws"' in line]
+    assert any(doc.get("ResetPlansInvalid") in (1, [1]) for doc in emf)
+    assert service.calls == {}
+
+
+def continuation(plan: dict[str, Any], cursor: dict[str, Any], **totals: Any) -> dict[str, Any]:
+    return {
+        "continuation": {
+            "runId": "run1",
+            "plan": plan,
+            "cursor": cursor,
+            "totals": totals,
+            "invocation": 2,
+            "startedAt": 1_767_225_600.0,
+        }
+    }
+
+
+KEYS_PLAN = {**PLAN, "detectors": {"keyValues": ["dev-00000", "dev-00001", "dev-00002"]}}
+
+
+@pytest.mark.parametrize(
+    ("event", "problem"),
+    [
+        (continuation(PLAN, {"source": 1}), "continuation.cursor: source 1 is past the plan's 1 listing(s)"),
+        (
+            continuation({**PLAN, "detectors": {"inStates": ["Alarm", "Fault"]}}, {"source": 7}),
+            "continuation.cursor: source 7 is past the plan's 2 listing(s)",
+        ),
+        (
+            continuation(KEYS_PLAN, {"source": 0, "offset": 3}),
+            "continuation.cursor: offset 3 is past the plan's 3 key value(s)",
+        ),
+        (
+            continuation(KEYS_PLAN, {"source": 0, "offset": 1, "nextToken": "abc"}),
+            "continuation.cursor: a nextToken cannot go with a list of key values",
+        ),
+        (
+            continuation(PLAN, {"source": 0, "offset": 250}),
+            "continuation.cursor: an offset goes only with a list of key values",
+        ),
+        (
+            continuation(PLAN, {"source": 0}, matched=-5),
+            "continuation.totals.matched: Input should be greater than or equal to 0",
+        ),
+    ],
+    ids=["past-the-listings", "past-two-states", "past-the-keys", "token-with-keys", "offset", "counts"],
+)
+def test_a_forged_continuation_is_rejected_like_an_invalid_plan(
+    service: FakeIotEvents, event: dict[str, Any], problem: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    refusal, logs = handler_refusal(event, capfd)
+
+    assert problem in refusal.descriptions()
+    assert any(line.get("message") == "invalid reset plan" for line in logs.structured())
+    assert service.calls == {}
+
+
+def test_a_continuation_of_a_key_value_plan_resumes_at_its_offset(service: FakeIotEvents) -> None:
+    summary = detector_reset.lambda_handler(
+        continuation(KEYS_PLAN, {"source": 0, "offset": 1}), LambdaContext()
+    )
+
+    assert summary["status"] == "complete"
+    assert summary["reset"] == 2
+    assert sorted(service.updates) == ["dev-00001", "dev-00002"]

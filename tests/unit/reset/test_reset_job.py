@@ -328,7 +328,9 @@ def test_an_unknown_detector_model_makes_the_run_incomplete() -> None:
     report = job(service).run(update_plan(detectorModelName="other"))
 
     assert report.status == "incomplete"
-    assert report.problem(0.05) == f"run {report.run_id} stopped before the end: ListDetectors failed " + (
+    assert report.problem(
+        0.05
+    ) == f"run {report.run_id} stopped before the end: listing detectors failed " + (
         "(ResourceNotFoundException)"
     )
 

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from iotbridge.reset.domain.plan import PlanError, ResetPlan, parse_plan, parse_plan_json, render_payload
+from iotbridge.reset.domain.plan import (
+    DynamoDbBackend,
+    PlanError,
+    ResetPlan,
+    parse_plan,
+    parse_plan_json,
+    render_payload,
+)
 
 UPDATE_PLAN: dict[str, Any] = {
     "name": "nightly-hvac",
@@ -218,3 +225,186 @@ def test_plans_are_immutable() -> None:
     with pytest.raises(ValueError, match="frozen"):
         plan.name = "other"
     assert isinstance(plan, ResetPlan)
+
+
+def nested(depth: int, leaf: Any) -> Any:
+    """`leaf` inside `depth` levels of objects and lists, alternating."""
+    node = leaf
+    for level in range(depth):
+        node = {"a": node} if level % 2 else [node]
+    return node
+
+
+@pytest.mark.parametrize("depth", [65, 5_000])
+def test_a_payload_template_nested_too_deeply_is_a_plan_problem_not_a_crash(depth: int) -> None:
+    template = {"device": "${keyValue}", "deep": nested(depth - 1, "x")}
+
+    found = problems(with_change(MESSAGE_PLAN, "action.payloadTemplate", template))
+
+    assert found == ["action: the payload template is nested more than 64 levels deep"]
+
+
+def test_a_payload_template_64_levels_deep_is_accepted() -> None:
+    template = {"device": "${keyValue}", "deep": nested(63, "x")}
+
+    plan = parse_plan(with_change(MESSAGE_PLAN, "action.payloadTemplate", template))
+
+    assert plan.action.mode == "message"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b'{"name": "caf\xe9"}', "(plan): not valid JSON (not UTF-8, UTF-16 or UTF-32 text)"),
+        (b"[" * 100_000 + b"]" * 100_000, "(plan): nested too deeply to read"),
+        (b'{"name": ' * 100_000 + b"1" + b"}" * 100_000, "(plan): nested too deeply to read"),
+    ],
+    ids=["latin-1", "deep-list", "deep-object"],
+)
+def test_plan_text_that_cannot_be_read_is_one_clear_problem(text: bytes, expected: str) -> None:
+    with pytest.raises(PlanError) as raised:
+        parse_plan_json(text)
+
+    assert raised.value.descriptions() == [expected]
+
+
+# ---------------------------------------------------------------- the backend
+
+
+TABLE_BACKEND = {"kind": "dynamodb", "table": "hvac-detectors"}
+
+
+def test_a_plan_names_no_backend_and_runs_on_the_iot_events_data_api() -> None:
+    assert parse_plan(UPDATE_PLAN).backend.kind == "iotevents-data"
+
+
+def test_a_detector_table_backend_takes_the_documented_layout_by_default() -> None:
+    plan = parse_plan({**UPDATE_PLAN, "backend": TABLE_BACKEND})
+
+    assert isinstance(plan.backend, DynamoDbBackend)
+    assert plan.backend.table == "hvac-detectors"
+    assert plan.backend.state_index == "byState"
+    assert plan.backend.attributes.model_dump(by_alias=True) == {
+        "detectorModel": "detectorModel",
+        "keyValue": "keyValue",
+        "stateName": "stateName",
+        "variables": "variables",
+        "timers": "timers",
+        "detectorModelVersion": "detectorModelVersion",
+        "creationTime": "creationTime",
+        "lastUpdateTime": "lastUpdateTime",
+    }
+    assert parse_plan(plan.model_dump(mode="json", by_alias=True, exclude_defaults=True)) == plan
+
+
+def test_a_team_table_can_name_its_own_attributes_and_index() -> None:
+    backend = {
+        **TABLE_BACKEND,
+        "stateIndex": "detectorsByState",
+        "attributes": {"detectorModel": "model", "keyValue": "device", "stateName": "state"},
+    }
+
+    plan = parse_plan({**UPDATE_PLAN, "backend": backend})
+
+    assert isinstance(plan.backend, DynamoDbBackend)
+    assert plan.backend.state_index == "detectorsByState"
+    assert (plan.backend.attributes.key_value, plan.backend.attributes.variables) == ("device", "variables")
+
+
+@pytest.mark.parametrize(
+    ("backend", "expected"),
+    [
+        ({"kind": "s3"}, "backend: Input tag 's3' found using 'kind' does not match"),
+        ({}, "backend: Unable to extract tag using discriminator 'kind'"),
+        ({"kind": "dynamodb"}, "backend.table: Field required"),
+        ({**TABLE_BACKEND, "table": "ab"}, "backend.table: String should have at least 3 characters"),
+        ({**TABLE_BACKEND, "table": "a/b"}, "backend.table: String should match pattern"),
+        ({**TABLE_BACKEND, "stateIndex": "x" * 256}, "backend.stateIndex: String should have at most 255"),
+        (
+            {**TABLE_BACKEND, "attributes": {"stateName": ""}},
+            "backend.attributes.stateName: String should have",
+        ),
+        (
+            {**TABLE_BACKEND, "attributes": {"stateName": "keyValue"}},
+            "backend.attributes: each attribute needs a name of its own: keyValue named twice",
+        ),
+        ({**TABLE_BACKEND, "region": "eu-west-1"}, "backend.region: Extra inputs are not permitted"),
+        ({"kind": "iotevents-data", "table": "t-1"}, "backend.table: Extra inputs are not permitted"),
+    ],
+)
+def test_each_rule_of_the_backend_is_enforced(backend: dict[str, Any], expected: str) -> None:
+    found = problems({**UPDATE_PLAN, "backend": backend})
+
+    assert any(p.startswith(expected) for p in found), found
+
+
+TOPIC_MESSAGE_PLAN = {
+    **MESSAGE_PLAN,
+    "backend": TABLE_BACKEND,
+    "action": {**MESSAGE_PLAN["action"], "topic": "hvac/reset"},
+}
+
+
+def test_a_message_plan_may_name_both_destinations_and_run_on_either_backend() -> None:
+    on_events = parse_plan({**TOPIC_MESSAGE_PLAN, "backend": {"kind": "iotevents-data"}})
+    on_table = parse_plan(TOPIC_MESSAGE_PLAN)
+
+    assert on_events.action.mode == on_table.action.mode == "message"
+    assert on_events.message_destination(on_events.action) == "hvacReset"
+    assert on_table.message_destination(on_table.action) == "hvac/reset"
+
+
+@pytest.mark.parametrize(
+    ("plan", "expected"),
+    [
+        (
+            with_change(TOPIC_MESSAGE_PLAN, "action.topic", _DELETE),
+            "action: topic is required with backend dynamodb",
+        ),
+        (
+            with_change(MESSAGE_PLAN, "action.inputName", _DELETE),
+            "action: inputName is required with backend iotevents-data",
+        ),
+        (
+            with_change(MESSAGE_PLAN, "action.payloadTemplate.pad", "x" * 900),
+            "action: the payload can reach 1",
+        ),
+        (
+            with_change(TOPIC_MESSAGE_PLAN, "action.payloadTemplate.pad", "x" * 131_072),
+            "action: the payload can reach 131",
+        ),
+        (
+            with_change(TOPIC_MESSAGE_PLAN, "action.topic", "hvac/+/reset"),
+            "action.topic: a topic",
+        ),
+        (with_change(TOPIC_MESSAGE_PLAN, "action.topic", "hvac/#"), "action.topic: a topic"),
+        (with_change(TOPIC_MESSAGE_PLAN, "action.topic", ""), "action.topic: String should have at least 1"),
+        (
+            with_change(TOPIC_MESSAGE_PLAN, "action.topic", "é" * 129),
+            "action.topic: a topic has at most 256 bytes",
+        ),
+        (
+            with_change(TOPIC_MESSAGE_PLAN, "action.topic", "a/b/c/d/e/f/g/h/i"),
+            "action.topic: a topic has at most 7 slashes",
+        ),
+    ],
+    ids=["no-topic", "no-input", "over-1-KB", "over-128-KB", "plus", "hash", "empty", "long", "slashes"],
+)
+def test_a_message_plan_fits_its_backend(plan: dict[str, Any], expected: str) -> None:
+    found = problems(plan)
+
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_a_payload_over_a_kilobyte_is_fine_on_aws_iot_core() -> None:
+    plan = parse_plan(with_change(TOPIC_MESSAGE_PLAN, "action.payloadTemplate.pad", "x" * 4_000))
+
+    assert plan.backend.kind == "dynamodb"
+
+
+def test_the_basic_ingest_prefix_does_not_count_towards_the_slashes_of_a_topic() -> None:
+    topic = "$aws/rules/detector_resets/a/b/c/d/e/f/g"
+
+    plan = parse_plan(with_change(TOPIC_MESSAGE_PLAN, "action.topic", topic))
+
+    assert plan.action.mode == "message" and plan.action.topic == topic

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from iotbridge.errors import PermanentError, Problem
 from iotbridge.telemetry import Measurement
 
-from .domain.plan import PlanError, ResetPlan, parse_plan, plan_problems
+from .domain.plan import TOO_DEEP, PlanError, ResetPlan, parse_plan, plan_problems
 from .domain.progress import Continuation, ResetReport
 
 # Metric per count of one invocation; CloudWatch sums them over the invocations of a run.
@@ -43,6 +43,8 @@ def read_event(event: Any) -> tuple[ResetPlan, Continuation | None]:
                     for p in plan_problems(exc)
                 ]
             ) from None
+        except RecursionError:
+            raise PlanError([TOO_DEEP]) from None
         return resume.plan, resume
     return parse_plan(event), None
 

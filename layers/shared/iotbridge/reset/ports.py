@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from iotbridge.errors import code_is_transient
+
 
 @dataclass(frozen=True, slots=True)
 class DetectorRef:
@@ -39,23 +41,33 @@ class DetectorUpdate:
 
 @dataclass(frozen=True, slots=True)
 class InputMessage:
-    input_name: str
+    """A message-mode reset of one detector: where it goes (an IoT Events input, or an AWS IoT Core topic)
+    and the filled payload."""
+
+    destination: str
     payload: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class ItemError:
-    """One entry of a batch that the service did not apply."""
+    """One entry of a batch that the service did not apply. `transient` says whether sending it again may
+    help, when the adapter knows better than the code alone (an HTTP status); None: judged by the code."""
 
     message_id: str
     code: str
     message: str = ""
+    transient: bool | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return code_is_transient(self.code) if self.transient is None else self.transient
 
 
 class DetectorService(Protocol):
-    """The AWS IoT Events Data operations the job uses. Each raises iotbridge.errors.ServiceCallError
-    (transient or permanent, with the service's code) when a whole call fails; failed entries of a batch
-    come back as ItemErrors."""
+    """What the job does with detectors, as the AWS IoT Events Data API defines it (the other backend keeps
+    its semantics). Each raises iotbridge.errors.ServiceCallError (transient or permanent, with the
+    service's code) when a whole call fails; failed entries of a batch come back as ItemErrors, a
+    detector that does not exist as `ResourceNotFoundException`."""
 
     def list_detectors(
         self, detector_model_name: str, *, state_name: str | None, next_token: str | None, max_results: int
@@ -66,6 +78,12 @@ class DetectorService(Protocol):
     def update_detectors(
         self, detector_model_name: str, updates: list[tuple[str, DetectorUpdate]]
     ) -> list[ItemError]: ...
+
+    def put_messages(self, messages: list[tuple[str, InputMessage]]) -> list[ItemError]: ...
+
+
+class MessageSink(Protocol):
+    """Where message-mode resets go when the detectors' store is not what receives their input."""
 
     def put_messages(self, messages: list[tuple[str, InputMessage]]) -> list[ItemError]: ...
 

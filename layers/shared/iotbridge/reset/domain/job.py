@@ -21,7 +21,7 @@ from typing import TypeVar
 from aws_lambda_powertools import Logger
 
 from iotbridge.budget import TimeBudget
-from iotbridge.errors import ServiceCallError, code_is_transient
+from iotbridge.errors import ServiceCallError
 
 from ..ports import (
     ContinuationSink,
@@ -33,7 +33,14 @@ from ..ports import (
     ItemError,
 )
 from ..settings import ResetSettings
-from .plan import MAX_MESSAGES_PER_REQUEST, MessageAction, ResetPlan, UpdateAction, render_payload
+from .plan import (
+    MAX_MESSAGES_PER_REQUEST,
+    Listing,
+    MessageAction,
+    ResetPlan,
+    UpdateAction,
+    render_payload,
+)
 from .progress import Continuation, Cursor, ResetReport, Status, Tally, Totals
 
 logger = Logger(child=True)
@@ -63,30 +70,6 @@ class JobOptions:
             max_item_attempts=settings.max_item_attempts,
             time_margin_seconds=settings.time_margin_seconds,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """One listing the plan needs: a state filter, the whole model, or the plan's own key values."""
-
-    state_name: str | None = None
-    key_values: tuple[str, ...] | None = None
-
-
-def sources_of(plan: ResetPlan) -> list[_Source]:
-    selection = plan.detectors
-    if selection.key_values:
-        return [_Source(key_values=tuple(selection.key_values))]
-    if selection.in_states:
-        states = list(selection.in_states)
-        action = plan.action
-        if isinstance(action, UpdateAction) and action.state_name in states:
-            # Detectors reset from another listed state land in the target state: list that one first,
-            # while it holds only detectors that were there before the run.
-            states.remove(action.state_name)
-            states.insert(0, action.state_name)
-        return [_Source(state_name=s) for s in states]
-    return [_Source()]
 
 
 class ResetJob:
@@ -201,16 +184,16 @@ class ResetJob:
                 self.backoff(attempt)
                 attempt += 1
                 continue
-            codes = {error.message_id: error.code for error in errors}
+            by_id = {error.message_id: error for error in errors}
             retry = []
             for message_id, index in ids.items():
-                code = codes.get(message_id)
-                if code is None:
+                error = by_id.get(message_id)
+                if error is None:
                     delivered.append(index)
-                elif code_is_transient(code) and attempt < self._options.max_item_attempts:
+                elif error.retryable and attempt < self._options.max_item_attempts:
                     retry.append(index)
                 else:
-                    failed.append((index, code))
+                    failed.append((index, error.code))
             pending = retry
             if pending:
                 self.backoff(attempt)
@@ -257,7 +240,7 @@ class _Run:
         return job._sink is not None and job._budget.remaining_seconds() < job._options.time_margin_seconds
 
     def _list_from(self, cursor: Cursor) -> tuple[Status, str, Cursor | None]:
-        sources = sources_of(self.plan)
+        sources = self.plan.listings()
         pages_done = 0
         while cursor.source < len(sources):
             # Stop only between pages, and only after at least one page, so every invocation makes progress.
@@ -270,14 +253,14 @@ class _Run:
                 logger.warning(
                     "listing detectors failed", extra={"code": exc.failure.code, "state": source.state_name}
                 )
-                return "incomplete", f"ListDetectors failed ({exc.failure.code})", None
+                return "incomplete", f"listing detectors failed ({exc.failure.code})", None
             self._enqueue(detectors, listed=source.key_values is None)
             pages_done += 1
             if self.job._progress is not None:
                 self.job._progress(self.tally.snapshot())
         return "complete", "", None
 
-    def _page(self, source: _Source, cursor: Cursor, count: int) -> tuple[list[DetectorRef], Cursor]:
+    def _page(self, source: Listing, cursor: Cursor, count: int) -> tuple[list[DetectorRef], Cursor]:
         """The detectors of the page at `cursor`, and the cursor just after that page."""
         if source.key_values is not None:
             end = cursor.offset + self.page_size
@@ -391,9 +374,10 @@ class _Run:
 
     def _send_messages(self, batch: list[DetectorRef], action: MessageAction) -> None:
         now = datetime.fromtimestamp(self.job._wall_clock(), UTC).isoformat()
+        destination = self.plan.message_destination(action)
         messages = [
             InputMessage(
-                action.input_name,
+                destination,
                 render_payload(
                     action.payload_template,
                     key_value=detector.key_value,

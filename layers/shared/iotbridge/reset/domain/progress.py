@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, FiniteFloat, NonNegativeInt, StringConstraints, ValidationInfo, field_validator
 
 from iotbridge.wire import CamelModel
 
@@ -21,15 +21,15 @@ RunId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"
 class Totals(CamelModel):
     """What a run has done so far. Keys: detector key values (not marked sensitive in the service model)."""
 
-    matched: int = 0
-    reset: int = 0
-    preserved_variables: int = 0
-    failed: dict[str, int] = {}
-    verified: int = 0
-    verify_mismatches: int = 0
-    verify_errors: int = 0
-    skipped: int = 0
-    matched_by_state: dict[str, int] = {}
+    matched: NonNegativeInt = 0
+    reset: NonNegativeInt = 0
+    preserved_variables: NonNegativeInt = 0
+    failed: dict[str, NonNegativeInt] = {}
+    verified: NonNegativeInt = 0
+    verify_mismatches: NonNegativeInt = 0
+    verify_errors: NonNegativeInt = 0
+    skipped: NonNegativeInt = 0
+    matched_by_state: dict[str, NonNegativeInt] = {}
     failed_keys: list[str] = []
     mismatched_keys: list[str] = []
     sample_keys: list[str] = []
@@ -68,15 +68,38 @@ class Cursor(CamelModel):
 
 
 class Continuation(CamelModel):
-    """The payload of the asynchronous invocation that carries a run on."""
+    """The payload of the asynchronous invocation that carries a run on.
+
+    Anyone allowed to invoke the function can send one, so it is checked as strictly as a plan: a cursor
+    must point at work the plan still has (the job never hands over a run that is done).
+    """
 
     run_id: RunId
     plan: ResetPlan
     cursor: Cursor
     totals: Totals
     invocation: Annotated[int, Field(ge=2)]
-    started_at: float
-    elapsed_seconds: Annotated[float, Field(ge=0)] = 0.0
+    started_at: FiniteFloat
+    elapsed_seconds: Annotated[FiniteFloat, Field(ge=0)] = 0.0
+
+    @field_validator("cursor")
+    @classmethod
+    def _within_the_plan(cls, cursor: Cursor, info: ValidationInfo) -> Cursor:
+        plan = info.data.get("plan")
+        if plan is None:
+            return cursor  # the plan itself is invalid, and reported
+        listings = plan.listings()
+        if cursor.source >= len(listings):
+            raise ValueError(f"source {cursor.source} is past the plan's {len(listings)} listing(s)")
+        keys = listings[cursor.source].key_values
+        if keys is None:
+            if cursor.offset:
+                raise ValueError("an offset goes only with a list of key values")
+        elif cursor.next_token is not None:
+            raise ValueError("a nextToken cannot go with a list of key values")
+        elif cursor.offset >= len(keys):
+            raise ValueError(f"offset {cursor.offset} is past the plan's {len(keys)} key value(s)")
+        return cursor
 
     def to_event(self) -> dict[str, Any]:
         return {"continuation": self.model_dump(mode="json", by_alias=True)}
