@@ -169,3 +169,19 @@ def test_functions_run_python_3_13_on_arm64_with_active_tracing() -> None:
         assert props.get("Runtime", "python3.13") == "python3.13", name
         assert props.get("Architectures", ["arm64"]) == ["arm64"], name
         assert props.get("Tracing", "Active") == "Active", name
+
+
+def test_functions_switch_pydantic_plugins_off_in_a_way_pydantic_honours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic.plugin import _loader
+
+    value = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"]
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", value)
+    monkeypatch.setattr(_loader, "_plugins", None)
+
+    def scan(**_: Any) -> list[Any]:
+        pytest.fail("pydantic looked for plugins although the template turns them off")
+
+    monkeypatch.setattr(_loader, "entry_points", scan)
+    assert list(_loader.get_plugins()) == []
