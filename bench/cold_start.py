@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import lambda_layer
+from bench.lambda_init import INIT_DONE
 from bench.lambda_model import BACKEND_LATENCY_MS, Phases, vcpu_share
 from bench.layout import (
     DETECTOR_RESET,
@@ -458,9 +459,10 @@ class ImportCost:
 
 
 def parse_importtime(stderr: str) -> list[ImportCost]:
-    """The records of `python -X importtime` (its header and any other line are skipped)."""
+    """The records of `python -X importtime` up to the end of the init phase, when the output marks it
+    (its header and any other line are skipped)."""
     costs = []
-    for line in stderr.splitlines():
+    for line in stderr.split(INIT_DONE, 1)[0].splitlines():
         match = _IMPORT_LINE.match(line)
         if match:
             self_us, cumulative_us, indent, module = match.groups()
@@ -517,7 +519,7 @@ def profile_table(summary: Mapping[str, Any], cpu_ms: float) -> str:
 # --- the section ---------------------------------------------------------------------------------------
 
 
-ROUNDS = 11
+ROUNDS = 15
 
 
 def run(*, smoke: bool, findings: Findings) -> Section:

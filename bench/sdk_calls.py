@@ -65,7 +65,8 @@ def calls(clients: dict[str, Any]) -> dict[str, Callable[[], Any]]:
 
 
 def measure(args: dict[str, Any]) -> dict[str, Any]:
-    """Child: median CPU µs of each call with each client configuration."""
+    """Child: median CPU µs of each call with each client configuration, the configurations taking turns
+    call by call so that a change in the machine's load touches them all alike."""
     from botocore.config import Config
 
     from bench.answered_aws import AnsweredAws
@@ -74,7 +75,7 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     answers = AnsweredAws(keep=False)
     session = new_session(shipped_only=True)
     count = int(args["calls"])
-    out: dict[str, dict[str, float]] = {}
+    by_config: dict[str, dict[str, Callable[[], Any]]] = {}
     for name, options in CONFIGS.items():
         settings: dict[str, Any] = {"retries": {"mode": "standard", "total_max_attempts": 1}}
         if options.get("user_agent"):
@@ -87,17 +88,22 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
         }
         for client in made.values():
             answers.attach(client)
-        out[name] = {}
-        for label, call in calls(made).items():
+        by_config[name] = calls(made)
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in CONFIGS}
+    for label in calls({"sqs": None, "dynamodb": None}):
+        for name in CONFIGS:
             for _ in range(max(10, count // 10)):
-                call()
-            samples = []
-            for _ in range(count):
+                by_config[name][label]()
+        for _ in range(count):
+            for name in CONFIGS:
                 started = time.process_time_ns()
-                call()
-                samples.append((time.process_time_ns() - started) / 1000)
-            out[name][label] = median(samples)
-    return {"cpu_us": out}
+                by_config[name][label]()
+                samples[name].setdefault(label, []).append((time.process_time_ns() - started) / 1000)
+    return {
+        "cpu_us": {
+            name: {label: median(xs) for label, xs in found.items()} for name, found in samples.items()
+        }
+    }
 
 
 def run(*, smoke: bool, findings: Findings) -> Section:

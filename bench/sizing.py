@@ -10,8 +10,9 @@ goals:
 - the forwarder: a batch of ten groups within 1.5x of one call;
 - the reset job: its client-side CPU keeps up with its configured pace (RESET_WORKERS calls in flight).
 
-When no size meets every goal, the size is the smallest whose modelled first request is within 10% of the
-best the model gives (at one vCPU): more memory would cost more and buy less than a tenth of the time.
+A goal that memory cannot move does not decide the size: a size passes a goal when the goal is met there,
+or when its ratio there is within 10% of its ratio at one vCPU (more memory would cost more and buy less
+than a tenth).
 """
 
 from __future__ import annotations
@@ -130,37 +131,47 @@ def checks_for(function: str, findings: Findings) -> list[Check]:
     return checks
 
 
+def passes(check: Check, size: int, best: float) -> bool:
+    """A goal holds at `size`, or memory is not what it lacks: at one vCPU its ratio (`best`) would be
+    less than a tenth better."""
+    value = check.value(size)
+    return value <= check.bound or value <= best * NEAR_BEST
+
+
+def _best(checks: Sequence[Check]) -> dict[str, float]:
+    """Each goal's ratio at one vCPU, where more memory stops buying CPU."""
+    return {check.name: check.value(MB_PER_VCPU) for check in checks}
+
+
 def recommend(function: str, findings: Findings, sizes: Sequence[int] | None = None) -> Recommendation:
     candidates = list(sizes if sizes is not None else memory_sizes(high=3008))
     floor = memory_floor_mb(findings.peaks.get(function, 0.0))
     checks = checks_for(function, findings)
-    allowed = [size for size in candidates if size >= floor]
+    allowed = [size for size in candidates if size >= floor] or [floor]
+    best = _best(checks)
+    chosen = next(
+        (size for size in allowed if all(passes(c, size, best[c.name]) for c in checks)), allowed[-1]
+    )
+    parts = []
+    for check in checks:
+        value = check.value(chosen)
+        verdict = "met" if value <= check.bound else f"not met; {best[check.name]:.2f} at one vCPU"
+        parts.append(f"{check.name} {value:.2f} (goal <= {check.bound:g}: {verdict})")
+    reason = "smallest size at which every goal is met or more memory gains less than a tenth: " + (
+        "; ".join(parts) or "memory alone"
+    )
+    return Recommendation(function, chosen, floor, reason, tuple(checks))
 
-    def meets(size: int) -> bool:
-        return all(check.value(size) <= check.bound for check in checks)
 
-    chosen = next((size for size in allowed if meets(size)), None)
-    if chosen is not None:
-        named = ", ".join(f"{c.name} {c.value(chosen):.2f} (<= {c.bound:g})" for c in checks) or "no goal"
-        reason = f"smallest size meeting every goal: {named}"
-        return Recommendation(function, chosen, floor, reason, tuple(checks))
-    key = FUNCTION_KEYS[function]
-    best = findings.modelled_ms(key, MB_PER_VCPU)
-    if best is None:
-        return Recommendation(function, floor, floor, "no goal measured: memory alone", tuple(checks))
-    near = next(
-        (size for size in allowed if (findings.modelled_ms(key, size) or 0) <= best * NEAR_BEST), allowed[-1]
+def template_holds(recommendation: Recommendation, size: int | None) -> str:
+    """Whether the template's size passes the same rule in this run (a size or two apart is noise)."""
+    if size is None:
+        return "-"
+    best = _best(recommendation.checks)
+    holds = size >= recommendation.memory_floor_mb and all(
+        passes(c, size, best[c.name]) for c in recommendation.checks
     )
-    missed = ", ".join(
-        f"{c.name} {min(c.value(s) for s in allowed):.2f} at best (goal <= {c.bound:g})"
-        for c in checks
-        if not any(c.value(s) <= c.bound for s in allowed)
-    )
-    reason = (
-        f"no size meets every goal ({missed}); smallest size whose modelled first request is within "
-        f"{NEAR_BEST - 1:.0%} of the best ({best:.0f} ms at {MB_PER_VCPU:,} MB)"
-    )
-    return Recommendation(function, near, floor, reason, tuple(checks))
+    return "yes" if holds else "no"
 
 
 def sizing_section(findings: Findings, current: dict[str, int]) -> tuple[Section, list[Recommendation]]:
@@ -173,6 +184,7 @@ def sizing_section(findings: Findings, current: dict[str, int]) -> tuple[Section
             f"{findings.peaks[r.function]:.0f}",
             str(r.memory_floor_mb),
             str(current.get(r.function, "-")),
+            template_holds(r, current.get(r.function)),
             f"{r.memory_mb} ({vcpu_share(r.memory_mb):.2f} vCPU)",
             r.reason,
         ]
@@ -185,6 +197,7 @@ def sizing_section(findings: Findings, current: dict[str, int]) -> tuple[Section
                 "peak RSS MiB",
                 f"x {HEADROOM} (64 MB steps)",
                 "template now",
+                "template size passes",
                 "recommended MB",
                 "why",
             ],

@@ -395,18 +395,31 @@ def test_the_smallest_size_meeting_every_goal_is_recommended() -> None:
     # 200 + 10 / share + 20 ms is within 1.25 x 200 ms from a third of a vCPU (640 MB); the pace needs
     # 0.4 vCPU, 708 MB: 768 MB in 64 MB steps.
     assert chosen.memory_mb == 768
-    assert "smallest size meeting every goal" in chosen.reason
+    assert "vCPU needed / vCPU share 0.92 (goal <= 1: met)" in chosen.reason
 
 
-def test_when_no_size_meets_a_goal_the_size_near_the_best_the_model_gives_is_recommended() -> None:
+def test_a_goal_memory_cannot_reach_does_not_buy_memory_beyond_a_tenth_of_its_best() -> None:
     findings = _findings(init=400, invoke=20, floor_init=200)  # init alone is 2x the floor
 
     chosen = recommend("detector_reset", findings)
 
-    assert "no size meets every goal" in chosen.reason
-    best = 400 + 20 + 20
-    assert findings.modelled_ms("reset", chosen.memory_mb) <= best * 1.10
-    assert findings.modelled_ms("reset", chosen.memory_mb - 64) > best * 1.10
+    best = (400 + 20 + 20) / 200
+    ratio = findings.modelled_ms("reset", chosen.memory_mb) / 200
+    below = findings.modelled_ms("reset", chosen.memory_mb - 64) / 200
+    assert ratio <= best * 1.10 < below
+    assert "not met" in chosen.reason
+
+
+def test_the_template_s_size_is_checked_against_the_same_rule() -> None:
+    from bench.sizing import template_holds
+
+    findings = _findings(init=200, invoke=10, floor_init=200)
+    findings.reset = ResetCpu(cpu_ms_per_call=2.0, calls_per_second=200)
+    chosen = recommend("detector_reset", findings)
+
+    assert template_holds(chosen, 1024) == "yes"
+    assert template_holds(chosen, 512) == "no"  # 0.4 vCPU does not fit in 0.29
+    assert template_holds(chosen, None) == "-"
 
 
 def test_a_batch_s_calls_overlap_their_latency_and_share_the_cpu() -> None:
@@ -440,3 +453,14 @@ def test_import_time_is_summed_by_top_level_package_without_counting_twice() -> 
     totals = dict(imports_by_distribution(parse_importtime(IMPORTTIME)))
 
     assert totals == {"boto3": 0.5, "botocore": 2.0, "(standard library)": 0.12, "handler_helpers": 0.9}
+
+
+def test_imports_after_the_init_phase_are_not_counted_as_the_init_s() -> None:
+    from bench.lambda_init import INIT_DONE
+
+    costs = parse_importtime(
+        IMPORTTIME + INIT_DONE + "\nimport time:       700 |        700 | bench.answered_aws\n"
+    )
+
+    assert "bench.answered_aws" not in [c.module for c in costs]
+    assert len(costs) == 4
