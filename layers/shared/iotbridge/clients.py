@@ -76,8 +76,8 @@ def user_agent() -> str:
     """The User-Agent of every request: the project, botocore's and Python's versions.
 
     Given in the client's Config, it is the whole header. Left to botocore, the header is assembled anew
-    for every request from some forty components, each sanitised character by character: about a third
-    of the client-side CPU of a small call (docs/benchmarks.md, "AWS call, client side").
+    for every request from some forty components, each sanitised character by character: about a fifth
+    of a small call's client-side CPU (docs/benchmarks.md, "AWS call, client side").
     """
     import platform
 
@@ -129,7 +129,8 @@ def client(
 
 class DeferredClient:
     """A client made on its first use, for a call most invocations never make (the reset job's
-    continuation): making a client costs tens of milliseconds of CPU at init."""
+    continuation): made at init it would be paid for by every cold start, made on first use only by the
+    invocations that need it, at their CPU share (docs/benchmarks.md, "Cold start")."""
 
     def __init__(self, service: str, settings: ClientSettings, *, attempts: int = DEFAULT_ATTEMPTS) -> None:
         self._make = lambda: client(service, settings, attempts=attempts)
