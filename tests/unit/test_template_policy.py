@@ -211,3 +211,19 @@ def test_the_largest_body_allowed_fits_in_a_lambda_request_even_base64_encoded()
     largest = PARAMETERS["MaxBodyBytes"]["MaxValue"]
     assert largest * 4 / 3 + headers_and_context <= lambda_request_limit
     assert PARAMETERS["MaxBodyBytes"]["Default"] <= largest
+
+
+def test_functions_switch_pydantic_plugins_off_in_a_way_pydantic_honours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic.plugin import _loader
+
+    value = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"]
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", value)
+    monkeypatch.setattr(_loader, "_plugins", None)
+
+    def scan(**_: Any) -> list[Any]:
+        pytest.fail("pydantic looked for plugins although the template turns them off")
+
+    monkeypatch.setattr(_loader, "entry_points", scan)
+    assert list(_loader.get_plugins()) == []

@@ -27,19 +27,21 @@ class ReceiverWiring:
     def build(cls, settings: ReceiverSettings) -> ReceiverWiring:
         aws = settings.clients
         group_key = settings.message_group_key
+        # Every request these clients send is built by the adapters from checked values (settings, a
+        # verified and validated webhook): botocore's check of it again would cost CPU on every webhook.
         intake = WebhookIntake(
             keys=SecretsManagerSigningKeys(
-                client("secretsmanager", aws),
+                client("secretsmanager", aws, validate_parameters=False),
                 prefix=settings.signing_secret_prefix,
                 max_age_seconds=settings.secret_cache_seconds,
             ),
             queue=SqsFifoEventQueue(
-                client("sqs", aws, attempts=SqsFifoEventQueue.CLIENT_ATTEMPTS),
+                client("sqs", aws, attempts=SqsFifoEventQueue.CLIENT_ATTEMPTS, validate_parameters=False),
                 settings.event_queue_url,
                 group_key=group_key,
             ),
             deduplicator=IdempotencyTableDeduplicator(
-                client("dynamodb", aws),
+                client("dynamodb", aws, validate_parameters=False),
                 settings.idempotency_table,
                 window_seconds=settings.effective_dedupe_window_seconds,
                 fingerprint_key=group_key,
