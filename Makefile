@@ -16,7 +16,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_BIN := $(SAM)
 
-.PHONY: help setup test unit integration lint format typecheck validate static build contract contract-fuzz demo local standin bench bench-smoke fuzz hygiene clean
+.PHONY: help setup test unit integration lint format typecheck validate static build contract contract-fuzz botocore-models demo local standin bench bench-smoke fuzz hygiene clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -92,6 +92,9 @@ contract-fuzz: $(VENV)/.installed ## Schemathesis against the local endpoint wit
 
 contract: $(VENV)/.installed ## Regenerate docs/openapi.json from the event models (a test fails on drift)
 	PYTHONPATH=layers/shared $(PY) -m iotbridge.contract > docs/openapi.json
+
+botocore-models: $(VENV)/.installed ## Rewrite the layer's part of botocore's data from the installed botocore (a test fails on drift)
+	PYTHONPATH=layers/shared $(PY) -m iotbridge.botocore_models > /dev/null
 
 clean: ## Remove build output and virtual environments
 	rm -rf .aws-sam $(VENV) $(SAM_VENV) .venv-checkov .cache .pytest_cache .mypy_cache .ruff_cache

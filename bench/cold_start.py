@@ -1,14 +1,24 @@
-"""Cold start: a fresh process imports a handler and creates the clients its first request needs.
+"""Cold start as Lambda runs it: a fresh execution environment's init, then its first valid request.
 
-Each target is a short `python -c` program; the figure is the wall time of the whole process (interpreter
-start to exit), median over rounds in which every target runs once in shuffled order, so a noisy
-neighbour slows them all alike. The floor is a process that only imports boto3 and creates one client.
-Deferral candidates are measured on patched copies of the code in a temporary folder: the handlers
-themselves are not changed.
+Every target is a handler module run by bench.lambda_init in a new process: imported as Lambda's runtime
+imports it (the init phase, with whatever the module builds at import), then invoked once with a valid
+request (a signed webhook that is verified, validated, deduplicated and queued; a batch that is
+forwarded; a small reset plan that is run) against AWS services answered in the process through real
+botocore clients (bench.answered_aws), each call waiting BACKEND_LATENCY_MS. The process has the import
+path Lambda gives the function (its code folder, the layer's code, the layer's dependencies, without
+site-packages) and the environment template.yaml gives it. Both phases' CPU is measured in the process
+and modelled at the function's MemorySize (bench.lambda_model).
+
+The floor is a function that imports boto3 and makes one client at init and whose handler does nothing.
+The baseline is the same receiver written the usual Powertools way (bench/baselines). Variants are the
+code with one choice undone (a patched copy in a temporary folder, or a changed environment). Figures are
+medians over rounds in which every target runs once, in an order shuffled each round; the first round
+warms the file cache and is dropped.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -17,66 +27,43 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench import lambda_layer
+from bench.lambda_init import INIT_DONE
+from bench.lambda_model import BACKEND_LATENCY_MS, Phases, vcpu_share
 from bench.layout import (
     DETECTOR_RESET,
-    DUMMY_ENDPOINT,
     FORWARDER,
     LAYER,
+    LOCAL,
     RECEIVER,
     ROOT,
     Function,
-    base_environment,
-    endpoint_variables,
     lambda_environment,
+    template_environment,
 )
 from bench.report import Section, markdown_table
+from bench.sizing import Findings
 from bench.stats import Figure, Goal, format_number, median
 
-GOAL = Goal("<=", 1.25)
+FLOOR_GOAL = Goal("<=", 1.25)
+BASELINE_GOAL = Goal("<=", 0.5)
 TOP_IMPORTS = 15
+BASELINES = ROOT / "bench" / "baselines"
+BATCH_SIZE = 10  # the forwarder's first batch: one message in each of 10 groups, as the template's BatchSize
+PLAN_DETECTORS = 20  # the reset job's first plan: two batches of ten
+STANDARD_WEBHOOKS = ("standardwebhooks",)
+XRAY_SDK = ("aws-xray-sdk",)
+PYDANTIC_PLUGINS = "PYDANTIC_DISABLE_PLUGINS"
 
-# Every program prints "<import seconds> <client seconds>" measured inside the process.
-_TIMED = """\
-import time as _t
-_t0 = _t.perf_counter()
-{imports}
-_t1 = _t.perf_counter()
-{clients}
-_t2 = _t.perf_counter()
-print(_t1 - _t0, _t2 - _t1)
-"""
 
-_CONTEXT = """\
-class _Context:
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench-detector-reset"
-    def get_remaining_time_in_millis(self):
-        return 900_000
-"""
-
-FLOOR_CODE = _TIMED.format(imports="import boto3", clients='boto3.client("sqs")')
-# Each handler builds its wiring (clients included) at import.
-RECEIVER_CODE = _TIMED.format(imports="import webhook_receiver", clients="webhook_receiver.wiring.get()")
-FORWARDER_CODE = _TIMED.format(imports="import forwarder", clients="forwarder.wiring.get()")
-RESET_CODE = _TIMED.format(
-    imports="import detector_reset", clients=_CONTEXT + "detector_reset.wiring.get().lambda_job(_Context())"
-)
-# The job with the Lambda client for continuations made at start, not on the first continuation.
-RESET_EAGER_LAMBDA_CODE = _TIMED.format(
-    imports="import detector_reset",
-    clients=_CONTEXT + "wiring = detector_reset.wiring.get()\nwiring.lambda_job(_Context())\n"
-    "from iotbridge.clients import client\nclient('lambda', wiring.settings.clients)",
-)
-# The receiver and its event models (built at import too): for information.
-RECEIVER_FIRST_VALID_CODE = _TIMED.format(
-    imports="import webhook_receiver",
-    clients="webhook_receiver.wiring.get()\nimport iotbridge.connector_event",
-)
+# --- what runs -------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +73,37 @@ class Patch:
     path: str
     old: str
     new: str
+
+
+class PatchDoesNotApply(ValueError):
+    """The code changed since the variant was written: the text to replace is not there."""
+
+
+def apply_patches(root: Path, patches: Sequence[Patch]) -> None:
+    for patch in patches:
+        file = root / patch.path
+        text = file.read_text(encoding="utf-8")
+        if patch.old not in text:
+            raise PatchDoesNotApply(f"{patch.path} no longer contains {patch.old.strip()!r}")
+        file.write_text(text.replace(patch.old, patch.new, 1), encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One program: a handler module, the request it gets first, and the function whose environment and
+    MemorySize it runs with."""
+
+    key: str
+    label: str
+    module: str
+    code_root: Path
+    request: str  # "webhook", "native-webhook", "batch", "plan" or "nothing"
+    function: Function
+    patches: tuple[Patch, ...] = ()
+    environment: Mapping[str, str | None] = field(default_factory=dict)  # None: the variable is unset
+    extra_dependencies: tuple[str, ...] = ()
+    bytecode: bool = True  # False: no compiled module anywhere in the layer, as Lambda would compile them
+    compare_to: str = ""  # a variant: the target it is the undoing of a choice of
 
 
 def _with_tracer(path: str) -> tuple[Patch, ...]:
@@ -105,172 +123,366 @@ def _with_tracer(path: str) -> tuple[Patch, ...]:
     )
 
 
-# The X-Ray SDK is not in the layer; a candidate that needs it gets it beside the layer's dependencies.
-XRAY_SDK = ("aws-xray-sdk",)
+CLIENTS = "layers/shared/iotbridge/clients.py"
+RESET_WIRING = "layers/shared/iotbridge/reset/wiring.py"
 
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One program to time: what it runs, with which function's path and environment."""
-
-    key: str
-    label: str
-    code: str
-    function: Function | None  # None: the floor (boto3 alone)
-    patches: tuple[Patch, ...] = ()
-    compare_to: str = ""  # for a deferral candidate: the current target it is compared with
-    extra_dependencies: tuple[str, ...] = ()  # distributions the candidate needs beyond the layer's
-    goal: bool = False  # held to the 1.25x goal
-
-
+FLOOR = Target(
+    "floor", "boto3 + 1 client at init, empty handler", "boto3_floor", BASELINES, "nothing", RECEIVER
+)
 TARGETS: tuple[Target, ...] = (
-    Target("floor", "import boto3 + 1 client", FLOOR_CODE, None),
+    FLOOR,
+    Target("receiver", "webhook_receiver", RECEIVER.module, RECEIVER.code_root, "webhook", RECEIVER),
     Target(
-        "receiver", "webhook_receiver: import + 3 clients (first request)", RECEIVER_CODE, RECEIVER, goal=True
-    ),
-    Target("forwarder", "forwarder: import + 1 client (first request)", FORWARDER_CODE, FORWARDER, goal=True),
-    Target(
-        "reset", "detector_reset: import + 1 client (first request)", RESET_CODE, DETECTOR_RESET, goal=True
-    ),
-    Target(
-        "receiver+models",
-        "webhook_receiver + event models (first valid webhook)",
-        RECEIVER_FIRST_VALID_CODE,
+        "receiver-profiled",
+        "webhook_receiver, a device cloud's own webhook (its profile read from SSM)",
+        RECEIVER.module,
+        RECEIVER.code_root,
+        "native-webhook",
         RECEIVER,
+    ),
+    Target("forwarder", "forwarder", FORWARDER.module, FORWARDER.code_root, "batch", FORWARDER),
+    Target(
+        "reset", "detector_reset", DETECTOR_RESET.module, DETECTOR_RESET.code_root, "plan", DETECTOR_RESET
+    ),
+    Target(
+        "powertools",
+        "the receiver written the usual Powertools way (bench/baselines/powertools_receiver.py)",
+        "powertools_receiver",
+        BASELINES,
+        "webhook",
+        RECEIVER,
+        # A template of its own would not set the project's pydantic setting.
+        environment={PYDANTIC_PLUGINS: None},
+        extra_dependencies=STANDARD_WEBHOOKS,
+    ),
+    Target(
+        "receiver-no-bytecode",
+        "webhook_receiver from a layer without bytecode (what `sam build`'s python3.13 method ships)",
+        RECEIVER.module,
+        RECEIVER.code_root,
+        "webhook",
+        RECEIVER,
+        bytecode=False,
+        compare_to="receiver",
+    ),
+    Target(
+        "receiver-botocore-data",
+        "webhook_receiver reading botocore's own data",
+        RECEIVER.module,
+        RECEIVER.code_root,
+        "webhook",
+        RECEIVER,
+        patches=(Patch(CLIENTS, "_session = new_session(shipped_only=True)", "_session = new_session()"),),
+        compare_to="receiver",
+    ),
+    Target(
+        "receiver-plugins",
+        "webhook_receiver with pydantic's plugin scan",
+        RECEIVER.module,
+        RECEIVER.code_root,
+        "webhook",
+        RECEIVER,
+        environment={PYDANTIC_PLUGINS: None},
+        compare_to="receiver",
     ),
     Target(
         "receiver-tracer",
         "webhook_receiver with Powertools Tracer (X-Ray SDK)",
-        RECEIVER_CODE,
+        RECEIVER.module,
+        RECEIVER.code_root,
+        "webhook",
         RECEIVER,
-        _with_tracer("functions/webhook_receiver/webhook_receiver.py"),
-        compare_to="receiver",
+        patches=_with_tracer("functions/webhook_receiver/webhook_receiver.py"),
         extra_dependencies=XRAY_SDK,
+        compare_to="receiver",
     ),
     Target(
         "reset-tracer",
         "detector_reset with Powertools Tracer (X-Ray SDK)",
-        RESET_CODE,
+        DETECTOR_RESET.module,
+        DETECTOR_RESET.code_root,
+        "plan",
         DETECTOR_RESET,
-        _with_tracer("functions/detector_reset/detector_reset.py"),
-        compare_to="reset",
+        patches=_with_tracer("functions/detector_reset/detector_reset.py"),
         extra_dependencies=XRAY_SDK,
+        compare_to="reset",
     ),
     Target(
         "reset-eager-lambda",
-        "detector_reset with its Lambda client made at start",
-        RESET_EAGER_LAMBDA_CODE,
+        "detector_reset with its Lambda client made at init",
+        DETECTOR_RESET.module,
+        DETECTOR_RESET.code_root,
+        "plan",
         DETECTOR_RESET,
+        patches=(
+            Patch(RESET_WIRING, 'DeferredClient("lambda", aws)', 'client("lambda", aws)'),
+            Patch(
+                RESET_WIRING,
+                "from iotbridge.clients import DeferredClient\n",
+                "from iotbridge.clients import DeferredClient, client\n",
+            ),
+        ),
         compare_to="reset",
     ),
 )
+FUNCTIONS = ("receiver", "forwarder", "reset")
 
 
-class PatchDoesNotApply(ValueError):
-    """The code changed since the deferral was written: the text to replace is not there."""
+# --- first requests -------------------------------------------------------------------------------------
 
 
-def apply_patches(root: Path, patches: Sequence[Patch]) -> None:
-    for patch in patches:
-        file = root / patch.path
-        text = file.read_text(encoding="utf-8")
-        if patch.old not in text:
-            raise PatchDoesNotApply(f"{patch.path} no longer contains {patch.old.strip()!r}")
-        file.write_text(text.replace(patch.old, patch.new, 1), encoding="utf-8")
+def webhook_event() -> dict[str, Any]:
+    """A signed DEVICE_EVENT webhook for the demo connector, as API Gateway hands it over, signed now."""
+    from bridge_local.samples import BODIES, encode, http_api_event, signed_headers
+
+    body = encode(BODIES["device-event"])
+    now = int(time.time())
+    headers = signed_headers(body, webhook_id=f"msg_{uuid.uuid4().hex}", timestamp=now)
+    return http_api_event(body, headers, timestamp=now)
+
+
+def native_webhook() -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """A demo device cloud's own state webhook, signed its way now; the secrets and the SSM parameters
+    (its connector's profile) the receiver reads for it."""
+    from bridge_local.demo_clouds import LUMEN
+    from bridge_local.samples import SIGNING_SECRET_PREFIX, http_api_event
+
+    body = LUMEN.payload("state")
+    now = int(time.time())
+    event = http_api_event(body, LUMEN.signed(body, now=now), connector_id=LUMEN.connector_id, timestamp=now)
+    prefix = template_environment(RECEIVER)[0]["PROFILE_PARAMETER_PREFIX"]
+    return (
+        event,
+        {SIGNING_SECRET_PREFIX + LUMEN.connector_id: LUMEN.secret},
+        {prefix + LUMEN.connector_id: LUMEN.profile_file.read_text(encoding="utf-8")},
+    )
+
+
+def batch_event(size: int = BATCH_SIZE) -> dict[str, Any]:
+    from bench.forwarder_batch import sqs_batch
+
+    return sqs_batch("bench-cold", [f"device-{n}" for n in range(size)])
+
+
+RESET_MODEL = "BenchPump"
+PLAN = {
+    "name": "bench-cold-reset",
+    "detectorModelName": RESET_MODEL,
+    "detectors": {"inStates": ["Alarm"]},
+    "action": {"mode": "update", "stateName": "Normal", "variables": [{"name": "alarmCount", "value": "0"}]},
+}
+
+
+def first_request(kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The event of a first request of this kind, and the answered services it needs."""
+    from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, SIGNING_SECRET_PREFIX
+
+    aws: dict[str, Any] = {"latency_ms": BACKEND_LATENCY_MS}
+    if kind == "webhook":
+        aws["secrets"] = {SIGNING_SECRET_PREFIX + DEMO_CONNECTOR_ID: DEMO_SECRET}
+        return webhook_event(), aws
+    if kind == "native-webhook":
+        event, aws["secrets"], aws["parameters"] = native_webhook()
+        return event, aws
+    if kind == "batch":
+        return batch_event(), aws
+    if kind == "plan":
+        return dict(PLAN), {**aws, "detector_model": RESET_MODEL, "detectors": PLAN_DETECTORS}
+    return {}, aws
+
+
+class UnexpectedAnswer(AssertionError):
+    """The first request did not do its job: the figure would be of something else."""
+
+
+def check_answer(kind: str, result: Mapping[str, Any]) -> None:
+    calls, response = result["calls"], result["response"]
+    if result["unanswered"]:
+        raise UnexpectedAnswer(f"calls the benchmark does not answer: {result['unanswered']}")
+    if kind == "webhook":
+        ok = isinstance(response, dict) and response.get("statusCode") == 202 and result["messages_sent"] == 1
+    elif kind == "native-webhook":  # the state webhook's light and plug (its heartbeat is ignored)
+        ok = isinstance(response, dict) and response.get("statusCode") == 202 and result["messages_sent"] == 2
+    elif kind == "batch":
+        ok = response == {"batchItemFailures": []} and (
+            calls.get("iot-managed-integrations.SendConnectorEvent") == BATCH_SIZE
+        )
+    elif kind == "plan":
+        ok = isinstance(response, dict) and response.get("status") == "complete"
+        ok = ok and result["detectors_updated"] == PLAN_DETECTORS
+    else:
+        ok = response == {} and not calls
+    if not ok:
+        raise UnexpectedAnswer(f"first {kind} request answered {str(response)[:300]} after calls {calls}")
+
+
+# --- preparing and running the programs ---------------------------------------------------------------
 
 
 @dataclass
 class Prepared:
-    """A target ready to run: argv and environment (and the copy of the code it may live in)."""
+    """A target ready to run: its import path, environment and MemorySize, and what its runs measured."""
 
     target: Target
-    argv: list[str]
     env: dict[str, str]
-    wall: list[float] = field(default_factory=list)
-    imports: list[float] = field(default_factory=list)
-    clients: list[float] = field(default_factory=list)
+    memory_mb: int
+    timeout_seconds: int
+    runs: list[Phases] = field(default_factory=list)
 
+    def modelled_ms(self, memory_mb: int | None = None) -> float:
+        size = self.memory_mb if memory_mb is None else memory_mb
+        return median([run.modelled_ms(size) for run in self.runs])
 
-@contextmanager
-def prepared_targets(targets: Sequence[Target]) -> Iterator[tuple[list[Prepared], list[str]]]:
-    """Each target with its environment; patched targets get their own copy of the layer and function.
-    Yields the prepared targets and a note for each target that could not be prepared.
+    def median_of(self, attribute: str) -> float:
+        return median([float(getattr(run, attribute)) for run in self.runs])
 
-    Programs run without site-packages (`-S`): their import path is the function's code root, the
-    layer's own code, then the layer's dependencies and nothing else, as in Lambda.
-    """
-    skipped: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="bench-cold-") as workdir:
-        dependencies = Path(workdir) / "layer-dependencies"
-        lambda_layer.build(dependencies)
-        prepared: list[Prepared] = []
-        # One folder per set of extra distributions, shared by the targets that need the same set.
-        folders: dict[tuple[str, ...], Path] = {(): dependencies}
-        for target in targets:
-            target_dependencies = folders.get(target.extra_dependencies)
-            if target_dependencies is None:
-                target_dependencies = Path(workdir) / f"dependencies-{len(folders)}"
-                lambda_layer.build(target_dependencies)
-                lambda_layer.link(target_dependencies, target.extra_dependencies)
-                folders[target.extra_dependencies] = target_dependencies
-            if target.function is None:
-                env = {**base_environment(), **endpoint_variables(DUMMY_ENDPOINT)}
-                env["PYTHONPATH"] = str(dependencies)
-            else:
-                code_root, layer = target.function.code_root, LAYER
-                if target.patches:
-                    copy = Path(workdir) / target.key
-                    code_root = copy / "functions" / target.function.folder
-                    layer = copy / "layers" / "shared"
-                    shutil.copytree(target.function.code_root, code_root, ignore=_no_bytecode)
-                    shutil.copytree(LAYER, layer, ignore=_no_bytecode)
-                    try:
-                        apply_patches(copy, target.patches)
-                    except PatchDoesNotApply as exc:
-                        skipped.append(f"{target.label}: not measured, {exc}")
-                        continue
-                env = lambda_environment(target.function)
-                env["LAMBDA_TASK_ROOT"] = str(code_root)
-                env["PYTHONPATH"] = os.pathsep.join([str(code_root), str(layer), str(target_dependencies)])
-            prepared.append(Prepared(target, [sys.executable, "-S", "-c", target.code], env))
-        yield prepared, skipped
+    def saved_against(self, now: Prepared, measure: Callable[[Phases], float]) -> float:
+        """The median over rounds of (this - now): each round ran both, so slow spells of the machine
+        touch both sides of a difference alike."""
+        pairs = zip(self.runs, now.runs, strict=False)
+        return median([measure(variant) - measure(current) for variant, current in pairs])
 
 
 def _no_bytecode(folder: str, names: list[str]) -> list[str]:
     return [n for n in names if n == "__pycache__"]
 
 
-def time_once(item: Prepared) -> None:
-    started = time.perf_counter()
-    done = subprocess.run(  # noqa: S603 - argv built here from fixed parts
-        item.argv, env=item.env, cwd=ROOT, capture_output=True, check=False, timeout=120
+def _copy_without_bytecode(source: Path, target: Path) -> None:
+    """A real copy of a folder of links to installed distributions, leaving every compiled module out."""
+    target.mkdir(parents=True)
+    for entry in source.iterdir():
+        real = entry.resolve()
+        if real.is_dir():
+            shutil.copytree(real, target / entry.name, ignore=_no_bytecode)
+        else:
+            shutil.copy2(real, target / entry.name)
+
+
+@contextmanager
+def prepared_targets(targets: Sequence[Target]) -> Iterator[tuple[list[Prepared], list[str]]]:
+    """Each target with its folders and environment; a note for each target that could not be prepared.
+
+    Programs run without site-packages (`-S`): their import path is the function's code folder, the
+    layer's code, the layer's dependencies and nothing else, as in Lambda; the benchmark's own modules
+    come last and are imported only after init.
+    """
+    skipped: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as workdir:
+        work = Path(workdir)
+        dependencies = work / "layer-dependencies"
+        lambda_layer.build(dependencies)
+        folders: dict[tuple[str, ...], Path] = {(): dependencies}
+        prepared: list[Prepared] = []
+        for target in targets:
+            found = folders.get(target.extra_dependencies)
+            if found is None:
+                found = work / f"dependencies-{len(folders)}"
+                lambda_layer.build(found)
+                lambda_layer.link(found, target.extra_dependencies)
+                folders[target.extra_dependencies] = found
+            code_root, layer, deps = target.code_root, LAYER, found
+            if target.patches or not target.bytecode:
+                copy = work / target.key
+                code_root = copy / code_root.relative_to(ROOT)
+                layer = copy / "layers" / "shared"
+                shutil.copytree(target.code_root, code_root, ignore=_no_bytecode)
+                shutil.copytree(LAYER, layer, ignore=_no_bytecode)
+                try:
+                    apply_patches(copy, target.patches)
+                except PatchDoesNotApply as exc:
+                    skipped.append(f"{target.label}: not measured, {exc}")
+                    continue
+                if not target.bytecode:
+                    deps = copy / "layer-dependencies"
+                    _copy_without_bytecode(found, deps)
+            env = lambda_environment(target.function)
+            for name, value in target.environment.items():
+                if value is None:
+                    env.pop(name, None)
+                else:
+                    env[name] = value
+            if not target.bytecode:
+                env["PYTHONDONTWRITEBYTECODE"] = "1"  # Lambda's file system keeps nothing compiled
+            env["LAMBDA_TASK_ROOT"] = str(code_root)
+            env["PYTHONPATH"] = os.pathsep.join(str(p) for p in (code_root, layer, deps, ROOT, LOCAL))
+            _, memory_mb = template_environment(target.function)
+            timeout = _timeout_seconds(target.function)
+            prepared.append(Prepared(target, env, memory_mb, timeout))
+        yield prepared, skipped
+
+
+def _timeout_seconds(function: Function) -> int:
+    from bench.layout import TEMPLATE
+    from bridge_local.sam_template import read
+
+    return read(TEMPLATE).functions[function.logical_id].timeout_seconds
+
+
+def run_once(
+    item: Prepared, *, importtime: bool = False, profile: bool = False
+) -> tuple[dict[str, Any], str]:
+    """One fresh process: init, then the first request. Returns its figures and its error output."""
+    event, aws = first_request(item.target.request)
+    if profile:
+        aws["latency_ms"] = 0.0  # the profiler times the wall clock: no waits in it
+    spec = {
+        "module": item.target.module,
+        "event": event,
+        "aws": aws,
+        "context": {
+            "function_name": f"bench-{item.target.key}",
+            "memory_limit_in_mb": item.memory_mb,
+            "timeout_seconds": item.timeout_seconds,
+        },
+        "profile": profile,
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-run-") as workdir:
+        spec_file, result_file = Path(workdir) / "spec.json", Path(workdir) / "result.json"
+        argv = [sys.executable, "-S", *(["-X", "importtime"] if importtime else [])]
+        argv += ["-m", "bench.lambda_init", str(spec_file), str(result_file)]
+        spec["spawned_at"] = time.time()
+        spec_file.write_text(json.dumps(spec), encoding="utf-8")
+        done = subprocess.run(  # noqa: S603 - argv built here from fixed parts
+            argv,
+            env=item.env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            check=False,
+            timeout=300,
+        )
+        errors = done.stderr.decode("utf-8", errors="replace")
+        if done.returncode != 0 or not result_file.exists():
+            tail = " / ".join(errors.strip().splitlines()[-6:])
+            raise RuntimeError(f"{item.target.label} failed (exit {done.returncode}): {tail}")
+        result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
+    check_answer(item.target.request, result)
+    return result, errors
+
+
+def phases_of(result: Mapping[str, Any]) -> Phases:
+    return Phases(
+        init_cpu_ms=result["init_cpu_s"] * 1000,
+        invoke_cpu_ms=result["invoke_cpu_s"] * 1000,
+        calls_in_a_row=int(result["calls_in_a_row"]),
+        wall_ms=(result["init_wall_s"] + result["invoke_wall_s"]) * 1000,
     )
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        tail = done.stderr.decode("utf-8", errors="replace").strip().splitlines()[-5:]
-        raise RuntimeError(f"{item.target.label} failed: " + " / ".join(tail))
-    imports, clients = (float(x) for x in done.stdout.split()[-2:])
-    item.wall.append(wall)
-    item.imports.append(imports)
-    item.clients.append(clients)
 
 
 def measure(prepared: Sequence[Prepared], *, rounds: int, warmup_rounds: int, seed: int = 7) -> None:
-    """Run every target once per round, in an order shuffled each round; warm-up rounds (which also
-    write the bytecode caches) are dropped."""
+    """Every target once per round, in an order shuffled each round; warm-up rounds (which also write
+    the bytecode of the project's own modules, as the layer's build does) are dropped."""
     shuffler = random.Random(seed)  # noqa: S311 - run order, not security
     for round_number in range(warmup_rounds + rounds):
         order = list(prepared)
         shuffler.shuffle(order)
         for item in order:
-            time_once(item)
-            if round_number < warmup_rounds:
-                item.wall.pop()
-                item.imports.pop()
-                item.clients.pop()
+            result, _ = run_once(item)
+            if round_number >= warmup_rounds:
+                item.runs.append(phases_of(result))
 
 
-# --- -X importtime --------------------------------------------------------------------------------------
+# --- -X importtime ----------------------------------------------------------------------------------------
 
 _IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)\s*$")
 
@@ -284,9 +496,10 @@ class ImportCost:
 
 
 def parse_importtime(stderr: str) -> list[ImportCost]:
-    """The records of `python -X importtime` (its header and any other line are skipped)."""
+    """The records of `python -X importtime` up to the end of the init phase, when the output marks it
+    (its header and any other line are skipped)."""
     costs = []
-    for line in stderr.splitlines():
+    for line in stderr.split(INIT_DONE, 1)[0].splitlines():
         match = _IMPORT_LINE.match(line)
         if match:
             self_us, cumulative_us, indent, module = match.groups()
@@ -298,18 +511,19 @@ def top_imports(costs: Sequence[ImportCost], count: int = TOP_IMPORTS) -> list[I
     return sorted(costs, key=lambda c: c.cumulative_us, reverse=True)[:count]
 
 
-def importtime(item: Prepared) -> list[ImportCost]:
-    done = subprocess.run(  # noqa: S603 - argv built here from fixed parts
-        [item.argv[0], "-X", "importtime", *item.argv[1:]],
-        env=item.env,
-        cwd=ROOT,
-        capture_output=True,
-        check=False,
-        timeout=120,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{item.target.label} failed under -X importtime")
-    return parse_importtime(done.stderr.decode("utf-8", errors="replace"))
+def distribution_of(module: str) -> str:
+    """Who a module belongs to: its top-level package, or the standard library."""
+    top = module.split(".", 1)[0]
+    return "(standard library)" if top in sys.stdlib_module_names or top.startswith("_") else top
+
+
+def imports_by_distribution(costs: Sequence[ImportCost]) -> list[tuple[str, float]]:
+    """Milliseconds of import (self time, so nothing is counted twice) by top-level package, largest first."""
+    totals: dict[str, float] = {}
+    for cost in costs:
+        name = distribution_of(cost.module)
+        totals[name] = totals.get(name, 0.0) + cost.self_us / 1000
+    return sorted(totals.items(), key=lambda item: item[1], reverse=True)
 
 
 def importtime_table(costs: Sequence[ImportCost]) -> str:
@@ -320,89 +534,221 @@ def importtime_table(costs: Sequence[ImportCost]) -> str:
     return markdown_table(["module (. = depth)", "cumulative ms", "self ms"], rows)
 
 
-# --- the section -----------------------------------------------------------------------------------------
+def profile_table(summary: Mapping[str, Any], cpu_ms: float) -> str:
+    """A profile's packages and busiest functions, each as a share of the profiled time and that share of
+    `cpu_ms`, the CPU measured without the profiler."""
+    total = summary["total_ms"] or 1.0
+    packages = [
+        [p["package"], f"{p['self_ms'] / total:.0%}", f"{cpu_ms * p['self_ms'] / total:.1f}"]
+        for p in summary["packages"][:8]
+    ]
+    functions = [
+        [f["function"], f"{f['self_ms'] / total:.0%}", f"{f['cumulative_ms'] / total:.0%}"]
+        for f in summary["functions"][:8]
+    ]
+    return (
+        markdown_table(["package", "share of own time", "ms of the measured CPU"], packages)
+        + "\n\n"
+        + markdown_table(["function", "own time", "with what it calls"], functions)
+    )
 
 
-def run(*, rounds: int, warmup_rounds: int) -> Section:
+# --- the section ---------------------------------------------------------------------------------------
+
+
+ROUNDS = 15
+
+
+def run(*, smoke: bool, findings: Findings) -> Section:
+    if smoke:  # one run of each, and the tables of one function: enough to see the code still works
+        return measure_section(rounds=1, warmup_rounds=0, findings=findings, explained=FUNCTIONS[:1])
+    return measure_section(rounds=ROUNDS, warmup_rounds=1, findings=findings)
+
+
+def measure_section(
+    *,
+    rounds: int,
+    warmup_rounds: int,
+    findings: Findings,
+    explained: Sequence[str] = (*FUNCTIONS, "powertools"),
+) -> Section:
     section = Section("Cold start")
     with prepared_targets(TARGETS) as (prepared, skipped):
         measure(prepared, rounds=rounds, warmup_rounds=warmup_rounds)
         by_key = {p.target.key: p for p in prepared}
-        floor = median(by_key["floor"].wall)
-        for item in prepared:
-            if item.target.goal:
-                section.figures.append(
-                    Figure(
-                        f"cold start, {item.target.function.folder}",  # type: ignore[union-attr]
-                        median(item.wall) * 1000,
-                        floor * 1000,
-                        "ms",
-                        GOAL,
-                        baseline_name="boto3 + 1 client",
-                        note=_explain(item, by_key["floor"]),
-                    )
+        floor = by_key["floor"]
+        for key in FUNCTIONS:
+            item = by_key[key]
+            section.figures.append(
+                Figure(
+                    f"first request, {item.target.function.folder}, modelled at {item.memory_mb} MB",
+                    item.modelled_ms(),
+                    floor.modelled_ms(item.memory_mb),
+                    "ms",
+                    FLOOR_GOAL,
+                    baseline_name="boto3 + 1 client, empty handler",
+                    note=_breakdown(item),
                 )
-        section.details.append(_phase_table(prepared, floor, rounds))
-        section.details.append(_deferral_table(prepared, by_key, floor))
+            )
+        receiver, powertools = by_key["receiver"], by_key.get("powertools")
+        if powertools is not None:
+            section.figures.append(
+                Figure(
+                    "first request, webhook_receiver vs Powertools receiver, "
+                    f"modelled at {receiver.memory_mb} MB",
+                    receiver.modelled_ms(),
+                    powertools.modelled_ms(receiver.memory_mb),
+                    "ms",
+                    BASELINE_GOAL,
+                    baseline_name="Powertools receiver",
+                    note=_breakdown(powertools),
+                )
+            )
+        section.details.append(_model_paragraph(rounds))
+        section.details.append(_phase_table(prepared, floor))
+        section.details.append(_variant_table(prepared, by_key))
+        if "reset-eager-lambda" in by_key:
+            section.details.append(_deferred_client(by_key["reset"], by_key["reset-eager-lambda"]))
         if skipped:
             section.details.append("\n".join(f"- {note}" for note in skipped))
-        for key in ("receiver", "forwarder", "reset"):
+        for key in explained:
             if key in by_key:
-                costs = importtime(by_key[key])
+                item = by_key[key]
+                result, errors = run_once(item, importtime=True)
+                costs = parse_importtime(errors)
+                by_package = imports_by_distribution(costs)
                 section.details.append(
-                    f"Top {TOP_IMPORTS} imports of {key} by cumulative time"
-                    " (`python -X importtime`, one run):"
-                    f"\n\n{importtime_table(costs)}"
+                    f"Where the init of {item.target.label} goes (`python -X importtime`, one run; the "
+                    "tool's own overhead inflates every figure). By top-level package, the self time of its "
+                    "modules (the handler module's own is its module-level code: wiring, clients):\n\n"
+                    + markdown_table(["package", "ms"], [[name, f"{ms:.1f}"] for name, ms in by_package[:10]])
+                    + f"\n\nTop {TOP_IMPORTS} imports by cumulative time:\n\n"
+                    + importtime_table(costs)
                 )
+                profiled, _ = run_once(item, profile=True)
+                invoke_cpu = item.median_of("invoke_cpu_ms")
+                section.details.append(
+                    f"Where the first invocation of {item.target.label} spends its "
+                    f"{invoke_cpu:.1f} ms of CPU (median above; cProfile of one more run, its shares applied "
+                    "to that median):\n\n" + profile_table(profiled["profile"], invoke_cpu)
+                )
+                if key in FUNCTIONS:
+                    findings.add_peak(item.target.function.folder, float(result["peak_rss_mb"]))
+        for item in prepared:
+            findings.cold[item.target.key] = list(item.runs)
     return section
 
 
-def _explain(item: Prepared, floor: Prepared) -> str:
-    extra_imports = (median(item.imports) - median(floor.imports)) * 1000
-    extra_clients = (median(item.clients) - median(floor.clients)) * 1000
+def _breakdown(item: Prepared) -> str:
+    share = vcpu_share(item.memory_mb)
+    init, invoke = item.median_of("init_cpu_ms"), item.median_of("invoke_cpu_ms")
+    calls = item.median_of("calls_in_a_row")
     return (
-        f"{format_number(extra_imports)} ms more importing and {format_number(extra_clients)} ms more "
-        "creating clients than the floor (medians)"
+        f"init {format_number(init)} ms CPU + first invocation {format_number(invoke)} ms CPU / "
+        f"{share:.2f} vCPU + {calls:.0f} calls in a row x {BACKEND_LATENCY_MS:.0f} ms (medians)"
     )
 
 
-def _phase_table(prepared: Sequence[Prepared], floor: float, rounds: int) -> str:
-    rows = [
-        [
-            p.target.label,
-            f"{median(p.wall) * 1000:.0f}",
-            f"{min(p.wall) * 1000:.0f}-{max(p.wall) * 1000:.0f}",
-            f"{median(p.imports) * 1000:.0f}",
-            f"{median(p.clients) * 1000:.0f}",
-            f"{median(p.wall) / floor:.2f}x",
-        ]
-        for p in prepared
-    ]
+def _model_paragraph(rounds: int) -> str:
     return (
-        f"Every program, median of {rounds} runs (process wall time; import and client phases timed inside "
-        "the process):\n\n"
-        + markdown_table(["program", "wall ms", "range ms", "imports ms", "clients ms", "vs floor"], rows)
+        "Modelled first request = init CPU / 1 vCPU + first-invocation CPU / (MemorySize / 1,769 MB) + "
+        f"AWS calls in a row x {BACKEND_LATENCY_MS:.0f} ms (bench/lambda_model.py). CPU is the process's "
+        "own, "
+        f"measured around each phase in the process; the init phase includes the interpreter's start. "
+        f"Median of {rounds} runs per program. The layer is modelled as its build ships it: every module "
+        "compiled (layers/shared/Makefile); the row without bytecode shows what that saves."
     )
 
 
-def _deferral_table(prepared: Sequence[Prepared], by_key: dict[str, Prepared], floor: float) -> str:
+def _phase_table(prepared: Sequence[Prepared], floor: Prepared) -> str:
+    rows = []
+    for item in prepared:
+        modelled = item.modelled_ms()
+        rows.append(
+            [
+                item.target.label,
+                str(item.memory_mb),
+                f"{item.median_of('init_cpu_ms'):.0f}",
+                f"{item.median_of('invoke_cpu_ms'):.1f}",
+                f"{item.median_of('calls_in_a_row'):.0f}",
+                f"{modelled:.0f}",
+                f"{min(r.modelled_ms(item.memory_mb) for r in item.runs):.0f}-"
+                f"{max(r.modelled_ms(item.memory_mb) for r in item.runs):.0f}",
+                f"{item.median_of('wall_ms'):.0f}",
+                f"{modelled / floor.modelled_ms(item.memory_mb):.2f}x",
+            ]
+        )
+    return (
+        "Every program (medians; wall is this machine's, init from process start plus the first "
+        "invocation):\n\n"
+        + (
+            markdown_table(
+                [
+                    "program",
+                    "MemorySize MB",
+                    "init CPU ms",
+                    "first invocation CPU ms",
+                    "calls in a row",
+                    "modelled ms",
+                    "modelled range ms",
+                    "wall ms",
+                    "vs floor",
+                ],
+                rows,
+            )
+        )
+    )
+
+
+def _variant_table(prepared: Sequence[Prepared], by_key: Mapping[str, Prepared]) -> str:
     rows = []
     for item in prepared:
         base = by_key.get(item.target.compare_to)
         if base is None:
             continue
-        saved = (median(item.wall) - median(base.wall)) * 1000
+        size = base.memory_mb
         rows.append(
             [
                 item.target.label,
-                f"{saved:.0f}",
-                f"{median(item.wall) / floor:.2f}x -> {median(base.wall) / floor:.2f}x",
+                f"{item.modelled_ms():.0f} -> {base.modelled_ms():.0f}",
+                f"{item.saved_against(base, lambda r, size=size: r.modelled_ms(size)):.0f}",
+                f"{item.saved_against(base, lambda r: r.init_cpu_ms):.0f}",
+                f"{item.saved_against(base, lambda r: r.invoke_cpu_ms):.1f}",
             ]
         )
     if not rows:
-        return "No earlier variant could be measured."
+        return "No variant could be measured."
     return (
-        "What leaving out or deferring saves: each row is the code with an earlier choice put back (a "
-        "patched copy in a temporary folder, measured in the same rounds), against the code as it is:\n\n"
-        + markdown_table(["earlier variant", "saved ms (median)", "ratio to floor: then -> now"], rows)
+        "What each choice saves: every row is the code with one choice undone, measured in the same rounds, "
+        "against the code as it is (modelled at the function's MemorySize; savings are medians of the "
+        "differences within each round):\n\n"
+        + markdown_table(
+            [
+                "variant",
+                "modelled ms: variant -> now",
+                "saved ms",
+                "init CPU saved ms",
+                "invoke CPU saved ms",
+            ],
+            rows,
+        )
+    )
+
+
+def _deferred_client(deferred: Prepared, eager: Prepared) -> str:
+    extra = eager.saved_against(deferred, lambda r: r.init_cpu_ms)
+    share = vcpu_share(deferred.memory_mb)
+    if extra <= 0:
+        cost = f"made at init it cost no CPU this run could tell from noise ({extra:.0f} ms)"
+    else:
+        cost = (
+            f"made at init it costs {extra:.0f} ms of CPU at every cold start; made on the first "
+            f"continuation, the same CPU costs {extra / share:.0f} ms of the invocation at "
+            f"{deferred.memory_mb} MB"
+        )
+    return (
+        f"The reset job's Lambda client: {cost}. A cold start pays for a client made at init whether or not "
+        f"its run continues, and a continuation pays {1 / share:.2f} times as much for one made then: "
+        f"deferring is cheaper unless more than {share:.0%} of cold starts continue a run. A run continues "
+        "only when it outlasts the invocation's 15 minutes, so the client stays deferred."
     )

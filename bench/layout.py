@@ -22,6 +22,8 @@ ENDPOINT_SERVICES = (
     "dynamodb",
     "iot-managed-integrations",
     "iotevents-data",
+    "iot-data",
+    "ssm",
     "lambda",
 )
 

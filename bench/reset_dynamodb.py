@@ -20,6 +20,7 @@ from typing import Any
 from bench.child import run_child
 from bench.layout import DETECTOR_RESET, lambda_environment
 from bench.report import Section, markdown_table
+from bench.sizing import Findings
 from bench.stats import Figure, Goal
 
 MODEL = "BenchBoiler"
@@ -154,7 +155,7 @@ def _run_job(count: int) -> dict[str, Any]:
     )
 
 
-def run(*, smoke: bool) -> Section:
+def run(*, smoke: bool, findings: Findings | None = None) -> Section:
     section = Section(f"Reset job on the detector table (DynamoDB): {LATENCY_MS} ms per call")
     small, large = (200, 2_000) if smoke else (10_000, 100_000)
     results = {count: _run_job(count) for count in (small, large)}

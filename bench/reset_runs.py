@@ -11,15 +11,18 @@ import time
 from typing import Any
 
 from bench.child import run_child
-from bench.layout import DETECTOR_RESET, lambda_environment
+from bench.layout import DETECTOR_RESET, ROOT, lambda_environment
 from bench.report import Section, markdown_table
+from bench.sizing import Findings, ResetCpu
 from bench.stats import Figure, Goal
 
 MODEL = "BenchPump"
 LATENCY_MS = 20
 THROUGHPUT_GOAL = Goal(">=", 0.8)
 CAPPED_GOAL = Goal(">=", 0.9)
-MEMORY_GOAL = Goal("<=", 1.3)
+SEQUENTIAL_GOAL = Goal(">=", 3.5)
+MEMORY_GOAL = Goal("<=", 1.1)
+BASELINES = ROOT / "bench" / "baselines"
 PLAN = {
     "name": "bench-reset",
     "detectorModelName": MODEL,
@@ -32,7 +35,7 @@ PLAN = {
 
 
 def measure(args: dict[str, Any]) -> dict[str, Any]:
-    from bench.receiver import peak_rss_mb, rss_mb
+    from bench.memory import peak_rss_mb, rss_mb
     from iotbridge.reset.domain.plan import parse_plan
     from iotbridge.reset.wiring import ResetWiring
 
@@ -72,6 +75,22 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def measure_sequential(args: dict[str, Any]) -> dict[str, Any]:
+    """Child: the loop of AWS's documentation (bench/baselines/sequential_reset.py) over the same fleet."""
+    from sequential_reset import reset_all
+
+    action = PLAN["action"]
+    assert isinstance(action, dict)
+    cpu_before = _cpu_seconds()
+    started = time.perf_counter()
+    reset = reset_all(MODEL, action["stateName"], action["variables"], endpoint_url=args["standin_url"])
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": _cpu_seconds() - cpu_before,
+        "reset": reset,
+    }
+
+
 def _cpu_seconds() -> float:
     import resource
 
@@ -101,8 +120,19 @@ def _fleet(count: int) -> dict[str, Any]:
     return fleet_seed(MODEL, count, ["Alarm"], reset_input="BenchReset", reset_state="Normal")
 
 
-def run_throughput(*, smoke: bool) -> tuple[Section, float]:
-    """The section, and the job's own CPU milliseconds per BatchUpdateDetector call (for sizing)."""
+def _run_sequential(standin_url: str) -> dict[str, Any]:
+    from iotbridge.clients import SERVICE_MODELS_DIR
+
+    env = {
+        **lambda_environment(DETECTOR_RESET, endpoint=standin_url),
+        "AWS_DATA_PATH": str(SERVICE_MODELS_DIR),
+    }
+    return run_child(
+        "bench.reset_runs:measure_sequential", {"standin_url": standin_url}, code_root=BASELINES, env=env
+    )
+
+
+def run_throughput(*, smoke: bool, findings: Findings) -> Section:
     from iot_standin.testing import running_standin
 
     section = Section(f"Reset throughput: {LATENCY_MS} ms per call")
@@ -123,6 +153,23 @@ def run_throughput(*, smoke: bool) -> tuple[Section, float]:
                 THROUGHPUT_GOAL,
                 baseline_name=f"{workers} workers x {batch_size} / {LATENCY_MS} ms",
                 note=_failures(free),
+            )
+        )
+
+        # The same fleet, the same latency, the loop a user would write from AWS's documentation.
+        standin.reset()
+        sequential = _run_sequential(standin.url)
+        sequential_calls = _calls(standin.stats(), "BatchUpdateDetector")
+        rows.append(_row("sequential loop (bench/baselines)", {**sequential, "failed": {}}, sequential_calls))
+        section.figures.append(
+            Figure(
+                f"reset, {count:,} detectors, vs the sequential loop",
+                free["reset"] / free["seconds"],
+                sequential["reset"] / sequential["seconds"],
+                "detectors/s",
+                SEQUENTIAL_GOAL,
+                baseline_name="list, then BatchUpdateDetector batch after batch",
+                note=f"the loop reset {sequential['reset']:,} in {sequential['seconds']:.1f} s",
             )
         )
 
@@ -165,18 +212,21 @@ def run_throughput(*, smoke: bool) -> tuple[Section, float]:
         )
     )
     cpu_ms_per_call = free["cpu_seconds"] * 1000 / max(1, free["reset"] / batch_size)
+    findings.reset = ResetCpu(cpu_ms_per_call, workers / (LATENCY_MS / 1000))
     section.details.append(
         "The bound is what the configuration allows: every worker always has a batch in flight and each call "
         f"takes exactly the injected {LATENCY_MS} ms. The capped bound is the cap times the batch size; the "
         "stand-in's token bucket starts full (one second's worth), so a run can edge above it. With no "
         f"injected latency a call still takes {overhead_ms:.1f} ms here ({calls_per_second:.0f} calls/s with "
         f"{workers} workers): botocore and the stand-in share this machine's cores. The job's own CPU is "
-        f"{cpu_ms_per_call:.1f} ms per call of {batch_size} detectors.\n\n"
+        f"{cpu_ms_per_call:.1f} ms per call of {batch_size} detectors, listing included: at its configured "
+        f"pace ({workers / (LATENCY_MS / 1000):.0f} calls/s) that needs "
+        f"{findings.reset.vcpu_needed():.2f} vCPU.\n\n"
         + markdown_table(
             ["run", "detectors reset", "failed", "seconds", "BatchUpdateDetector calls (outcome: n)"], rows
         )
     )
-    return section, cpu_ms_per_call
+    return section
 
 
 def _failures(result: dict[str, Any]) -> str:
@@ -194,7 +244,7 @@ def _row(label: str, result: dict[str, Any], calls: dict[str, int]) -> list[str]
     ]
 
 
-def run_memory(*, smoke: bool) -> tuple[Section, float]:
+def run_memory(*, smoke: bool, findings: Findings) -> Section:
     """The section, and the larger run's peak RSS."""
     from iot_standin.testing import running_standin
 
@@ -246,4 +296,5 @@ def run_memory(*, smoke: bool) -> tuple[Section, float]:
             rows,
         )
     )
-    return section, float(results[large]["peak_rss_mb"])
+    findings.add_peak(DETECTOR_RESET.folder, float(results[large]["peak_rss_mb"]))
+    return section

@@ -1,126 +1,219 @@
-"""MemorySize for each function from the measured peaks: peak RSS plus headroom, and enough CPU.
+"""MemorySize for each function from what the run measured: the smallest size that meets its goals.
 
-Lambda allots CPU in proportion to memory (1,769 MB is one vCPU), so the memory setting is also the CPU
-setting. Each function gets the larger of its peak RSS times 1.5 and a CPU floor that follows from what
-it does: the receiver answers a waiting sender, the forwarder mostly waits on the network, and the
-reset job's CPU per call bounds how close it can get to its configured throughput.
+Lambda allots CPU in proportion to memory (1,769 MB is one vCPU), so the memory setting is also the
+invocation's CPU setting, and it is what Lambda bills. Each function gets the smallest size (in 64 MB
+steps) that holds its peak memory with headroom and at which the model (bench.lambda_model) meets its
+goals:
+
+- every function: its first request modelled at that size within 1.25x of the floor's;
+- the receiver: also within 0.5x of the Powertools receiver's;
+- the forwarder: a batch of ten groups within 1.5x of one call;
+- the reset job: its client-side CPU keeps up with its configured pace (RESET_WORKERS calls in flight).
+
+A goal that memory cannot move does not decide the size: a size passes a goal when the goal is met there,
+or when its ratio there is within 10% of its ratio at one vCPU (more memory would cost more and buy less
+than a tenth).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bench.lambda_model import Phases, invoke_ms, memory_sizes, vcpu_share
 from bench.report import Section, markdown_table
-from bench.stats import MB_PER_VCPU, recommend_memory_mb, vcpu_share
+from bench.stats import MB_PER_VCPU, median
 
 HEADROOM = 1.5
-RECEIVER_CPU_FLOOR_MB = 512
-FORWARDER_CPU_FLOOR_MB = 512
-RESET_MIN_MB = 256
-# The reset job's configured pace: RESET_WORKERS x batch / latency, here at 20 ms per call.
-RESET_CALLS_PER_SECOND_AT_BOUND = 4 / 0.020
+FLOOR_RATIO = 1.25
+BASELINE_RATIO = 0.5
+FORWARDER_RATIO = 1.5
+NEAR_BEST = 1.10
+SHOWN_SIZES = (256, 512, 768, 1024, 1344, 1769)
+FUNCTION_KEYS = {"webhook_receiver": "receiver", "forwarder": "forwarder", "detector_reset": "reset"}
+
+
+@dataclass(frozen=True, slots=True)
+class ForwarderCpu:
+    """A warm batch of ten groups and one call through the same client: CPU and injected latency."""
+
+    single_cpu_ms: float
+    batch_cpu_ms: float
+    latency_ms: float
+
+    def modelled_ms(self, memory_mb: int) -> tuple[float, float]:
+        """(batch, one call) in Lambda: the groups' latencies overlap, their CPU shares the vCPU share."""
+        return (
+            self.latency_ms + invoke_ms(self.batch_cpu_ms, memory_mb),
+            self.latency_ms + invoke_ms(self.single_cpu_ms, memory_mb),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ResetCpu:
+    """The reset job's own CPU per BatchUpdateDetector call, and the calls per second its settings aim at."""
+
+    cpu_ms_per_call: float
+    calls_per_second: float
+
+    def vcpu_needed(self) -> float:
+        return self.cpu_ms_per_call / 1000 * self.calls_per_second
 
 
 @dataclass
-class PeakMemory:
-    """Peak RSS per function (MiB) over every benchmark that ran it, and the reset job's CPU per call."""
+class Findings:
+    """What the benchmarks of a run measured that sizing needs."""
 
-    by_function: dict[str, float] = field(default_factory=dict)
-    reset_cpu_ms_per_call: float | None = None
+    peaks: dict[str, float] = field(default_factory=dict)  # function folder -> peak RSS MiB
+    cold: dict[str, list[Phases]] = field(default_factory=dict)  # cold-start target key -> runs
+    forwarder: ForwarderCpu | None = None
+    reset: ResetCpu | None = None
 
-    def add(self, function: str, peak_mb: float) -> None:
-        self.by_function[function] = max(peak_mb, self.by_function.get(function, 0.0))
+    def add_peak(self, function: str, peak_mb: float) -> None:
+        self.peaks[function] = max(peak_mb, self.peaks.get(function, 0.0))
 
-
-def reset_cpu_floor_mb(cpu_ms_per_call: float | None, calls_per_second: float) -> int:
-    """Memory whose CPU share keeps up with `calls_per_second` calls costing `cpu_ms_per_call` each."""
-    if cpu_ms_per_call is None:
-        return RESET_MIN_MB
-    needed_vcpu = cpu_ms_per_call / 1000 * calls_per_second
-    return max(RESET_MIN_MB, math.ceil(needed_vcpu * MB_PER_VCPU))
+    def modelled_ms(self, key: str, memory_mb: int) -> float | None:
+        runs = self.cold.get(key)
+        return median([run.modelled_ms(memory_mb) for run in runs]) if runs else None
 
 
-def recommendations(peaks: PeakMemory) -> dict[str, tuple[int, int, str]]:
-    """function -> (recommended MB, CPU floor MB, why the floor)."""
-    reset_floor = reset_cpu_floor_mb(peaks.reset_cpu_ms_per_call, RESET_CALLS_PER_SECOND_AT_BOUND)
-    reset_why = (
-        f"{peaks.reset_cpu_ms_per_call:.1f} ms CPU per call x {RESET_CALLS_PER_SECOND_AT_BOUND:.0f} calls/s "
-        "(4 workers at 20 ms) needs this share of a vCPU"
-        if peaks.reset_cpu_ms_per_call is not None
-        else "throughput not measured in this run"
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One goal at a given size: its name, and the ratio (or value) and bound at a size."""
+
+    name: str
+    value: Callable[[int], float]
+    bound: float
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    function: str
+    memory_mb: int
+    memory_floor_mb: int
+    reason: str
+    checks: tuple[Check, ...]
+
+
+def memory_floor_mb(peak_mb: float, headroom: float = HEADROOM, step: int = 64) -> int:
+    return max(128, math.ceil(peak_mb * headroom / step) * step)
+
+
+def _ratio(findings: Findings, key: str, baseline: str) -> Callable[[int], float]:
+    def at(size: int) -> float:
+        ours, theirs = findings.modelled_ms(key, size), findings.modelled_ms(baseline, size)
+        return math.nan if ours is None or not theirs else ours / theirs
+
+    return at
+
+
+def checks_for(function: str, findings: Findings) -> list[Check]:
+    key = FUNCTION_KEYS[function]
+    checks = []
+    if key in findings.cold and "floor" in findings.cold:
+        checks.append(Check("first request vs floor", _ratio(findings, key, "floor"), FLOOR_RATIO))
+    if key == "receiver" and "powertools" in findings.cold:
+        checks.append(
+            Check("first request vs Powertools", _ratio(findings, key, "powertools"), BASELINE_RATIO)
+        )
+    if key == "forwarder" and findings.forwarder is not None:
+        cpu = findings.forwarder
+
+        def batch_ratio(size: int) -> float:
+            batch, single = cpu.modelled_ms(size)
+            return batch / single
+
+        checks.append(Check("10 groups vs one call", batch_ratio, FORWARDER_RATIO))
+    if key == "reset" and findings.reset is not None:
+        needed = findings.reset.vcpu_needed()
+        checks.append(Check("vCPU needed / vCPU share", lambda size: needed / vcpu_share(size), 1.0))
+    return checks
+
+
+def passes(check: Check, size: int, best: float) -> bool:
+    """A goal holds at `size`, or memory is not what it lacks: at one vCPU its ratio (`best`) would be
+    less than a tenth better."""
+    value = check.value(size)
+    return value <= check.bound or value <= best * NEAR_BEST
+
+
+def _best(checks: Sequence[Check]) -> dict[str, float]:
+    """Each goal's ratio at one vCPU, where more memory stops buying CPU."""
+    return {check.name: check.value(MB_PER_VCPU) for check in checks}
+
+
+def recommend(function: str, findings: Findings, sizes: Sequence[int] | None = None) -> Recommendation:
+    candidates = list(sizes if sizes is not None else memory_sizes(high=3008))
+    floor = memory_floor_mb(findings.peaks.get(function, 0.0))
+    checks = checks_for(function, findings)
+    allowed = [size for size in candidates if size >= floor] or [floor]
+    best = _best(checks)
+    chosen = next(
+        (size for size in allowed if all(passes(c, size, best[c.name]) for c in checks)), allowed[-1]
     )
-    floors = {
-        "webhook_receiver": (
-            RECEIVER_CPU_FLOOR_MB,
-            "a sender waits on it: CPU-bound per request and at cold start",
-        ),
-        "forwarder": (
-            FORWARDER_CPU_FLOOR_MB,
-            "a batch's groups call SendConnectorEvent from parallel threads, whose client-side CPU "
-            "(signing, serialising, parsing) shares one vCPU share",
-        ),
-        "detector_reset": (reset_floor, reset_why),
-    }
-    out = {}
-    for function, peak in peaks.by_function.items():
-        floor, why = floors.get(function, (0, ""))
-        out[function] = (recommend_memory_mb(peak, headroom=HEADROOM, cpu_floor_mb=floor), floor, why)
-    return out
+    parts = []
+    for check in checks:
+        value = check.value(chosen)
+        verdict = "met" if value <= check.bound else f"not met; {best[check.name]:.2f} at one vCPU"
+        parts.append(f"{check.name} {value:.2f} (goal <= {check.bound:g}: {verdict})")
+    reason = "smallest size at which every goal is met or more memory gains less than a tenth: " + (
+        "; ".join(parts) or "memory alone"
+    )
+    return Recommendation(function, chosen, floor, reason, tuple(checks))
 
 
-def sizing_section(peaks: PeakMemory, current: dict[str, int]) -> Section:
+def template_holds(recommendation: Recommendation, size: int | None) -> str:
+    """Whether the template's size passes the same rule in this run (a size or two apart is noise)."""
+    if size is None:
+        return "-"
+    best = _best(recommendation.checks)
+    holds = size >= recommendation.memory_floor_mb and all(
+        passes(c, size, best[c.name]) for c in recommendation.checks
+    )
+    return "yes" if holds else "no"
+
+
+def sizing_section(findings: Findings, current: dict[str, int]) -> tuple[Section, list[Recommendation]]:
     section = Section("MemorySize")
-    chosen = recommendations(peaks)
+    chosen = [recommend(function, findings) for function in FUNCTION_KEYS if function in findings.peaks]
+    section.details.append(__doc__.split("\n\n", 1)[1].strip() if __doc__ else "")
     rows = [
         [
-            function,
-            f"{peaks.by_function[function]:.0f}",
-            f"{peaks.by_function[function] * HEADROOM:.0f}",
-            f"{floor} ({why})",
-            f"{mb} ({vcpu_share(mb):.2f} vCPU)",
-            str(current.get(function, "-")),
+            r.function,
+            f"{findings.peaks[r.function]:.0f}",
+            str(r.memory_floor_mb),
+            str(current.get(r.function, "-")),
+            template_holds(r, current.get(r.function)),
+            f"{r.memory_mb} ({vcpu_share(r.memory_mb):.2f} vCPU)",
+            r.reason,
         ]
-        for function, (mb, floor, why) in chosen.items()
+        for r in chosen
     ]
     section.details.append(
-        f"Recommended MemorySize: the larger of peak RSS x {HEADROOM} and a CPU floor, rounded up to 64 MB "
-        f"(Lambda gives one vCPU per {MB_PER_VCPU:,} MB).\n\n"
-        + markdown_table(
+        markdown_table(
             [
                 "function",
                 "peak RSS MiB",
-                f"x {HEADROOM}",
-                "CPU floor MB (why)",
-                "recommended MB",
+                f"x {HEADROOM} (64 MB steps)",
                 "template now",
+                "template size passes",
+                "recommended MB",
+                "why",
             ],
             rows,
         )
     )
-    section.details.append(readme_paragraph(peaks, chosen))
-    return section
-
-
-def readme_paragraph(peaks: PeakMemory, chosen: dict[str, tuple[int, int, str]]) -> str:
-    def peak(function: str) -> str:
-        return f"{peaks.by_function[function]:.0f} MiB" if function in peaks.by_function else "n/a"
-
-    def size(function: str) -> str:
-        return f"{chosen[function][0]} MB" if function in chosen else "n/a"
-
-    return (
-        "Paragraph for the README:\n\n"
-        "> **Memory sizes.** `make bench` measures each function's peak resident memory "
-        "(docs/benchmarks.md): "
-        f"the receiver peaks at {peak('webhook_receiver')}, the forwarder at {peak('forwarder')} and the "
-        f"reset job at {peak('detector_reset')} (100,000 detectors). None needs much memory, but Lambda "
-        f"allots CPU in proportion to it (one vCPU at {MB_PER_VCPU:,} MB), so the setting is chosen for CPU: "
-        f"the receiver gets {size('webhook_receiver')} because a sender waits on every request and its "
-        "cold start is CPU-bound imports; the forwarder gets "
-        f"{size('forwarder')} because the groups of a batch call SendConnectorEvent from parallel threads "
-        "and their client-side CPU (signing, serialising, parsing) shares its vCPU share; "
-        f"the reset job gets {size('detector_reset')} so that its client-side "
-        "CPU per call keeps up with its configured pace (RESET_WORKERS x batch size per call latency). "
-        "Each is at least 1.5 times the measured peak."
-    )
+    ratio_rows = []
+    for r in chosen:
+        for check in r.checks:
+            ratio_rows.append(
+                [r.function, f"{check.name} (goal <= {check.bound:g})"]
+                + [f"{check.value(size):.2f}" for size in SHOWN_SIZES]
+            )
+    if ratio_rows:
+        section.details.append(
+            "Each goal's modelled ratio at a few sizes:\n\n"
+            + markdown_table(["function", "goal"] + [f"{size} MB" for size in SHOWN_SIZES], ratio_rows)
+        )
+    return section, chosen

@@ -107,20 +107,3 @@ def format_number(value: float) -> str:
 LAMBDA_MIN_MB = 128
 LAMBDA_MAX_MB = 10_240
 MB_PER_VCPU = 1_769
-
-
-def recommend_memory_mb(
-    peak_rss_mb: float, *, headroom: float = 1.5, cpu_floor_mb: int = 0, step: int = 64
-) -> int:
-    """MemorySize for a function whose peak RSS is `peak_rss_mb`: peak times headroom, at least the
-    CPU floor, rounded up to a multiple of `step`, within Lambda's range."""
-    if peak_rss_mb < 0 or headroom < 1:
-        raise ValueError("peak must be >= 0 and headroom >= 1")
-    wanted = max(peak_rss_mb * headroom, cpu_floor_mb, LAMBDA_MIN_MB)
-    rounded = math.ceil(wanted / step) * step
-    return int(min(max(rounded, LAMBDA_MIN_MB), LAMBDA_MAX_MB))
-
-
-def vcpu_share(memory_mb: int) -> float:
-    """The share of one vCPU Lambda allots at `memory_mb`."""
-    return memory_mb / MB_PER_VCPU

@@ -10,8 +10,6 @@ from typing import Any
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
-from .aws import local_client
-
 # (request, operation name) -> response
 Answer = Callable[[AWSPreparedRequest, str], AWSResponse]
 
@@ -47,6 +45,10 @@ def raw_response(url: str, status: int, body: bytes, headers: dict[str, str] | N
 
 def answered_client(service: str, answer: Answer, *, attempts: int = 1, **config: Any) -> Any:
     """A client of `service` whose every request `answer` answers. Config keywords go to botocore."""
+    # Imported here: the answers alone (json_response) must not load the client factory, so that a
+    # benchmark can answer clients after a handler's init without doing any of its work for it.
+    from .aws import local_client
+
     client = local_client(service, f"https://{service}.us-east-1.amazonaws.com", attempts=attempts, **config)
 
     def serve(request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse:

@@ -184,9 +184,9 @@ class Standin:
         operation = route.operation
         service = SERVICE_OF[operation]
         faults = self.faults.for_operation(operation)
-        delay = self.faults.latency_seconds(faults)
-        if delay > 0:
-            self._sleep(delay)  # in this request's own thread: other requests go on meanwhile
+        # The response leaves `delay` after the request arrived, as a service's latency includes its own
+        # work: slept after it, in this request's own thread, so other requests go on meanwhile.
+        respond_at = time.monotonic() + self.faults.latency_seconds(faults)
         try:
             self._inject_call_faults(service, faults)
             params, unknown = self._bind(operation, labels, request)
@@ -196,6 +196,9 @@ class Standin:
             response = self._error_response(operation, error)
         response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
         self.stats.call(operation, response.outcome)
+        remaining = respond_at - time.monotonic()
+        if remaining > 0:
+            self._sleep(remaining)
         return response
 
     def _error_response(self, operation: str, error: ServiceError) -> Response:

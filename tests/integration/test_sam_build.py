@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,7 +45,12 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         text=True,
         timeout=900,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        # python3.13 first on PATH, as `make` puts the venv's: the layer is built and compiled with it.
+        env={
+            **os.environ,
+            "SAM_CLI_TELEMETRY": "0",
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        },
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -81,3 +88,24 @@ def test_each_function_is_built_from_its_own_folder(build_dir: Path) -> None:
         built = build_dir / function
         assert (built / module).is_file(), f"{function} lacks {module}"
         assert not (built / "pydantic").exists(), f"{function} bundles dependencies the layer already has"
+
+
+@pytest.mark.slow
+def test_every_module_of_the_layer_is_shipped_compiled_for_python_3_13(build_dir: Path) -> None:
+    # Lambda mounts the layer read-only: a module without bytecode here is compiled at every cold start.
+    python = build_dir / "SharedLayer" / "python"
+    modules = sorted(python.rglob("*.py"))
+    assert len(modules) > 100, "the layer looks empty"
+    missing, checked_against_source = [], []
+    for module in modules:
+        compiled = Path(importlib.util.cache_from_source(str(module)))
+        if not compiled.is_file():
+            missing.append(str(module.relative_to(python)))
+            continue
+        header = compiled.read_bytes()[:8]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, f"{compiled} is not Python 3.13 bytecode"
+        # PEP 552: flags 0b01 is hash-based and unchecked, valid whatever the file times in the package.
+        if int.from_bytes(header[4:8], "little") != 0b01:
+            checked_against_source.append(str(module.relative_to(python)))
+    assert missing == []
+    assert checked_against_source == []

@@ -1,4 +1,5 @@
-"""The benchmark code's own logic: statistics, goals, tables, import-time parsing, patches and fakes.
+"""The benchmark code's own logic: statistics, goals, tables, import-time parsing, patches, the answered
+services, the Lambda CPU model and memory sizing.
 
 No timing is asserted here: benchmarks never fail on a slow machine.
 """
@@ -9,18 +10,29 @@ import math
 from pathlib import Path
 
 import pytest
-from bench.cold_start import Patch, PatchDoesNotApply, apply_patches, parse_importtime, top_imports
+from bench.answered_aws import AnsweredAws, calls_in_a_row, clients_in_process
+from bench.cold_start import (
+    Patch,
+    PatchDoesNotApply,
+    UnexpectedAnswer,
+    apply_patches,
+    check_answer,
+    parse_importtime,
+    top_imports,
+)
 from bench.forwarder_batch import groups_in_order
 from bench.lambda_layer import requirement_names
-from bench.receiver import short_location
+from bench.lambda_model import Phases, invoke_ms, memory_sizes, smallest_memory, vcpu_share
+from bench.profiles import package_of, short_location
 from bench.report import Section, document, markdown_table, text_table
-from bench.service_fakes import FakeDynamoDb, FakeSqs
-from bench.sizing import PeakMemory, recommendations, reset_cpu_floor_mb
-from bench.stats import Figure, Goal, format_number, median, percentile, ratio, recommend_memory_mb
-from botocore.exceptions import ClientError
+from bench.sizing import Findings, ForwarderCpu, ResetCpu, memory_floor_mb, recommend
+from bench.stats import Figure, Goal, format_number, median, percentile, ratio
 
-from iotbridge.receiver.adapters import IdempotencyTableDeduplicator
-from iotbridge.receiver.ports import WebhookInProgressError
+from bridge_local.answered import answered_client
+from fakes.receiver import GROUP_KEY
+from iotbridge.queued_event import QueuedEvent
+from iotbridge.receiver.adapters import IdempotencyTableDeduplicator, SqsFifoEventQueue
+from iotbridge.receiver.ports import WebhookConflictError, WebhookInProgressError
 
 # --- statistics ---------------------------------------------------------------------------------------
 
@@ -199,7 +211,7 @@ def test_group_order_fails_when_a_device_sees_a_later_event_first_or_misses_one(
     assert not groups_in_order(missing, devices)
 
 
-# --- in-memory services -----------------------------------------------------------------------------------
+# --- the answered services -------------------------------------------------------------------------------
 
 
 class _Clock:
@@ -210,100 +222,261 @@ class _Clock:
         return self.now
 
 
-def _deduplicator(table: FakeDynamoDb, clock: _Clock) -> IdempotencyTableDeduplicator:
-    # The receiver's own deduplication code drives the fake, so the fake answers what the code asks.
-    return IdempotencyTableDeduplicator(
-        table, "t", window_seconds=1_000, fingerprint_key=b"k" * 32, clock=clock
+def _deduplicator(clock: _Clock) -> tuple[IdempotencyTableDeduplicator, AnsweredAws]:
+    # The receiver's own deduplication code drives the answers through botocore, so they answer what it asks.
+    aws = AnsweredAws(clock=clock)
+    client = answered_client(
+        "dynamodb", lambda request, operation: aws.serve(request, f"before-send.dynamodb.{operation}")
     )
+    dedupe = IdempotencyTableDeduplicator(
+        client, "t", window_seconds=1_000, fingerprint_key=GROUP_KEY, clock=clock
+    )
+    return dedupe, aws
 
 
 def test_the_dedupe_table_refuses_a_live_record_and_returns_it_like_dynamodb() -> None:
-    table, clock = FakeDynamoDb(), _Clock(1_000.0)
-    dedupe = _deduplicator(table, clock)
+    clock = _Clock(1_000.0)
+    dedupe, aws = _deduplicator(clock)
     dedupe.once("c", "w", lambda: {"queued": 1})
     clock.now = 1_500.0
 
     assert dedupe.once("c", "w", lambda: {"queued": 2}) == ({"queued": 1}, True)
-    ((record,),) = [list(table.items.values())]
+    ((record,),) = [list(aws.items.values())]
     assert record["expiration"] == {"N": "2000"}
     assert record["status"] == {"S": "COMPLETED"}
+    assert aws.calls == {"dynamodb.PutItem": 2, "dynamodb.UpdateItem": 1}
 
 
 def test_the_dedupe_table_lets_an_expired_record_be_replaced() -> None:
-    table, clock = FakeDynamoDb(), _Clock(1_000.0)
-    dedupe = _deduplicator(table, clock)
+    clock = _Clock(1_000.0)
+    dedupe, aws = _deduplicator(clock)
     dedupe.once("c", "w", lambda: {"queued": 1})
     clock.now = 2_001.0
 
     assert dedupe.once("c", "w", lambda: {"queued": 2}) == ({"queued": 2}, False)
-    ((record,),) = [list(table.items.values())]
+    ((record,),) = [list(aws.items.values())]
     assert record["expiration"] == {"N": "3001"}
 
 
-def test_the_dedupe_table_answers_in_progress_until_the_owner_s_time_is_up() -> None:
-    table, clock = FakeDynamoDb(), _Clock(1_000.0)
-    dedupe = _deduplicator(table, clock)
+def test_the_dedupe_table_returns_the_record_s_fingerprint_so_another_body_is_a_conflict() -> None:
+    clock = _Clock(1_000.0)
+    dedupe, _ = _deduplicator(clock)
+    dedupe.once("c", "w", lambda: {"queued": 1}, body_digest="a" * 64)
+
+    assert dedupe.once("c", "w", lambda: {"queued": 2}, body_digest="a" * 64) == ({"queued": 1}, True)
+    with pytest.raises(WebhookConflictError):
+        dedupe.once("c", "w", lambda: {"queued": 3}, body_digest="b" * 64)
+
+
+def test_a_failed_hand_off_releases_the_record_and_a_held_one_is_in_progress() -> None:
+    clock = _Clock(1_000.0)
+    dedupe, aws = _deduplicator(clock)
 
     def interrupted() -> dict[str, int]:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         dedupe.once("c", "w", interrupted)
-    assert table.items == {}  # a failed hand-off releases its record
-    table.put_item(
-        TableName="t",
-        Item={
-            "id": {"S": IdempotencyTableDeduplicator.record_id("c", "w")},
-            "status": {"S": "IN_PROGRESS"},
-            "expiration": {"N": "2000"},
-            "in_progress_expiration": {"N": "1010000"},
-        },
+    assert aws.items == {}
+
+    def while_held() -> dict[str, int]:
+        with pytest.raises(WebhookInProgressError):
+            dedupe.once("c", "w", lambda: {"queued": 2})
+        return {"queued": 1}
+
+    assert dedupe.once("c", "w", while_held) == ({"queued": 1}, False)
+
+
+def test_the_queue_answers_every_entry_of_a_batch_and_keeps_only_a_count() -> None:
+    aws = AnsweredAws(keep=False)
+    client = answered_client(
+        "sqs", lambda request, operation: aws.serve(request, f"before-send.sqs.{operation}")
     )
-    with pytest.raises(WebhookInProgressError):
-        dedupe.once("c", "w", lambda: {"queued": 1})
-    clock.now = 1_011.0
-    assert dedupe.once("c", "w", lambda: {"queued": 1}) == ({"queued": 1}, False)
+    queue = SqsFifoEventQueue(
+        client, "https://sqs.us-east-1.amazonaws.com/000000000000/q.fifo", group_key=GROUP_KEY
+    )
+    events = [
+        QueuedEvent("c", "w", n, 0, {"Operation": "DEVICE_EVENT", "ConnectorDeviceId": f"d{n}"})
+        for n in range(12)
+    ]
+
+    queue.enqueue(events)
+
+    assert aws.messages_sent == 12
+    assert aws.calls == {"sqs.SendMessageBatch": 2}  # at most ten entries a request
 
 
-def test_the_queue_takes_at_most_ten_entries_and_keeps_nothing_when_told_not_to() -> None:
-    queue = FakeSqs(keep=False)
-    entries = [{"Id": str(i), "MessageBody": "{}", "MessageGroupId": "g"} for i in range(10)]
+def test_an_operation_the_benchmark_does_not_answer_is_recorded_and_refused() -> None:
+    aws = AnsweredAws()
+    client = answered_client(
+        "sqs", lambda request, operation: aws.serve(request, f"before-send.sqs.{operation}")
+    )
 
-    answer = queue.send_message_batch(QueueUrl="q", Entries=entries)
+    with pytest.raises(Exception, match="NotAnsweredByTheBenchmark"):
+        client.list_queues()
+    assert aws.unanswered == {"sqs.ListQueues": 1}
 
-    assert [s["Id"] for s in answer["Successful"]] == [str(i) for i in range(10)]
-    assert (queue.sent, queue.messages) == (10, [])
-    with pytest.raises(ClientError):
-        queue.send_message_batch(QueueUrl="q", Entries=[*entries, {**entries[0], "Id": "10"}])
+
+def test_installing_answers_every_client_made_afterwards_from_any_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import boto3
+    import botocore.session
+
+    from bridge_local.aws import local_client
+
+    # Installing replaces how every session makes clients: undone after this test.
+    monkeypatch.setattr(botocore.session.Session, "create_client", botocore.session.Session.create_client)
+    aws = AnsweredAws(secrets={"s": "v"})
+    aws.install(made_so_far=False)
+    from_botocore = local_client("secretsmanager", "https://example.invalid")
+    from_boto3 = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    ).client("secretsmanager")
+
+    assert from_botocore.get_secret_value(SecretId="s")["SecretString"] == "v"
+    assert from_boto3.get_secret_value(SecretId="s")["SecretString"] == "v"
+    assert aws.calls == {"secrets-manager.GetSecretValue": 2}
+
+
+def test_the_clients_a_module_made_at_import_are_found_to_be_answered() -> None:
+    from bridge_local.aws import local_client
+
+    made_earlier = local_client("sqs", "https://example.invalid")
+
+    assert any(found is made_earlier for found in clients_in_process())
+
+
+def test_calls_in_a_row_count_only_calls_that_waited_for_one_another() -> None:
+    assert calls_in_a_row([(0, 1), (1, 2), (2, 3)]) == 3  # one after another
+    assert calls_in_a_row([(0, 1)] * 10) == 1  # side by side
+    assert calls_in_a_row([(0, 1), (1, 2), (1.5, 2.5), (2.5, 3)]) == 3  # a list, then workers
+    assert calls_in_a_row([]) == 0
+
+
+# --- the Lambda model and the first request ----------------------------------------------------------------
+
+
+def test_invocation_cpu_is_stretched_by_the_memory_s_vcpu_share_and_init_is_not() -> None:
+    phases = Phases(init_cpu_ms=300, invoke_cpu_ms=29, calls_in_a_row=4)
+
+    assert vcpu_share(1769) == 1.0
+    assert phases.modelled_ms(512, latency_ms=10) == pytest.approx(300 + 29 / (512 / 1769) + 40)
+    # One thread cannot use more than one vCPU: more memory stops helping there.
+    assert invoke_ms(29, 3538) == 29
+
+
+def test_memory_sizes_run_from_128_mb_in_64_mb_steps_and_the_smallest_that_meets_is_chosen() -> None:
+    sizes = memory_sizes(high=1024)
+    assert sizes[:3] == [128, 192, 256]
+    assert sizes[-1] == 1024
+    assert smallest_memory(lambda mb: mb >= 700, sizes) == 704
+    assert smallest_memory(lambda mb: False, sizes) is None
+
+
+def test_a_first_request_that_did_not_do_its_job_is_not_measured() -> None:
+    good = {"calls": {}, "unanswered": {}, "messages_sent": 1, "response": {"statusCode": 202}}
+    check_answer("webhook", good)
+    with pytest.raises(UnexpectedAnswer):
+        check_answer("webhook", {**good, "response": {"statusCode": 401}})
+    with pytest.raises(UnexpectedAnswer, match="does not answer"):
+        check_answer("nothing", {**good, "response": {}, "unanswered": {"sqs.ListQueues": 1}})
 
 
 # --- memory sizing ----------------------------------------------------------------------------------------
 
 
-def test_memory_is_peak_times_headroom_rounded_up_to_the_step_within_lambdas_range() -> None:
-    assert recommend_memory_mb(100, headroom=1.5) == 192
-    assert recommend_memory_mb(10) == 128
-    assert recommend_memory_mb(100, cpu_floor_mb=512) == 512
-    assert recommend_memory_mb(100_000) == 10_240
+def _findings(init: float, invoke: float, floor_init: float) -> Findings:
+    findings = Findings()
+    findings.cold = {
+        "reset": [Phases(init, invoke, 2)],
+        "floor": [Phases(floor_init, 0.0, 0)],
+    }
+    findings.add_peak("detector_reset", 40)
+    findings.add_peak("detector_reset", 30)  # the largest peak counts
+    return findings
 
 
-def test_the_reset_cpu_floor_is_the_vcpu_share_its_pace_needs() -> None:
-    # 2 ms of CPU per call at 200 calls/s is 0.4 vCPU: 0.4 x 1,769 MB.
-    assert reset_cpu_floor_mb(2.0, 200) == 708
-    assert reset_cpu_floor_mb(0.1, 200) == 256
-    assert reset_cpu_floor_mb(None, 200) == 256
+def test_the_memory_floor_is_the_peak_with_headroom_in_64_mb_steps() -> None:
+    assert memory_floor_mb(100) == 192
+    assert memory_floor_mb(10) == 128
 
 
-def test_every_measured_function_gets_a_recommendation_at_least_its_peak_with_headroom() -> None:
-    peaks = PeakMemory()
-    peaks.add("detector_reset", 300)
-    peaks.add("detector_reset", 200)  # the largest peak counts
-    chosen = recommendations(peaks)
-    assert chosen["detector_reset"][0] == 512  # 300 x 1.5 = 450, rounded up to 64 MB steps
+def test_the_smallest_size_meeting_every_goal_is_recommended() -> None:
+    findings = _findings(init=200, invoke=10, floor_init=200)
+    findings.reset = ResetCpu(cpu_ms_per_call=2.0, calls_per_second=200)  # 0.4 vCPU
+
+    chosen = recommend("detector_reset", findings)
+
+    # 200 + 10 / share + 20 ms is within 1.25 x 200 ms from a third of a vCPU (640 MB); the pace needs
+    # 0.4 vCPU, 708 MB: 768 MB in 64 MB steps.
+    assert chosen.memory_mb == 768
+    assert "vCPU needed / vCPU share 0.92 (goal <= 1: met)" in chosen.reason
+
+
+def test_a_goal_memory_cannot_reach_does_not_buy_memory_beyond_a_tenth_of_its_best() -> None:
+    findings = _findings(init=400, invoke=20, floor_init=200)  # init alone is 2x the floor
+
+    chosen = recommend("detector_reset", findings)
+
+    best = (400 + 20 + 20) / 200
+    ratio = findings.modelled_ms("reset", chosen.memory_mb) / 200
+    below = findings.modelled_ms("reset", chosen.memory_mb - 64) / 200
+    assert ratio <= best * 1.10 < below
+    assert "not met" in chosen.reason
+
+
+def test_the_template_s_size_is_checked_against_the_same_rule() -> None:
+    from bench.sizing import template_holds
+
+    findings = _findings(init=200, invoke=10, floor_init=200)
+    findings.reset = ResetCpu(cpu_ms_per_call=2.0, calls_per_second=200)
+    chosen = recommend("detector_reset", findings)
+
+    assert template_holds(chosen, 1024) == "yes"
+    assert template_holds(chosen, 512) == "no"  # 0.4 vCPU does not fit in 0.29
+    assert template_holds(chosen, None) == "-"
+
+
+def test_a_batch_s_calls_overlap_their_latency_and_share_the_cpu() -> None:
+    batch, one = ForwarderCpu(single_cpu_ms=1.0, batch_cpu_ms=10.0, latency_ms=50).modelled_ms(1769)
+    assert (batch, one) == (60.0, 51.0)
+
+
+# --- locations in profiles ----------------------------------------------------------------------------
 
 
 def test_locations_lose_the_machines_folders() -> None:
-    assert short_location("/x/.venv/lib/python3.13/site-packages/jmespath/visitor.py:92") == (
-        "jmespath/visitor.py:92"
+    assert (
+        short_location("/x/.venv/lib/python3.13/site-packages/jmespath/visitor.py") == "jmespath/visitor.py"
     )
-    assert short_location("/usr/lib/python3.13/json/decoder.py:336") == "json/decoder.py:336"
+    assert short_location("/usr/lib/python3.13/json/decoder.py") == "json/decoder.py"
+    assert (
+        short_location("/home/u/repo/layers/shared/iotbridge/clients.py")
+        == "layers/shared/iotbridge/clients.py"
+    )
+
+
+def test_profiled_time_is_grouped_by_distribution_or_project_part() -> None:
+    assert package_of("botocore/hooks.py") == "botocore"
+    assert package_of("layers/shared/iotbridge/receiver/adapters.py") == "layers/shared/iotbridge"
+    assert package_of("~") == "(built-in)"
+
+
+def test_import_time_is_summed_by_top_level_package_without_counting_twice() -> None:
+    from bench.cold_start import imports_by_distribution
+
+    totals = dict(imports_by_distribution(parse_importtime(IMPORTTIME)))
+
+    assert totals == {"boto3": 0.5, "botocore": 2.0, "(standard library)": 0.12, "handler_helpers": 0.9}
+
+
+def test_imports_after_the_init_phase_are_not_counted_as_the_init_s() -> None:
+    from bench.lambda_init import INIT_DONE
+
+    costs = parse_importtime(
+        IMPORTTIME + INIT_DONE + "\nimport time:       700 |        700 | bench.answered_aws\n"
+    )
+
+    assert "bench.answered_aws" not in [c.module for c in costs]
+    assert len(costs) == 4

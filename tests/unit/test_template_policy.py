@@ -325,3 +325,19 @@ def test_the_detector_table_is_on_demand_encrypted_recoverable_and_indexed_by_st
         {"AttributeName": names.detector_model, "KeyType": "HASH"},
         {"AttributeName": names.state_name, "KeyType": "RANGE"},
     ]
+
+
+def test_functions_switch_pydantic_plugins_off_in_a_way_pydantic_honours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic.plugin import _loader
+
+    value = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"]
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", value)
+    monkeypatch.setattr(_loader, "_plugins", None)
+
+    def scan(**_: Any) -> list[Any]:
+        pytest.fail("pydantic looked for plugins although the template turns them off")
+
+    monkeypatch.setattr(_loader, "entry_points", scan)
+    assert list(_loader.get_plugins()) == []

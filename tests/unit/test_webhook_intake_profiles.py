@@ -327,3 +327,36 @@ def test_a_profile_naming_its_secret_reads_that_one() -> None:
     headers = LUMEN.signed(body, delivery_id="dlv-1", now=NOW, secret="a shared lumen secret")
     assert relay.send(LUMEN, body, headers=headers).status == 202
     assert "shared/lumen" in relay.keys.lookups
+
+
+def test_an_expression_that_cannot_be_evaluated_on_an_event_is_a_422_not_a_500() -> None:
+    profile = parse_profile(
+        {
+            "version": 1,
+            "verification": {"scheme": "token", "header": "X-Token"},
+            "deduplication": {"digest": True},
+            "events": "body.items",
+            "rules": [
+                {
+                    "name": "counted",
+                    "when": "length(event.parts) > `0`",
+                    "operation": "DEVICE_EVENT",
+                    "members": {"ConnectorDeviceId": "event.id"},
+                    "matterEndpoint": {"set": [{"attribute": "OnOff.OnOff", "from": "event.on"}]},
+                }
+            ],
+        }
+    )
+    relay = Relay({"tok": profile})
+    relay.keys.secrets["tok"] = "s3cret-token"
+    body = json.dumps(
+        {"items": [{"id": "d-1", "on": True, "parts": [1]}, {"id": "d-2", "on": True}]}
+    ).encode()
+    answer = relay.send(LUMEN, body, headers={"X-Token": "s3cret-token"}, connector_id="tok")
+    assert answer.status == 422
+    assert answer.body["errors"] == [
+        {
+            "path": "items[1]",
+            "rule": "rule counted: length(event.parts) > `0` cannot be evaluated on this event",
+        }
+    ]

@@ -38,6 +38,8 @@ from .settings import ClientSettings
 
 # Service models the project brings itself: AWS IoT Events Data is no longer shipped by botocore >= 1.43.38.
 SERVICE_MODELS_DIR = Path(__file__).parent / "service_models"
+# The part of botocore's own data the functions use (written by iotbridge.botocore_models).
+BOTOCORE_MODELS_DIR = Path(__file__).parent / "botocore_models"
 DEFAULT_ATTEMPTS = 3
 
 _lock = threading.Lock()
@@ -46,38 +48,67 @@ _clients: dict[tuple[object, ...], Any] = {}
 
 
 def botocore_session() -> Any:
-    """The process's one botocore session, with the project's service models first on its search path."""
+    """The functions' one botocore session per process: it reads only the data the layer ships."""
     global _session  # noqa: PLW0603 - one session per process
     with _lock:
         if _session is None:
-            _session = new_session()
+            _session = new_session(shipped_only=True)
         return _session
 
 
-def new_session() -> Any:
-    """A botocore session that finds the project's own service models before botocore's."""
+def new_session(*, shipped_only: bool = False) -> Any:
+    """A botocore session that finds the project's own service models before botocore's.
+
+    `shipped_only` (the functions' session) leaves botocore's own data off the search path: the session
+    finds only the project's models and the operations the functions call (iotbridge.botocore_models),
+    which spares every cold start the listing of botocore's service folders and the parsing of whole
+    models and of the endpoints of every AWS service.
+    """
     # botocore alone: the functions make only low-level clients, so importing boto3 (with s3transfer)
     # would only lengthen every cold start.
     import botocore.session
 
     session = botocore.session.Session()
     loader = session.get_component("data_loader")
-    if str(SERVICE_MODELS_DIR) not in loader.search_paths:
+    if shipped_only:
+        loader.search_paths[:] = [str(SERVICE_MODELS_DIR), str(BOTOCORE_MODELS_DIR)]
+    elif str(SERVICE_MODELS_DIR) not in loader.search_paths:
         loader.search_paths.insert(0, str(SERVICE_MODELS_DIR))
     return session
 
 
+def user_agent() -> str:
+    """The User-Agent of every request: the project, botocore's and Python's versions.
+
+    Given in the client's Config, it is the whole header. Left to botocore, the header is assembled anew
+    for every request from some forty components, each sanitised character by character: about a fifth
+    of a small call's client-side CPU (docs/benchmarks.md, "AWS call, client side").
+    """
+    import platform
+
+    from botocore import __version__ as botocore_version
+
+    return f"iot-cloud-bridge botocore/{botocore_version} python/{platform.python_version()}"
+
+
 def client(
-    service: str, settings: ClientSettings, *, attempts: int = DEFAULT_ATTEMPTS, pool_connections: int = 10
+    service: str,
+    settings: ClientSettings,
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+    pool_connections: int = 10,
+    validate_parameters: bool = True,
 ) -> Any:
     """A botocore client for `service`, shared by every caller asking for the same configuration.
 
     `attempts` counts every try, the first included (1: botocore never retries; see the rule above).
-    `pool_connections` should cover the threads that call the client at once.
+    `pool_connections` should cover the threads that call the client at once. `validate_parameters=False`
+    skips botocore's check of each request against the model, for callers whose requests are built from
+    values already checked: the service still refuses a wrong request, with the same kind of error.
     """
     endpoint = settings.endpoint_for(service)
     timeouts = (settings.connect_timeout_seconds, settings.read_timeout_seconds)
-    key = (service, attempts, pool_connections, *timeouts, endpoint)
+    key = (service, attempts, pool_connections, validate_parameters, *timeouts, endpoint)
     found = _clients.get(key)
     if found is not None:
         return found
@@ -89,6 +120,8 @@ def client(
         connect_timeout=settings.connect_timeout_seconds,
         read_timeout=settings.read_timeout_seconds,
         max_pool_connections=max(1, pool_connections),
+        user_agent=user_agent(),
+        parameter_validation=validate_parameters,
     )
     session = botocore_session()
     with _lock:
@@ -100,9 +133,10 @@ def client(
 
 
 class DeferredClient:
-    """A client made on its first use, for a call many invocations never make (the reset job's
-    continuation, or the clients of the backends a plan does not use): making a client costs tens of
-    milliseconds of CPU at init."""
+    """A client made on its first use, for a call most invocations never make (the reset job's
+    continuation, or the clients of the backends a plan does not use): made at init it would be paid for by
+    every cold start, made on first use only by the invocations that need it, at their CPU share
+    (docs/benchmarks.md, "Cold start")."""
 
     def __init__(
         self,

@@ -331,7 +331,8 @@ class IdempotencyTableDeduplicator:
 
     Written by hand, not with Powertools' idempotency utility (DynamoDBPersistenceLayer, which keeps the
     same kind of record): that utility costs more CPU per webhook for the same guarantee, as the Powertools
-    receiver in `make bench` measures (docs/benchmarks.md, "Receiver, warm, through the SDK").
+    receiver in `make bench` measures (docs/benchmarks.md, "Receiver, warm, through the SDK", deduplication
+    alone).
     """
 
     IN_PROGRESS = "IN_PROGRESS"

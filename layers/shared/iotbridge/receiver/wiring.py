@@ -32,9 +32,12 @@ class ReceiverWiring:
         group_key = settings.message_group_key
         # One budget for lookups of what is not cached, so made-up connector ids cost bounded calls in all.
         lookups = LookupBudget()
+        # Every request these clients send is built by the adapters from checked values (settings, a
+        # verified and validated webhook, a connector id): botocore's check of it again would cost CPU on
+        # every webhook.
         profiles = (
             SsmConnectorProfiles(
-                client("ssm", aws),
+                client("ssm", aws, validate_parameters=False),
                 prefix=settings.profile_parameter_prefix,
                 max_age_seconds=settings.profile_cache_seconds,
                 lookups=lookups,
@@ -44,19 +47,19 @@ class ReceiverWiring:
         )
         intake = WebhookIntake(
             keys=SecretsManagerSigningKeys(
-                client("secretsmanager", aws),
+                client("secretsmanager", aws, validate_parameters=False),
                 prefix=settings.signing_secret_prefix,
                 max_age_seconds=settings.secret_cache_seconds,
                 lookups=lookups,
             ),
             profiles=profiles,
             queue=SqsFifoEventQueue(
-                client("sqs", aws, attempts=SqsFifoEventQueue.CLIENT_ATTEMPTS),
+                client("sqs", aws, attempts=SqsFifoEventQueue.CLIENT_ATTEMPTS, validate_parameters=False),
                 settings.event_queue_url,
                 group_key=group_key,
             ),
             deduplicator=IdempotencyTableDeduplicator(
-                client("dynamodb", aws),
+                client("dynamodb", aws, validate_parameters=False),
                 settings.idempotency_table,
                 window_seconds=settings.effective_dedupe_window_seconds,
                 fingerprint_key=group_key,

@@ -242,7 +242,8 @@ class Forwarder:
         just the failed group keeps every guarantee SQS makes while the other devices' events go on; this
         is what Powertools' SqsFifoPartialProcessor(skip_group_on_error=True) does, but that processor
         works through the records one at a time, and groups are independent, so here they run in parallel: a
-        batch of 10 groups takes about as long as one call, not ten (docs/benchmarks.md, "Forwarder").
+        batch of 10 groups takes less than twice one call's time, not ten times (docs/benchmarks.md,
+        "Forwarder").
         """
         groups: dict[str, list[int]] = {}
         for position, record in enumerate(records):

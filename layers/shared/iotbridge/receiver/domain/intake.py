@@ -17,7 +17,7 @@ from typing import Any, TypeGuard
 from iotbridge.budget import TimeBudget, UnlimitedBudget
 from iotbridge.connector_event import EventValidationError, connector_id_problems, wire_events
 from iotbridge.errors import PermanentError, Problem
-from iotbridge.profile import ConnectorProfile
+from iotbridge.profile import ConnectorProfile, ExpressionError
 from iotbridge.queued_event import QueuedEvent
 from iotbridge.telemetry import Measurement
 from iotbridge.webhook_signature import SignatureError, parse_headers, verify_signature
@@ -299,7 +299,10 @@ def delivery_id(profile: ConnectorProfile, verified: Verified, request: WebhookR
     if dedupe is not None and dedupe.digest:
         return "sha256:" + hashlib.sha256(request.body).hexdigest()
     if dedupe is not None and dedupe.body is not None:
-        found = dedupe.body.search({"body": data})
+        try:
+            found = dedupe.body.search({"body": data})
+        except ExpressionError:
+            found = None
         if isinstance(found, int) and not isinstance(found, bool):
             found = str(found)
         if not _usable_id(found):

@@ -22,9 +22,11 @@ from iotbridge.profile import (
     ConnectorProfile,
     DevicesMapping,
     Expression,
+    ExpressionError,
     FromValue,
     LiteralValue,
     MatterEndpointMapping,
+    Rule,
     TemplateValue,
 )
 
@@ -81,7 +83,12 @@ class _Scope:
     problems: list[Problem] = field(default_factory=list)
 
     def search(self, expression: Expression) -> Any:
-        return expression.search(self.values)
+        """What the expression finds; when it cannot be evaluated here, a problem, and nothing found."""
+        try:
+            return expression.search(self.values)
+        except ExpressionError:
+            self.add("event", f"{expression} cannot be evaluated on this event")
+            return None
 
     def add(self, expression: str, what: str) -> None:
         self.problems.append(Problem(native_path(self.source, expression), f"rule {self.rule}: {what}"))
@@ -92,7 +99,10 @@ _SIMPLE_PATH = re.compile(r"body(\.[A-Za-z_][A-Za-z0-9_]*)*")  # fullmatch: "$" 
 
 def _events_of(profile: ConnectorProfile, context: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """The native events and where each is (`body.devices[2]`), for the problems that name them."""
-    found = profile.events.search(context)
+    try:
+        found = profile.events.search(context)
+    except ExpressionError:
+        found = None
     where = str(profile.events)
     if isinstance(found, dict):
         found, single = [found], True
@@ -130,7 +140,10 @@ def map_body(profile: ConnectorProfile, body: Any, headers: Mapping[str, str]) -
     ignored = 0
     for source, native in _events_of(profile, context):
         values = {**context, "event": native}
-        rule = next((r for r in profile.rules if r.when is None or _truthy(r.when.search(values))), None)
+        unevaluated = len(problems)
+        rule = next((r for r in profile.rules if _applies(r, values, source, problems)), None)
+        if rule is None and len(problems) > unevaluated:
+            continue  # a condition could not be evaluated: that is the problem, not the lack of a match
         if rule is None:
             if profile.unmatched == "ignore":
                 ignored += 1
@@ -153,6 +166,12 @@ def map_body(profile: ConnectorProfile, body: Any, headers: Mapping[str, str]) -
     if problems:
         raise MappingError(problems)
     return Mapped(mapped, ignored)
+
+
+def _applies(rule: Rule, values: Mapping[str, Any], source: str, problems: list[Problem]) -> bool:
+    if rule.when is None:
+        return True
+    return _truthy(_Scope(values, source, rule.name, problems).search(rule.when))
 
 
 def _truthy(value: Any) -> bool:
