@@ -1,5 +1,5 @@
-"""A profile expression that only reads fields is walked without JMESPath's interpreter: it must find what
-JMESPath finds, whatever the document."""
+"""The profile expressions that run as plain functions (fields, literals, `==`, `!=`, `&&`, `||`, `!`) must
+find what JMESPath finds, whatever the document; the others still go through JMESPath."""
 
 from __future__ import annotations
 
@@ -24,19 +24,52 @@ def quoted(key: str) -> str:
     return key if key.isidentifier() else f'"{key}"'
 
 
+@st.composite
+def fast_expressions(draw: st.DrawFn, depth: int = 0) -> str:
+    """Expressions of the plain-function kind, nested."""
+    path = ".".join(quoted(key) for key in draw(st.lists(KEYS, min_size=1, max_size=3)))
+    literal = draw(st.sampled_from(["'x'", "`1`", "`0`", "`true`", "`false`", "`null`", "`[]`", '`""`']))
+    if depth >= 2:
+        return draw(st.sampled_from([path, literal]))
+    inner = fast_expressions(depth + 1)
+    left, right = draw(inner), draw(inner)
+    return draw(
+        st.sampled_from(
+            [
+                path,
+                f"{path} == {literal}",
+                f"{path} != {literal}",
+                f"{left} && {right}",
+                f"{left} || {right}",
+                f"!({left})",
+                f"({left}) == ({right})",
+            ]
+        )
+    )
+
+
 @given(path=st.lists(KEYS, min_size=1, max_size=4), document=DOCUMENTS)
 def test_a_field_path_finds_what_jmespath_finds(path: list[str], document: Any) -> None:
     text = ".".join(quoted(key) for key in path)
     expression = _expression(text)
-    assert expression.fields == tuple(path)
+    assert expression.fast is not None
     assert expression.search(document) == jmespath.search(text, document)
+
+
+@given(text=fast_expressions(), document=DOCUMENTS)
+def test_conditions_find_what_jmespath_finds(text: str, document: Any) -> None:
+    expression = _expression(text)
+    assert expression.fast is not None, text
+    expected = jmespath.search(text, document)
+    found = expression.search(document)
+    assert found == expected and type(found) is type(expected), text
 
 
 @given(document=DOCUMENTS)
 def test_other_expressions_still_go_through_jmespath(document: Any) -> None:
-    for text in ("a || b", "a[0]", "a.b == `1`", "[a, b]", "length(@)"):
+    for text in ("a[0]", "a.b > `1`", "[a, b]", "length(@)", "a[?b == `1`]"):
         expression = _expression(text)
-        assert expression.fields is None
+        assert expression.fast is None
         try:
             expected = jmespath.search(text, document)
         except jmespath.exceptions.JMESPathError:

@@ -20,6 +20,7 @@ Expressions are JMESPath, evaluated against `{"event": <one native event>, "body
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -94,43 +95,81 @@ class ExpressionError(ValueError):
         self.expression = expression
 
 
-def _field_path(node: dict[str, Any]) -> tuple[str, ...] | None:
-    """The keys of an expression that only reads fields (`event.state.power`), or None."""
-    if node["type"] == "field":
-        return (node["value"],)
-    if node["type"] == "subexpression":
-        parts = [_field_path(child) for child in node["children"]]
-        if all(part is not None for part in parts):
-            return tuple(key for part in parts for key in part or ())
+_Evaluate = Callable[[Any], Any]
+
+
+def _is_false(value: Any) -> bool:
+    # JMESPath's falsehood: null, false, and the empty string, list and object; 0 is true.
+    return value is None or value is False or (isinstance(value, str | list | dict) and not value)
+
+
+def _equal(left: Any, right: Any) -> bool:
+    # JMESPath's equality: JSON values, where true is not 1 and false is not 0.
+    numbers = (isinstance(left, int | float) and not isinstance(left, bool)) or (
+        isinstance(right, int | float) and not isinstance(right, bool)
+    )
+    if numbers and (isinstance(left, bool) or isinstance(right, bool)):
+        return False
+    return bool(left == right)
+
+
+def _fast(node: dict[str, Any]) -> _Evaluate | None:
+    """The expression as a plain function, for what profiles mostly write (fields, literals, `==`, `!=`,
+    `&&`, `||`, `!`), with JMESPath's meaning; None for anything else, which the interpreter evaluates."""
+    kind, children = node["type"], [_fast(child) for child in node.get("children", [])]
+    if any(child is None for child in children):
+        return None
+    parts: list[_Evaluate] = [c for c in children if c is not None]
+    if kind == "field":
+        name = node["value"]
+        return lambda value: value.get(name) if isinstance(value, dict) else None
+    if kind == "literal":
+        constant = node["value"]
+        return lambda _: constant
+    if kind == "subexpression":
+
+        def chained(value: Any) -> Any:
+            for part in parts:
+                value = part(value)
+            return value
+
+        return chained
+    if kind == "comparator" and node["value"] in ("eq", "ne") and len(parts) == 2:
+        left, right, same = parts[0], parts[1], node["value"] == "eq"
+        return lambda value: _equal(left(value), right(value)) is same
+    if kind == "and_expression" and len(parts) == 2:
+        first, second = parts
+        return lambda value: found if _is_false(found := first(value)) else second(value)
+    if kind == "or_expression" and len(parts) == 2:
+        first, second = parts
+        return lambda value: second(value) if _is_false(found := first(value)) else found
+    if kind == "not_expression" and len(parts) == 1:
+        (inner,) = parts
+        return lambda value: _is_false(inner(value))
     return None
 
 
 class Expression(str):
     """A JMESPath expression, compiled once when the profile is read.
 
-    Most of a profile's expressions only read fields (`event.state.power`): those are walked directly, with
-    JMESPath's meaning (a field of anything but an object is null), at a fraction of its interpreter's cost;
-    the others go through one interpreter shared by all."""
+    What profiles mostly write (`event.state.power`, `event.type == 'state' && event.kind != 'plug'`) runs
+    as plain functions with JMESPath's meaning, at a fraction of its interpreter's cost; anything else goes
+    through one interpreter shared by all."""
 
     compiled: Any
-    fields: tuple[str, ...] | None
+    fast: _Evaluate | None
 
     def search(self, context: Any) -> Any:
         """What the expression finds in `context`. Raises ExpressionError when it cannot be evaluated there
         (a function given a value of the wrong type, `length(null)`)."""
-        if self.fields is None:
-            from jmespath.exceptions import JMESPathError
+        if self.fast is not None:
+            return self.fast(context)
+        from jmespath.exceptions import JMESPathError
 
-            try:
-                return _INTERPRETER.visit(self.compiled.parsed, context)
-            except JMESPathError:
-                raise ExpressionError(self) from None
-        value = context
-        for key in self.fields:
-            if not isinstance(value, dict):
-                return None
-            value = value.get(key)
-        return value
+        try:
+            return _INTERPRETER.visit(self.compiled.parsed, context)
+        except JMESPathError:
+            raise ExpressionError(self) from None
 
 
 def _interpreter() -> Any:
@@ -147,7 +186,7 @@ def _expression(text: Any) -> Expression:
         raise ValueError("must be a JMESPath expression")
     expression = Expression(text)
     expression.compiled = _compiled(text)
-    expression.fields = _field_path(expression.compiled.parsed)
+    expression.fast = _fast(expression.compiled.parsed)
     return expression
 
 
@@ -396,6 +435,13 @@ def _in_catalogue(lookup: Callable[[str], object], name: str) -> str:
     return name
 
 
+@functools.cache
+def _attribute_target(name: str) -> tuple[str, str, matter.AttributeSpec]:
+    # Looked up once per name: the catalogue parses `Cluster.Attribute` and formats ids on every call.
+    cluster, spec = matter.attribute(name)
+    return cluster.hex_id, spec.hex_id, spec
+
+
 class SetAttribute(CamelModel):
     """One Matter attribute of the event's endpoint, from a native value."""
 
@@ -411,6 +457,11 @@ class SetAttribute(CamelModel):
     @classmethod
     def _known(cls, value: str) -> str:
         return _in_catalogue(matter.attribute, value)
+
+    @property
+    def target(self) -> tuple[str, str, matter.AttributeSpec]:
+        """The cluster's and the attribute's hex ids, and the attribute's catalogue entry."""
+        return _attribute_target(self.attribute)
 
 
 class MatterCommand(CamelModel):

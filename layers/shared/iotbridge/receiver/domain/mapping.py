@@ -233,8 +233,8 @@ def _is_nan(value: float) -> bool:
 def _matter_endpoint(spec: MatterEndpointMapping, scope: _Scope, attribute_form: str) -> dict[str, Any]:
     clusters: dict[str, dict[str, Any]] = {}
 
-    def cluster(spec_cluster: matter.ClusterSpec) -> dict[str, Any]:
-        return clusters.setdefault(spec_cluster.hex_id, {"id": spec_cluster.hex_id})
+    def cluster(cluster_id: str) -> dict[str, Any]:
+        return clusters.setdefault(cluster_id, {"id": cluster_id})
 
     for item in spec.set:
         found = scope.search(item.from_)
@@ -247,7 +247,7 @@ def _matter_endpoint(spec: MatterEndpointMapping, scope: _Scope, attribute_form:
         except TransformError as exc:
             scope.add(item.from_, f"{item.attribute} {exc}")
             continue
-        cluster_spec, attribute = matter.attribute(item.attribute)
+        cluster_id, attribute_id, attribute = item.target
         # Only a number clamps into a numeric attribute (clamped() refuses NaN, and a bool or string attribute
         # has no range): anything else is left to the attribute's own check.
         numeric = isinstance(value, int | float) and not isinstance(value, bool) and not _is_nan(value)
@@ -257,11 +257,11 @@ def _matter_endpoint(spec: MatterEndpointMapping, scope: _Scope, attribute_form:
         if broken is not None:
             scope.add(item.from_, f"{item.attribute} {broken}")
             continue
-        attributes = cluster(cluster_spec).setdefault("attributes", [] if attribute_form == "list" else {})
+        attributes = cluster(cluster_id).setdefault("attributes", [] if attribute_form == "list" else {})
         if isinstance(attributes, list):
-            attributes.append({attribute.hex_id: value})
+            attributes.append({attribute_id: value})
         else:
-            attributes[attribute.hex_id] = value
+            attributes[attribute_id] = value
     for command in spec.commands:
         name = command.command
         if command.from_ is not None:
@@ -272,12 +272,12 @@ def _matter_endpoint(spec: MatterEndpointMapping, scope: _Scope, attribute_form:
                 continue
         assert name is not None  # one of command and from is set (the profile model checks it)
         cluster_spec, command_id = matter.command(name)
-        cluster(cluster_spec).setdefault("commands", {})[matter.command_hex(command_id)] = {}
+        cluster(cluster_spec.hex_id).setdefault("commands", {})[matter.command_hex(command_id)] = {}
     for event in spec.events:
         if event.when is not None and not _truthy(scope.search(event.when)):
             continue
         cluster_spec, event_id = matter.event(event.event)
-        cluster(cluster_spec).setdefault("events", {})[matter.event_hex(event_id)] = {}
+        cluster(cluster_spec.hex_id).setdefault("events", {})[matter.event_hex(event_id)] = {}
     endpoint: dict[str, Any] = {"id": spec.endpoint}
     if clusters:
         endpoint["clusters"] = list(clusters.values())
