@@ -6,8 +6,9 @@ endpoint resolution, signing, retry bookkeeping, response parsing): only the net
 and every client it makes afterwards, from any botocore or boto3 session, so the code under test is
 told nothing: a handler imported the way Lambda imports it runs as it would there.
 
-The answers keep the state the benchmarks need: the signing secrets, the dedupe records (a conditional
-put fails on a live record, as both receivers' conditions make it), the detectors of a model. With
+The answers keep the state the benchmarks need: the signing secrets and profiles, the dedupe records and
+the connector's correlation entries (a conditional put fails on a live record, as the receivers' and the
+correlation table's conditions make it), the detectors of a model. With
 `keep=False` table items and queued messages are counted but not kept, because in Lambda that state
 lives in the service, not in the function's memory.
 
@@ -241,13 +242,17 @@ class AnsweredAws:
     def _update_item(self, request: AWSPreparedRequest, body: dict[str, Any]) -> AWSResponse:
         names = body.get("ExpressionAttributeNames", {})
         values = body.get("ExpressionAttributeValues", {})
+        # "SET #a = :x, #b = :y REMOVE #c, #d", as both receivers' records and the correlation table write.
+        assignments, _, removals = str(body.get("UpdateExpression", "")).partition(" REMOVE ")
         with self._lock:
             if self.keep:
                 item = self.items.setdefault(self._key(body.get("Key", {})), dict(body.get("Key", {})))
-                for assignment in str(body.get("UpdateExpression", "")).removeprefix("SET ").split(","):
+                for assignment in assignments.removeprefix("SET ").split(","):
                     name, _, value = (part.strip() for part in assignment.partition("="))
                     if name and value in values:
                         item[names.get(name, name)] = values[value]
+                for name in (part.strip() for part in removals.split(",")):
+                    item.pop(names.get(name, name), None)
         return json_response(request.url, 200, {})
 
     def _get_item(self, request: AWSPreparedRequest, body: dict[str, Any]) -> AWSResponse:

@@ -3,7 +3,8 @@
 Every target is a handler module run by bench.lambda_init in a new process: imported as Lambda's runtime
 imports it (the init phase, with whatever the module builds at import), then invoked once with a valid
 request (a signed webhook that is verified, validated, deduplicated and queued; a batch that is
-forwarded; a small reset plan that is run) against AWS services answered in the process through real
+forwarded; a small reset plan that is run; a SendCommand that is recorded and handed to the device
+cloud) against AWS services answered in the process through real
 botocore clients (bench.answered_aws), each call waiting BACKEND_LATENCY_MS. The process has the import
 path Lambda gives the function (its code folder, the layer's code, the layer's dependencies, without
 site-packages) and the environment template.yaml gives it. Both phases' CPU is measured in the process
@@ -38,6 +39,7 @@ from bench import lambda_layer
 from bench.lambda_init import INIT_DONE
 from bench.lambda_model import BACKEND_LATENCY_MS, Phases, vcpu_share
 from bench.layout import (
+    CONNECTOR,
     DETECTOR_RESET,
     FORWARDER,
     LAYER,
@@ -54,6 +56,10 @@ from bench.stats import Figure, Goal, format_number, median
 
 FLOOR_GOAL = Goal("<=", 1.25)
 BASELINE_GOAL = Goal("<=", 0.5)
+# The connector answers within ANSWER_WITHIN_SECONDS (1.5 s) of its start, of managed integrations' 2 s:
+# a cold start's first request must leave that answer room.
+CALLER_TIMEOUT_MS = 2000.0
+CALLER_GOAL = Goal("<=", 0.5)
 TOP_IMPORTS = 15
 BASELINES = ROOT / "bench" / "baselines"
 BATCH_SIZE = 10  # the forwarder's first batch: one message in each of 10 groups, as the template's BatchSize
@@ -97,7 +103,7 @@ class Target:
     label: str
     module: str
     code_root: Path
-    request: str  # "webhook", "native-webhook", "batch", "plan" or "nothing"
+    request: str  # "webhook", "native-webhook", "batch", "plan", "command" or "nothing"
     function: Function
     patches: tuple[Patch, ...] = ()
     environment: Mapping[str, str | None] = field(default_factory=dict)  # None: the variable is unset
@@ -143,6 +149,16 @@ TARGETS: tuple[Target, ...] = (
     Target("forwarder", "forwarder", FORWARDER.module, FORWARDER.code_root, "batch", FORWARDER),
     Target(
         "reset", "detector_reset", DETECTOR_RESET.module, DETECTOR_RESET.code_root, "plan", DETECTOR_RESET
+    ),
+    Target(
+        "connector",
+        "connector, a first AWS.SendCommand (profile and outbound secret read, the device cloud on loopback)",
+        CONNECTOR.module,
+        CONNECTOR.code_root,
+        "command",
+        CONNECTOR,
+        # The local device cloud is plain HTTP on loopback; deployed, device clouds speak HTTPS.
+        environment={"ALLOW_LOOPBACK_DEVICE_CLOUDS": "true"},
     ),
     Target(
         "powertools",
@@ -225,7 +241,7 @@ TARGETS: tuple[Target, ...] = (
         compare_to="reset",
     ),
 )
-FUNCTIONS = ("receiver", "forwarder", "reset")
+FUNCTIONS = ("receiver", "forwarder", "reset", "connector")
 
 
 # --- first requests -------------------------------------------------------------------------------------
@@ -273,11 +289,17 @@ PLAN = {
 }
 
 
-def first_request(kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The event of a first request of this kind, and the answered services it needs."""
+def first_request(kind: str, device_cloud_url: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The event of a first request of this kind, and the answered services it needs (a "command" needs
+    the URL of a device cloud that takes it)."""
+    from bench.connector import connector_services, invocation
     from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, SIGNING_SECRET_PREFIX
 
     aws: dict[str, Any] = {"latency_ms": BACKEND_LATENCY_MS}
+    if kind == "command":
+        if device_cloud_url is None:
+            raise ValueError("a first SendCommand needs a device cloud")
+        return invocation("AWS.SendCommand"), {**aws, **connector_services(device_cloud_url)}
     if kind == "webhook":
         aws["secrets"] = {SIGNING_SECRET_PREFIX + DEMO_CONNECTOR_ID: DEMO_SECRET}
         return webhook_event(), aws
@@ -310,6 +332,11 @@ def check_answer(kind: str, result: Mapping[str, Any]) -> None:
     elif kind == "plan":
         ok = isinstance(response, dict) and response.get("status") == "complete"
         ok = ok and result["detectors_updated"] == PLAN_DETECTORS
+    elif kind == "command":  # recorded, handed to the device cloud once, marked handed over
+        header = response.get("header") if isinstance(response, dict) else None
+        ok = isinstance(header, dict) and header.get("responseCode") == 200
+        ok = ok and result.get("device_cloud_calls") == 1
+        ok = ok and calls.get("dynamodb.PutItem") == 1 and calls.get("dynamodb.UpdateItem") == 1
     else:
         ok = response == {} and not calls
     if not ok:
@@ -419,10 +446,12 @@ def _timeout_seconds(function: Function) -> int:
 
 
 def run_once(
-    item: Prepared, *, importtime: bool = False, profile: bool = False
+    item: Prepared, *, importtime: bool = False, profile: bool = False, device_cloud: Any = None
 ) -> tuple[dict[str, Any], str]:
-    """One fresh process: init, then the first request. Returns its figures and its error output."""
-    event, aws = first_request(item.target.request)
+    """One fresh process: init, then the first request. Returns its figures and its error output. A
+    first SendCommand goes to `device_cloud` (bench.connector.device_cloud), which counts it."""
+    event, aws = first_request(item.target.request, device_cloud.url if device_cloud is not None else None)
+    asked_before = len(device_cloud.requests()) if device_cloud is not None else 0
     if profile:
         aws["latency_ms"] = 0.0  # the profiler times the wall clock: no waits in it
     spec = {
@@ -456,6 +485,8 @@ def run_once(
             tail = " / ".join(errors.strip().splitlines()[-6:])
             raise RuntimeError(f"{item.target.label} failed (exit {done.returncode}): {tail}")
         result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
+    if device_cloud is not None:
+        result["device_cloud_calls"] = len(device_cloud.requests()) - asked_before
     check_answer(item.target.request, result)
     return result, errors
 
@@ -464,12 +495,15 @@ def phases_of(result: Mapping[str, Any]) -> Phases:
     return Phases(
         init_cpu_ms=result["init_cpu_s"] * 1000,
         invoke_cpu_ms=result["invoke_cpu_s"] * 1000,
-        calls_in_a_row=int(result["calls_in_a_row"]),
+        # The device cloud's request is one more call, after the first AWS calls and before the last.
+        calls_in_a_row=int(result["calls_in_a_row"]) + int(result.get("device_cloud_calls", 0)),
         wall_ms=(result["init_wall_s"] + result["invoke_wall_s"]) * 1000,
     )
 
 
-def measure(prepared: Sequence[Prepared], *, rounds: int, warmup_rounds: int, seed: int = 7) -> None:
+def measure(
+    prepared: Sequence[Prepared], *, rounds: int, warmup_rounds: int, seed: int = 7, device_cloud: Any = None
+) -> None:
     """Every target once per round, in an order shuffled each round; warm-up rounds (which also write
     the bytecode of the project's own modules, as the layer's build does) are dropped."""
     shuffler = random.Random(seed)  # noqa: S311 - run order, not security
@@ -477,7 +511,7 @@ def measure(prepared: Sequence[Prepared], *, rounds: int, warmup_rounds: int, se
         order = list(prepared)
         shuffler.shuffle(order)
         for item in order:
-            result, _ = run_once(item)
+            result, _ = run_once(item, device_cloud=device_cloud)
             if round_number >= warmup_rounds:
                 item.runs.append(phases_of(result))
 
@@ -573,8 +607,10 @@ def measure_section(
     explained: Sequence[str] = (*FUNCTIONS, "powertools"),
 ) -> Section:
     section = Section("Cold start")
-    with prepared_targets(TARGETS) as (prepared, skipped):
-        measure(prepared, rounds=rounds, warmup_rounds=warmup_rounds)
+    from bench.connector import device_cloud
+
+    with prepared_targets(TARGETS) as (prepared, skipped), device_cloud() as cloud:
+        measure(prepared, rounds=rounds, warmup_rounds=warmup_rounds, device_cloud=cloud)
         by_key = {p.target.key: p for p in prepared}
         floor = by_key["floor"]
         for key in FUNCTIONS:
@@ -590,6 +626,19 @@ def measure_section(
                     note=_breakdown(item),
                 )
             )
+        connector = by_key["connector"]
+        section.figures.append(
+            Figure(
+                f"first request, connector, modelled at {connector.memory_mb} MB, vs managed integrations' "
+                "timeout",
+                connector.modelled_ms(),
+                CALLER_TIMEOUT_MS,
+                "ms",
+                CALLER_GOAL,
+                baseline_name="managed integrations' 2 s",
+                note=_breakdown(connector) + "; the device cloud's request counts as one of the calls",
+            )
+        )
         receiver, powertools = by_key["receiver"], by_key.get("powertools")
         if powertools is not None:
             section.figures.append(
@@ -614,7 +663,7 @@ def measure_section(
         for key in explained:
             if key in by_key:
                 item = by_key[key]
-                result, errors = run_once(item, importtime=True)
+                result, errors = run_once(item, importtime=True, device_cloud=cloud)
                 costs = parse_importtime(errors)
                 by_package = imports_by_distribution(costs)
                 section.details.append(
@@ -625,7 +674,7 @@ def measure_section(
                     + f"\n\nTop {TOP_IMPORTS} imports by cumulative time:\n\n"
                     + importtime_table(costs)
                 )
-                profiled, _ = run_once(item, profile=True)
+                profiled, _ = run_once(item, profile=True, device_cloud=cloud)
                 invoke_cpu = item.median_of("invoke_cpu_ms")
                 section.details.append(
                     f"Where the first invocation of {item.target.label} spends its "

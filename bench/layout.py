@@ -44,7 +44,8 @@ class Function:
 RECEIVER = Function("WebhookReceiverFunction", "webhook_receiver", "webhook_receiver")
 FORWARDER = Function("ForwarderFunction", "forwarder", "forwarder")
 DETECTOR_RESET = Function("DetectorResetFunction", "detector_reset", "detector_reset")
-FUNCTIONS = (RECEIVER, FORWARDER, DETECTOR_RESET)
+CONNECTOR = Function("ConnectorFunction", "connector", "connector")
+FUNCTIONS = (RECEIVER, FORWARDER, DETECTOR_RESET, CONNECTOR)
 
 
 def python_path(code_root: Path | None, *, layer: Path = LAYER) -> str:

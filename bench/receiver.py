@@ -171,7 +171,7 @@ def floor_check(delivery: Delivery, key: bytes) -> None:
     json.loads(delivery.body)
 
 
-def _cpu_and_wall_us(call: Callable[[], Any]) -> tuple[float, float, Any]:
+def cpu_and_wall_us(call: Callable[[], Any]) -> tuple[float, float, Any]:
     cpu, wall = time.process_time_ns(), time.perf_counter_ns()
     result = call()
     return (time.process_time_ns() - cpu) / 1000, (time.perf_counter_ns() - wall) / 1000, result
@@ -194,8 +194,8 @@ def measure_warm(args: dict[str, Any]) -> dict[str, Any]:
     statuses: Counter[str] = Counter()
     for delivery in deliveries(count, events, kind):
         if kind != "native":  # the floor checks a Standard Webhooks signature
-            floor_us.append(_cpu_and_wall_us(lambda d=delivery: floor_check(d, key))[0])  # type: ignore[misc]
-        cpu, wall, response = _cpu_and_wall_us(
+            floor_us.append(cpu_and_wall_us(lambda d=delivery: floor_check(d, key))[0])  # type: ignore[misc]
+        cpu, wall, response = cpu_and_wall_us(
             lambda d=delivery: handler.lambda_handler(d.event, context)  # type: ignore[misc]
         )
         cpu_us.append(cpu)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cold_start, forwarder_batch, receiver, reset_dynamodb, reset_runs, sdk_calls
-from bench.layout import DETECTOR_RESET, FORWARDER, LAYER, LOCAL, RECEIVER, ROOT, template_environment
+from bench import cold_start, connector, forwarder_batch, receiver, reset_dynamodb, reset_runs, sdk_calls
+from bench.layout import FUNCTIONS, LAYER, LOCAL, ROOT, template_environment
 from bench.report import Section, command_line, console_summary, document, machine
 from bench.sizing import Findings, sizing_section
 
@@ -38,6 +38,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark(
         "profiles", "Receiver, warm: a device cloud's own webhooks through a profile", receiver.run_profiled
     ),
+    Benchmark("connector", "Connector, warm, through the SDK", connector.run),
     Benchmark("calls", "AWS call, client side", sdk_calls.run),
     Benchmark("forwarder", "Forwarder", forwarder_batch.run),
     Benchmark("reset", "Reset throughput", reset_runs.run_throughput),
@@ -124,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _current_memory() -> dict[str, int]:
     current = {}
-    for function in (RECEIVER, FORWARDER, DETECTOR_RESET):
+    for function in FUNCTIONS:
         try:
             current[function.folder] = template_environment(function)[1]
         except (LookupError, ValueError):

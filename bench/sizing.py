@@ -31,7 +31,12 @@ BASELINE_RATIO = 0.5
 FORWARDER_RATIO = 1.5
 NEAR_BEST = 1.10
 SHOWN_SIZES = (256, 512, 768, 1024, 1344, 1769)
-FUNCTION_KEYS = {"webhook_receiver": "receiver", "forwarder": "forwarder", "detector_reset": "reset"}
+FUNCTION_KEYS = {
+    "webhook_receiver": "receiver",
+    "forwarder": "forwarder",
+    "detector_reset": "reset",
+    "connector": "connector",
+}
 
 
 @dataclass(frozen=True, slots=True)

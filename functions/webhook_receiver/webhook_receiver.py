@@ -9,15 +9,9 @@ from aws_lambda_powertools import Logger, Metrics
 from iotbridge.budget import LambdaBudget
 from iotbridge.composition import BuiltAtInit
 from iotbridge.receiver.domain.intake import BODY_NOT_BASE64, TRY_LATER
-from iotbridge.receiver.events import (
-    UndecodableBodyError,
-    failure_fields,
-    http_response,
-    log_outcome,
-    read_request,
-)
+from iotbridge.receiver.events import UndecodableBodyError, http_response, log_outcome, read_request
 from iotbridge.receiver.wiring import ReceiverWiring
-from iotbridge.telemetry import publish
+from iotbridge.telemetry import failure_fields, publish
 
 logger = Logger()
 metrics = Metrics()

@@ -1,7 +1,8 @@
 """The story in one non-interactive run: signed webhooks reach SendConnectorEvent, forgeries and bad
-bodies are turned away, and one reset plan runs on each backend over the same fleet (the IoT stand-in's
-IoT Events Data API, then the detector table in moto's DynamoDB) with the same report. Exit 0 only when
-every step behaved."""
+bodies are turned away, one reset plan runs on each backend over the same fleet (the IoT stand-in's
+IoT Events Data API, then the detector table in moto's DynamoDB) with the same report, and the connector
+takes managed integrations' four operations with its device cloud answering through the relay. Exit 0
+only when every step behaved."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from iotbridge.receiver.offline import try_webhook
 
 from . import samples
 from .aws import local_client
+from .connector_walk import DEMO_COMMAND_DEADLINE_SECONDS, ConnectorWalk
 from .demo_clouds import DEMO_CLOUDS
 from .demo_fleet import DEMO_MODEL
 from .detector_table import table_detectors
@@ -307,7 +309,15 @@ def run_demo(
 ) -> int:
     started = time.monotonic()
     print("Starting the local stack (moto, IoT stand-in, one process per function)...", file=out, flush=True)
-    config = StackConfig(api_port=0, state_dir=state_dir)
+    config = StackConfig(
+        api_port=0,
+        state_dir=state_dir,
+        # Short enough for the demo to show a command never answered, and a deactivation at once.
+        parameter_overrides={
+            "CommandDeadlineSeconds": DEMO_COMMAND_DEADLINE_SECONDS,
+            "UserStatusCacheSeconds": 0,
+        },
+    )
     if template is not None:
         config.template = template
     with LocalStack(config) as stack:
@@ -323,6 +333,7 @@ def run_demo(
         demo.forwarded()
         demo.native_forwarded()
         demo.detector_resets(plan)
+        ConnectorWalk(stack, demo.say, demo.record).run()
         demo.say("\nStopping every process the stack started...")
     steps = demo.steps
     failed = [s for s in steps if not s.ok]

@@ -8,6 +8,7 @@ payload the way its cloud does.
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ class DemoCloud:
     connector_id: str
     secret: str  # as stored in Secrets Manager: one value per line
     what: str
+    # The whsec_ secret the connector function signs its requests to this cloud with (None: the connector
+    # function does not ask this cloud anything).
+    outbound_secret: str | None = None
 
     @property
     def profile_file(self) -> Path:
@@ -71,6 +75,7 @@ LUMEN = DemoCloud(
     connector_id="lumen-home",
     secret="lumen-home demo webhook secret, local use only",  # noqa: S106 - published for the local stack
     what="lights and plugs, signed like GitHub (sha256= HMAC of the raw body)",
+    outbound_secret="whsec_" + base64.b64encode(b"lumen-home device cloud requests, local use only").decode(),
 )
 AERIE = DemoCloud(
     connector_id="aerie-sensors",

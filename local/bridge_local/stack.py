@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,9 +25,10 @@ from typing import Any
 
 from . import resources
 from .aws import local_client, local_credentials_env
-from .demo_clouds import DEMO_CLOUDS
+from .demo_clouds import DEMO_CLOUDS, DemoCloud
 from .demo_fleet import DEMO_MODEL, DEMO_RESET_INPUT, demo_fleet
 from .detector_table import DEFAULT_NAMES, put_detectors
+from .device_cloud import FakeDeviceCloud
 from .fault_proxy import FaultProxy, serve_in_thread
 from .http_api import HttpApi, Route
 from .lambda_api import LambdaService, RemoteFunction
@@ -76,6 +78,8 @@ class StackConfig:
     # Seconds before a record the function failed is delivered again (None: after the visibility timeout,
     # as Lambda). With it, the visibility timeout can stay above the function's timeout, as deployed.
     retry_delay: int | None = None
+    # The demo lights cloud's device cloud, which the connector function's requests go to.
+    device_cloud: bool = True
 
 
 def _clean_environ() -> dict[str, str]:
@@ -154,6 +158,7 @@ class LocalStack:
         self.schedules: dict[str, dict[str, Any]] = {}
         self.fleet_models_seeded: list[str] = []
         self.profiled_connectors: list[str] = []
+        self.device_cloud: FakeDeviceCloud | None = None
 
     # ----- lifecycle
 
@@ -195,6 +200,8 @@ class LocalStack:
             }
         )
         self.dynamodb_proxy = serve_in_thread(self.moto_url)
+        if self.config.device_cloud and self.connector_function() is not None:
+            self.device_cloud = FakeDeviceCloud().start()
         self._create_resources(resolver)
         self._seed_detector_tables(fleet["detectors"])
         self._start_functions(resolver)
@@ -205,6 +212,7 @@ class LocalStack:
         }
         self._start_event_sources()
         self.api = HttpApi(self._routes(), port=self.config.api_port).start()
+        self._connect_the_connector()
         self._state = self.describe()
         write_state(self.config.state_dir, self._state)
         return self
@@ -222,6 +230,8 @@ class LocalStack:
         if self.dynamodb_proxy is not None:
             self.dynamodb_proxy.shutdown()
             self.dynamodb_proxy.server_close()
+        if self.device_cloud is not None:
+            self.device_cloud.stop()
         # Functions first, the services they call last.
         for name in sorted(self.processes, key=lambda n: n in {"moto", "iot"}):
             self.processes[name].stop()
@@ -295,14 +305,48 @@ class LocalStack:
                 self.client("ssm"),
                 prefix=profile_prefix,
                 connector_id=cloud.connector_id,
-                profile=cloud.profile_file.read_text(encoding="utf-8"),
+                profile=self._local_profile(cloud),
             )
+            outbound_prefix = self.receiver_setting("DEVICE_CLOUD_SECRET_PREFIX", resolver)
+            if cloud.outbound_secret is not None and outbound_prefix:
+                resources.create_signing_secret(
+                    self.client("secretsmanager"),
+                    prefix=outbound_prefix,
+                    connector_id=cloud.connector_id,
+                    secret=cloud.outbound_secret,
+                )
             resources.create_signing_secret(
                 self.client("secretsmanager"),
                 prefix=self.signing_secret_prefix(resolver),
                 connector_id=cloud.connector_id,
                 secret=cloud.secret,
             )
+
+    def _local_profile(self, cloud: DemoCloud) -> str:
+        """A demo cloud's profile as stored locally: its device cloud is the local one."""
+        text = cloud.profile_file.read_text(encoding="utf-8")
+        document = json.loads(text)
+        if self.device_cloud is None or not isinstance(document.get("deviceCloud"), dict):
+            return text
+        document["deviceCloud"]["url"] = self.device_cloud.url
+        return json.dumps(document, separators=(",", ":"))
+
+    def _connect_the_connector(self) -> None:
+        """The IoT stand-in calls the connector function as managed integrations does, through the local
+        Lambda endpoint; the device cloud answers through the local webhook endpoint."""
+        name = self.connector_function()
+        if name is None or self.lambda_service is None or self.api is None:
+            return
+        request = urllib.request.Request(  # noqa: S310 - the stand-in on loopback
+            f"{self.iot_url}/_standin/connector",
+            data=json.dumps({"lambdaUrl": self.lambda_service.url, "functionName": name}).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - the stand-in on loopback
+            pass
+        if self.device_cloud is not None:
+            self.device_cloud.relay_url = self.api.url
 
     def detector_tables(self) -> list[str]:
         """The tables of the stack in the detector table's layout (keyed by detector model and key value)."""
@@ -354,6 +398,9 @@ class LocalStack:
             template_env = resolver.environment(spec)
         except TemplateError as exc:
             raise StackError(f"{name}: {exc}") from None
+        if "ALLOW_LOOPBACK_DEVICE_CLOUDS" in template_env:
+            # The local device cloud speaks plain HTTP on loopback; deployed, device clouds speak HTTPS.
+            template_env["ALLOW_LOOPBACK_DEVICE_CLOUDS"] = "true"
         return {
             **template_env,
             **local_credentials_env(),
@@ -460,10 +507,17 @@ class LocalStack:
 
     def reset_function(self) -> str | None:
         """The function a schedule invokes with a reset plan (the detector reset job's handler)."""
-        for name, spec in self.spec.functions.items():
-            if spec.schedules or spec.handler.startswith("detector_reset."):
-                return name
-        return None
+        return self._function_of("detector_reset.")
+
+    def connector_function(self) -> str | None:
+        """The function managed integrations invokes (the connector's handler)."""
+        return self._function_of("connector.")
+
+    def _function_of(self, handler_module: str) -> str | None:
+        return next(
+            (name for name, spec in self.spec.functions.items() if spec.handler.startswith(handler_module)),
+            None,
+        )
 
     def describe(self) -> dict[str, Any]:
         assert self.api is not None and self.lambda_service is not None
@@ -490,6 +544,8 @@ class LocalStack:
             "queues": {q.logical_id: q.url for q in self.queues.values()},
             "deadLetterQueueUrl": dlq.url if dlq else None,
             "resetFunction": self.reset_function(),
+            "connectorFunction": self.connector_function(),
+            "deviceCloudUrl": self.device_cloud.url if self.device_cloud is not None else None,
             "tables": self.tables,
             "detectorTables": self.detector_tables(),
             "fleet": {"models": sorted(self.fleet_models_seeded), "size": self.config.fleet_size},

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from .caller import ConnectorCaller, envelope
 from .detectors import MAX_TIMERS, DetectorStore, Seed, SeedError, parse_seed
 from .faults import FaultPlanError, Faults, OperationFaults
 from .service_models import (
@@ -163,6 +164,8 @@ class Standin:
         self._messages: deque[dict[str, Any]] = deque(maxlen=max_records)
         self._publishes: deque[dict[str, Any]] = deque(maxlen=max_records)
         self._checkers = {op: ShapeChecker(shapes_of(op)) for op in SERVICE_OF}
+        # Managed integrations' calls of a connector's Lambda function (set with PUT /_standin/connector).
+        self.caller: ConnectorCaller | None = None
 
     # ---- HTTP entry -------------------------------------------------------------------------------------
 
@@ -536,6 +539,9 @@ class Standin:
             ("PUT", "faults"): self._admin_set_faults,
             ("POST", "reset"): self._admin_reset,
             ("GET", "stats"): lambda r: self.stats.snapshot(),
+            ("PUT", "connector"): self._admin_set_connector,
+            ("POST", "connector-invocations"): self._admin_invoke_connector,
+            ("GET", "connector-invocations"): self._admin_connector_invocations,
         }
         action = routes.get((request.method, name))
         if action is None:
@@ -546,6 +552,44 @@ class Standin:
             return Response(200, action(request), outcome="admin")
         except AdminError as error:
             return Response(error.status, {"error": error.message}, outcome="admin")
+
+    def _admin_set_connector(self, request: Request) -> dict[str, Any]:
+        """The connector function managed integrations invokes: `{"lambdaUrl": ..., "functionName": ...}`
+        (a Lambda Invoke endpoint, such as the local stack's)."""
+        doc = _admin_json(request)
+        if (
+            not isinstance(doc, dict)
+            or not isinstance(doc.get("lambdaUrl"), str)
+            or not doc.get("functionName")
+        ):
+            raise AdminError(400, "give lambdaUrl (http://host:port) and functionName")
+        try:
+            self.caller = ConnectorCaller(doc["lambdaUrl"], str(doc["functionName"]))
+        except ValueError as error:
+            raise AdminError(400, str(error)) from None
+        return {"lambdaUrl": doc["lambdaUrl"], "functionName": self.caller.function_name}
+
+    def _admin_invoke_connector(self, request: Request) -> dict[str, Any]:
+        """Invoke the connector as managed integrations does, with retries, and answer what happened:
+        `{"event": <the whole envelope>}`, or `{"operation", "connectorId", "auth", ...payload members}`."""
+        if self.caller is None:
+            raise AdminError(409, "no connector function is set: PUT /_standin/connector first")
+        doc = _admin_json(request)
+        if not isinstance(doc, dict):
+            raise AdminError(400, "the body must be a JSON object")
+        if "event" in doc:
+            event = doc["event"]
+        else:
+            members = {k: v for k, v in doc.items() if k not in ("operation", "connectorId", "auth")}
+            if not isinstance(doc.get("operation"), str) or not isinstance(doc.get("auth"), dict):
+                raise AdminError(400, "give operation, connectorId and auth (or the whole event)")
+            event = envelope(doc["operation"], str(doc.get("connectorId", "")), doc["auth"], **members)
+        if not isinstance(event, dict):
+            raise AdminError(400, "the event must be a JSON object")
+        return self.caller.invoke(event).as_dict()
+
+    def _admin_connector_invocations(self, request: Request) -> dict[str, Any]:
+        return {"invocations": self.caller.recorded() if self.caller is not None else []}
 
     def _admin_connector_events(self, request: Request) -> dict[str, Any]:
         wanted = _query_one(request, "connectorId")
@@ -604,6 +648,8 @@ class Standin:
             self._messages.clear()
             self._publishes.clear()
             self._sequence = 0
+        if self.caller is not None:
+            self.caller.calls.clear()
         self.stats.clear()
         return {"detectors": self.store.count()}
 

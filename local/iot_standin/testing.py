@@ -77,6 +77,26 @@ class Standin:
         """Accepted AWS IoT Core publishes, oldest first (sequence, receivedAt, topic, qos, payload)."""
         return list(self._get("publishes", topic=topic)["publishes"])
 
+    def call_connector_function(self, lambda_url: str, function_name: str) -> None:
+        """Take managed integrations' part: invoke this function at this Lambda Invoke endpoint."""
+        self._call("PUT", "connector", {"lambdaUrl": lambda_url, "functionName": function_name})
+
+    def invoke_connector(
+        self, operation: str, connector_id: str, auth: dict[str, Any], **members: Any
+    ) -> dict[str, Any]:
+        """Invoke the connector function with one operation as managed integrations does (2 s timeout, up
+        to 5 retries): the call's tries and the answer kept."""
+        return dict(
+            self._call(
+                "POST",
+                "connector-invocations",
+                {"operation": operation, "connectorId": connector_id, "auth": auth, **members},
+            )
+        )
+
+    def connector_invocations(self) -> list[dict[str, Any]]:
+        return list(self._get("connector-invocations")["invocations"])
+
     def faults(self) -> dict[str, Any]:
         return dict(self._get("faults"))
 

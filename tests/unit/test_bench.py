@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bench.answered_aws import AnsweredAws, calls_in_a_row, clients_in_process
@@ -30,6 +31,9 @@ from bench.stats import Figure, Goal, format_number, median, percentile, ratio
 
 from bridge_local.answered import answered_client
 from fakes.receiver import GROUP_KEY
+from iotbridge.connector_config import SecretsManagerSigningKeys, SsmConnectorProfiles
+from iotbridge.connector_tables import ConnectorUserTable, CorrelationTable
+from iotbridge.correlation import COMMAND, Begun, PendingRequest
 from iotbridge.queued_event import QueuedEvent
 from iotbridge.receiver.adapters import IdempotencyTableDeduplicator, SqsFifoEventQueue
 from iotbridge.receiver.ports import WebhookConflictError, WebhookInProgressError
@@ -480,3 +484,167 @@ def test_imports_after_the_init_phase_are_not_counted_as_the_init_s() -> None:
 
     assert "bench.answered_aws" not in [c.module for c in costs]
     assert len(costs) == 4
+
+
+# --- the connector ----------------------------------------------------------------------------------------
+
+
+def _answered(aws: AnsweredAws, service: str) -> Any:
+    # botocore's events name a service by its id: "secrets-manager" for the "secretsmanager" client.
+    named = {"secretsmanager": "secrets-manager"}.get(service, service)
+    return answered_client(
+        service, lambda request, operation: aws.serve(request, f"before-send.{named}.{operation}")
+    )
+
+
+def _pending(request_id: str) -> PendingRequest:
+    return PendingRequest(COMMAND, "lumen-home", request_id, "user-1", 1_000.0, 1_060.0)
+
+
+def test_the_correlation_table_records_a_request_once_and_a_retry_finds_it_handed_over() -> None:
+    # The connector's own table code drives the answers through botocore, so they answer what it asks.
+    clock = _Clock(1_000.0)
+    aws = AnsweredAws(clock=clock)
+    table = CorrelationTable(_answered(aws, "dynamodb"), "correlation", retention_seconds=600, clock=clock)
+    request = _pending("trace-1")
+
+    assert table.begin(request, lease_seconds=2) is Begun.NEW
+    assert table.begin(request, lease_seconds=2) is Begun.IN_PROGRESS  # still being handed over
+    table.handed_over(request)
+
+    assert table.begin(request, lease_seconds=2) is Begun.HANDED_OVER
+    ((entry,),) = [list(aws.items.values())]
+    assert entry["status"] == {"S": "PENDING"}
+    assert "leaseUntil" not in entry  # REMOVE applied as well as SET
+    assert aws.calls == {"dynamodb.PutItem": 3, "dynamodb.UpdateItem": 1}
+
+
+def test_a_released_request_is_forgotten_so_a_retry_asks_again() -> None:
+    clock = _Clock(1_000.0)
+    aws = AnsweredAws(clock=clock)
+    table = CorrelationTable(_answered(aws, "dynamodb"), "correlation", retention_seconds=600, clock=clock)
+    request = _pending("trace-2")
+    table.begin(request, lease_seconds=2)
+
+    table.release(request)
+
+    assert aws.items == {}
+    assert table.begin(request, lease_seconds=2) is Begun.NEW
+
+
+def test_the_user_table_reads_back_the_status_the_connector_put() -> None:
+    aws = AnsweredAws()
+    users = ConnectorUserTable(_answered(aws, "dynamodb"), "users", max_age_seconds=0)
+
+    users.set_status("lumen-home", "user-1", active=False)
+
+    assert users.is_deactivated("lumen-home", "user-1")
+    assert not users.is_deactivated("lumen-home", "user-2")
+
+
+def test_the_connector_finds_its_profile_and_outbound_secret_where_the_template_says() -> None:
+    from bench.connector import connector_services
+    from bench.layout import CONNECTOR, template_environment
+
+    from bridge_local.demo_clouds import LUMEN
+
+    url = "http://127.0.0.1:9/aws-iot/requests"
+    aws = AnsweredAws(**connector_services(url))
+    variables, _ = template_environment(CONNECTOR)
+    profiles = SsmConnectorProfiles(
+        _answered(aws, "ssm"), prefix=variables["PROFILE_PARAMETER_PREFIX"], max_age_seconds=60
+    )
+    secrets = SecretsManagerSigningKeys(
+        _answered(aws, "secretsmanager"), prefix=variables["DEVICE_CLOUD_SECRET_PREFIX"], max_age_seconds=60
+    )
+
+    profile = profiles.profile_for(LUMEN.connector_id)
+    assert profile is not None and profile.device_cloud is not None
+    assert profile.device_cloud.url == url
+    assert secrets.secret_values(LUMEN.connector_id, None) == (LUMEN.outbound_secret,)
+
+
+@pytest.mark.parametrize(
+    "operation", ["AWS.ActivateUser", "AWS.DiscoverDevices", "AWS.SendCommand", "AWS.DeactivateUser"]
+)
+def test_each_benchmark_invocation_is_one_the_connector_takes_with_ids_of_its_own(operation: str) -> None:
+    from bench.connector import invocation
+
+    from iotbridge.connector.domain.operations import request_id_of
+    from iotbridge.connector.domain.requests import parse_invocation
+
+    first, second = parse_invocation(invocation(operation)), parse_invocation(invocation(operation))
+
+    assert first.payload.operation_name == operation
+    if operation in ("AWS.DiscoverDevices", "AWS.SendCommand"):
+        assert request_id_of(first) != request_id_of(second)  # a retry would be answered from its record
+
+
+def test_a_first_command_that_did_not_reach_the_device_cloud_is_not_measured() -> None:
+    good = {
+        "calls": {"dynamodb.PutItem": 1, "dynamodb.UpdateItem": 1, "ssm.GetParameter": 1},
+        "unanswered": {},
+        "device_cloud_calls": 1,
+        "response": {"header": {"responseCode": 200}, "payload": {"responseMessage": "ok"}},
+    }
+    check_answer("command", good)
+    with pytest.raises(UnexpectedAnswer):
+        check_answer("command", {**good, "device_cloud_calls": 0})
+    with pytest.raises(UnexpectedAnswer):
+        check_answer("command", {**good, "response": {"header": {"responseCode": 504}}})
+
+
+def test_the_device_cloud_s_request_counts_as_one_more_call_in_a_row() -> None:
+    from bench.cold_start import phases_of
+
+    result = {"init_cpu_s": 0.3, "invoke_cpu_s": 0.02, "init_wall_s": 0.4, "invoke_wall_s": 0.05}
+    assert phases_of({**result, "calls_in_a_row": 4, "device_cloud_calls": 1}).calls_in_a_row == 5
+    assert phases_of({**result, "calls_in_a_row": 4}).calls_in_a_row == 4
+
+
+def test_a_warm_invocation_is_modelled_with_each_aws_call_and_the_device_cloud_s_latency() -> None:
+    from bench.connector import OperationRun
+
+    run = OperationRun(
+        [1_000.0, 2_000.0, 3_000.0], [], {"dynamodb.PutItem": 1, "dynamodb.UpdateItem": 1}, 1.0
+    )
+
+    assert run.aws_calls == 2
+    assert run.modelled_ms(50, 1769) == pytest.approx(2.0 + 3 * 10)
+    assert run.modelled_ms(50, 512) == pytest.approx(2.0 / (512 / 1769) + 30)
+
+
+def test_a_warm_run_that_failed_or_did_not_ask_the_cloud_each_time_is_refused() -> None:
+    from collections import Counter
+
+    from bench.connector import CLOUD_REQUESTS, check_run
+    from bench.connector import UnexpectedAnswer as Refused
+
+    operations = {op: {"codes": {"200": 3}, "unanswered": {}} for op in CLOUD_REQUESTS}
+    asked = Counter(dict.fromkeys(CLOUD_REQUESTS.values(), 3))
+    check_run("connector", {"operations": operations}, asked, 3)
+
+    failed = {**operations, "AWS.SendCommand": {"codes": {"200": 2, "504": 1}, "unanswered": {}}}
+    with pytest.raises(Refused, match=r"AWS\.SendCommand"):
+        check_run("connector", {"operations": failed}, asked, 3)
+    with pytest.raises(Refused, match="device cloud took 2"):
+        check_run("connector", {"operations": operations}, asked - Counter({"discoverDevices": 1}), 3)
+
+
+def test_only_requests_the_device_cloud_verified_and_took_are_counted() -> None:
+    from bench.connector import cloud_requests
+
+    from bridge_local.device_cloud import Received
+
+    def received(kind: str, *, verified: bool = True, status: int = 202) -> Received:
+        return Received(kind, "lumen-home", None, "msg_1", verified, status, 0.0)
+
+    found = cloud_requests(
+        [
+            received("sendCommand"),
+            received("sendCommand", verified=False, status=401),
+            received("x", status=400),
+        ]
+    )
+
+    assert found == {"sendCommand": 1}

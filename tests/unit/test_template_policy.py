@@ -7,6 +7,7 @@ own (basic execution role, X-Ray writes for `Tracing: Active`) are AWS managed a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from bridge_local.sam_template import load
+from fakes.aws import client_error
 from iotbridge.reset.domain.plan import DynamoDbBackend, TableAttributes
 
 TEMPLATE = load(Path(__file__).resolve().parents[2] / "template.yaml")
@@ -341,3 +343,247 @@ def test_functions_switch_pydantic_plugins_off_in_a_way_pydantic_honours(
 
     monkeypatch.setattr(_loader, "entry_points", scan)
     assert list(_loader.get_plugins()) == []
+
+
+# --- The connector function: who may invoke it, and what it and the receiver may reach -------------------
+
+
+def _function_statements(function: str) -> dict[str, Any]:
+    return {where.rsplit(".", 1)[-1]: s for where, s in STATEMENTS if where.startswith(f"{function}.")}
+
+
+def test_only_managed_integrations_may_invoke_the_connector_optionally_for_one_source() -> None:
+    permissions = {
+        name: props
+        for name, props in _of_type("AWS::Lambda::Permission")
+        if props.get("FunctionName") == {"Fn::GetAtt": ["ConnectorFunction", "Arn"]}
+    }
+
+    assert list(permissions) == ["ConnectorInvokePermission"]
+    permission = permissions["ConnectorInvokePermission"]
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert permission["Principal"] == "iotmanagedintegrations.amazonaws.com"
+    # AWS's sample restricts the caller with aws:SourceArn; given only when the parameter is set.
+    condition, source, otherwise = permission["SourceArn"]["Fn::If"]
+    assert (source, otherwise) == ({"Ref": "ConnectorSourceArn"}, {"Ref": "AWS::NoValue"})
+    assert _non_empty_under(condition) == "ConnectorSourceArn"
+    assert "SourceAccount" not in permission or permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+@pytest.mark.parametrize(
+    ("source_arn", "allowed"),
+    [
+        ("", True),
+        ("arn:aws:iotmanagedintegrations:eu-west-1:123456789012:account-association/aa1b2c3d4e", True),
+        ("arn:aws:iotmanagedintegrations:eu-west-1:123456789012:*", False),
+        ("arn:aws:iotmanagedintegrations:eu-west-1:*:account-association/x", False),
+        ("arn:aws:lambda:eu-west-1:123456789012:function:other", False),
+    ],
+)
+def test_the_connector_s_source_arn_is_one_managed_integrations_resource(
+    source_arn: str, allowed: bool
+) -> None:
+    assert (
+        re.fullmatch(PARAMETERS["ConnectorSourceArn"]["AllowedPattern"], source_arn) is not None
+    ) is allowed
+
+
+class RecordingDynamoDB:
+    """A DynamoDB client that records each call as (IAM action, the table or index it is on); with
+    `conditions_fail`, every conditional write fails its condition (without the old item), so the paths
+    that read the entry again are taken too."""
+
+    def __init__(self, names: dict[str, str], *, conditions_fail: bool) -> None:
+        self.names = names
+        self.conditions_fail = conditions_fail
+        self.used: set[tuple[str, str]] = set()
+
+    def _record(self, action: str, request: dict[str, Any]) -> None:
+        resource = self.names[request["TableName"]]
+        if "IndexName" in request:
+            resource += f"/index/{request['IndexName']}"
+        self.used.add((f"dynamodb:{action}", resource))
+
+    def _write(self, action: str, request: dict[str, Any]) -> dict[str, Any]:
+        self._record(action, request)
+        if self.conditions_fail and "ConditionExpression" in request:
+            raise client_error("ConditionalCheckFailedException", 400, operation=action)
+        return {"Attributes": {}}
+
+    def put_item(self, **request: Any) -> dict[str, Any]:
+        return self._write("PutItem", request)
+
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        return self._write("UpdateItem", request)
+
+    def delete_item(self, **request: Any) -> dict[str, Any]:
+        return self._write("DeleteItem", request)
+
+    def get_item(self, **request: Any) -> dict[str, Any]:
+        self._record("GetItem", request)
+        return {}
+
+    def query(self, **request: Any) -> dict[str, Any]:
+        self._record("Query", request)
+        return {"Items": [{"id": {"S": "command#" + "0" * 40}}]}
+
+
+def _dynamodb_used(side: str) -> set[tuple[str, str]]:
+    """What the connector function's or the receiver's code calls on the connector's two tables."""
+    from iotbridge.budget import UnlimitedBudget
+    from iotbridge.connector_tables import ConnectorUserTable, CorrelationTable
+    from iotbridge.correlation import COMMAND, PendingRequest
+
+    request = PendingRequest(COMMAND, "c", "t", "u", requested_at=0.0, deadline=1.0)
+    used: set[tuple[str, str]] = set()
+    for fail in (False, True):
+        client = RecordingDynamoDB(
+            {"correlation": "CorrelationTable", "users": "ConnectorUserTable"}, conditions_fail=fail
+        )
+        correlation = CorrelationTable(client, "correlation", retention_seconds=60, clock=lambda: 10.0)
+        users = ConnectorUserTable(client, "users")
+        if side == "ConnectorFunction":
+            correlation.begin(request, 1.0)
+            correlation.handed_over(request)
+            correlation.release(request)
+            correlation.expire_overdue(UnlimitedBudget())
+            users.set_status("c", "u", active=False)
+        else:
+            correlation.answered(COMMAND, "c", "t")
+            users.is_deactivated("c", "u")
+        used |= client.used
+    return used
+
+
+def _dynamodb_granted(function: str, tables: set[str]) -> set[tuple[str, str]]:
+    granted: set[tuple[str, str]] = set()
+    for statement in _function_statements(function).values():
+        for resource in _as_list(statement["Resource"]):
+            if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+                name = resource["Fn::GetAtt"][0]
+            elif isinstance(resource, dict) and "Fn::Sub" in resource:
+                name = re.sub(r"^\$\{([A-Za-z0-9]+)\.Arn\}", r"\1", resource["Fn::Sub"])
+            else:
+                continue
+            if name.split("/", 1)[0] in tables:
+                granted |= {(action, name) for action in _as_list(statement["Action"])}
+    return granted
+
+
+@pytest.mark.parametrize("function", ["ConnectorFunction", "WebhookReceiverFunction"])
+def test_each_function_may_do_exactly_what_its_code_does_on_the_connector_tables(function: str) -> None:
+    tables = {"CorrelationTable", "ConnectorUserTable"}
+
+    assert _dynamodb_granted(function, tables) == _dynamodb_used(function)
+
+
+def test_the_connector_tables_are_on_demand_recoverable_and_the_correlation_table_expires_entries() -> None:
+    from iotbridge.connector_tables import DEADLINE_INDEX
+
+    correlation = RESOURCES["CorrelationTable"]["Properties"]
+    users = RESOURCES["ConnectorUserTable"]["Properties"]
+    for props in (correlation, users):
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    [index] = correlation["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == DEADLINE_INDEX
+    # The sweep reads keys only (each entry's id); the rest it updates by key.
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert correlation["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_the_connector_reads_secrets_only_under_its_two_prefixes() -> None:
+    secrets = {
+        sid: s
+        for sid, s in _function_statements("ConnectorFunction").items()
+        if "secretsmanager:GetSecretValue" in _as_list(s["Action"])
+    }
+
+    assert {sid: s["Action"] for sid, s in secrets.items()} == {
+        "ReadDeviceCloudSecrets": "secretsmanager:GetSecretValue",
+        "ReadAuthorizationSecrets": "secretsmanager:GetSecretValue",
+    }
+    assert secrets["ReadDeviceCloudSecrets"]["Resource"]["Fn::Sub"].endswith(
+        ":secret:${DeviceCloudSecretPrefix}*"
+    )
+    assert secrets["ReadAuthorizationSecrets"]["Resource"]["Fn::Sub"].endswith(
+        ":secret:${AuthorizationSecretPrefix}*"
+    )
+    environment = RESOURCES["ConnectorFunction"]["Properties"]["Environment"]["Variables"]
+    assert environment["DEVICE_CLOUD_SECRET_PREFIX"] == {"Ref": "DeviceCloudSecretPrefix"}
+    assert environment["AUTHORIZATION_SECRET_PREFIX"] == {"Ref": "AuthorizationSecretPrefix"}
+
+
+@pytest.mark.parametrize("parameter", ["DeviceCloudSecretPrefix", "AuthorizationSecretPrefix"])
+@pytest.mark.parametrize(
+    ("prefix", "allowed"),
+    [
+        ("iot-bridge/device-clouds/", True),
+        ("a/b/", True),
+        ("iot-bridge/device-clouds", False),
+        ("/", False),
+        ("", False),
+    ],
+)
+def test_the_connector_s_secret_prefixes_must_end_with_their_separator(
+    parameter: str, prefix: str, allowed: bool
+) -> None:
+    # As for the signing secrets: without the separator the grant <prefix>* covers names that merely start
+    # the same way.
+    spec = PARAMETERS[parameter]
+    fits = re.fullmatch(spec["AllowedPattern"], prefix) is not None and len(prefix) >= spec["MinLength"]
+    assert fits is allowed
+    assert re.fullmatch(spec["AllowedPattern"], spec["Default"])
+
+
+def test_the_connector_decrypts_only_through_secrets_manager_and_only_with_the_key_it_is_given() -> None:
+    [(where, statement)] = [(w, s) for w, s in STATEMENTS if "kms:Decrypt" in _as_list(s.get("Action", []))]
+
+    assert where.startswith("ConnectorFunction.")
+    assert statement["NonEmpty"] == "AuthorizationSecretKmsKeyArn"
+    assert statement["Resource"] == {"Ref": "AuthorizationSecretKmsKeyArn"}
+    assert statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}
+    }
+    assert not re.fullmatch(PARAMETERS["AuthorizationSecretKmsKeyArn"]["AllowedPattern"], "*")
+
+
+def test_the_connector_reads_the_profiles_the_receiver_reads_and_only_when_profiles_are_on() -> None:
+    connector = _function_statements("ConnectorFunction")["ReadConnectorProfiles"]
+    receiver = _function_statements("WebhookReceiverFunction")["ReadConnectorProfiles"]
+
+    assert connector == receiver
+    assert connector["Action"] == "ssm:GetParameter"
+    assert connector["Resource"]["Fn::Sub"].endswith(":parameter/${ProfileParameterPath}*")
+    variables = {
+        name: RESOURCES[name]["Properties"]["Environment"]["Variables"]["PROFILE_PARAMETER_PREFIX"]
+        for name in ("ConnectorFunction", "WebhookReceiverFunction")
+    }
+    assert variables["ConnectorFunction"] == variables["WebhookReceiverFunction"]
+    assert variables["ConnectorFunction"]["Fn::If"][0] == "ProfilesEnabled"
+
+
+def test_the_receiver_gets_no_permission_of_the_connector_function_beyond_its_tables() -> None:
+    receiver = _function_statements("WebhookReceiverFunction")
+    granted = [
+        (action, json.dumps(s["Resource"], sort_keys=True))
+        for s in receiver.values()
+        for action in _as_list(s["Action"])
+    ]
+
+    assert not [
+        g for g in granted if "DeviceCloudSecretPrefix" in g[1] or "AuthorizationSecretPrefix" in g[1]
+    ]
+    assert not [g for g in granted if g[0].startswith(("kms:", "lambda:"))]
+
+
+def test_the_deployed_connector_takes_no_plain_http_device_cloud() -> None:
+    environment = RESOURCES["ConnectorFunction"]["Properties"]["Environment"]["Variables"]
+
+    assert environment["ALLOW_LOOPBACK_DEVICE_CLOUDS"] == "false"
+    assert environment["CORRELATION_TABLE"] == {"Ref": "CorrelationTable"}
+    assert environment["CONNECTOR_USER_TABLE"] == {"Ref": "ConnectorUserTable"}
+    receiver = RESOURCES["WebhookReceiverFunction"]["Properties"]["Environment"]["Variables"]
+    assert receiver["CORRELATION_TABLE"] == {"Ref": "CorrelationTable"}
+    assert receiver["CONNECTOR_USER_TABLE"] == {"Ref": "ConnectorUserTable"}

@@ -1,7 +1,10 @@
-"""Every reset plan the template schedules is a valid plan once the stack's parameters are filled in."""
+"""Every reset plan the template schedules is a valid plan once the stack's parameters are filled in; the
+connector's sweep is scheduled with the event the connector function takes for it; every schedule
+dead-letters to an encrypted, alarmed queue."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +16,13 @@ from iotbridge.reset.domain.plan import DynamoDbBackend, parse_plan_json
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
-def scheduled_inputs() -> list[tuple[str, Any]]:
+def scheduled_inputs(handler: str = "detector_reset.") -> list[tuple[str, Any]]:
+    """Each schedule's Input, of the functions whose handler starts with `handler` (the reset job's)."""
     template = load(TEMPLATE)
     found = []
     for name, resource in template["Resources"].items():
+        if not str(resource.get("Properties", {}).get("Handler", "")).startswith(handler):
+            continue
         for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
             if event.get("Type") == "ScheduleV2":
                 found.append((f"{name}.{event_name}", event["Properties"]["Input"]))
@@ -59,6 +65,16 @@ def test_scheduled_plan_is_valid(schedule: str, raw: Any, deployment: str) -> No
     if isinstance(plan.backend, DynamoDbBackend):
         assert plan.backend.table == overrides.get("DetectorTableName", "stack-detector-table")
         assert plan.backend.state_index == overrides.get("DetectorStateIndexName", "byState")
+
+
+def test_the_connector_function_is_scheduled_with_its_sweep_event() -> None:
+    from iotbridge.connector.events import SWEEP_EVENT, is_sweep
+
+    [(schedule, raw)] = scheduled_inputs("connector.")
+
+    assert schedule == "ConnectorFunction.CorrelationSweep"
+    assert is_sweep(json.loads(raw))
+    assert json.loads(raw) == SWEEP_EVENT
 
 
 def test_the_plan_is_the_same_on_both_backends_but_for_the_backend() -> None:
@@ -113,3 +129,56 @@ def test_a_schedule_dead_letters_to_an_encrypted_alarmed_queue_the_template_defi
         and resource["Properties"].get("ComparisonOperator") == "GreaterThanThreshold"
     ]
     assert watching, f"no alarm watches {queue_id}"
+
+
+def test_the_alarm_on_commands_never_answered_watches_the_metric_the_sweep_publishes() -> None:
+    from iotbridge.budget import UnlimitedBudget
+    from iotbridge.connector.domain.operations import ConnectorOperations
+    from iotbridge.correlation import COMMAND, DISCOVERY, SweepReport
+
+    class Expired:
+        def expire_overdue(self, budget: Any, *, page_size: int = 100) -> SweepReport:
+            return SweepReport({DISCOVERY: 0, COMMAND: 3})
+
+    template = load(TEMPLATE)
+    resources = template["Resources"]
+    alarm = resources["CommandsNeverAnsweredAlarm"]["Properties"]
+    function = resources["ConnectorFunction"]["Properties"]
+    operations = ConnectorOperations(
+        device_clouds=None,  # type: ignore[arg-type]
+        requests=Expired(),  # type: ignore[arg-type]
+        users=None,  # type: ignore[arg-type]
+        authorizations=None,  # type: ignore[arg-type]
+    )
+
+    published = {m.name: m.value for m in operations.sweep(UnlimitedBudget()).measurements}
+
+    assert published[alarm["MetricName"]] == 3
+    variables = {
+        **template["Globals"]["Function"]["Environment"]["Variables"],
+        **function["Environment"]["Variables"],
+    }
+    # Powertools publishes under its namespace, with the function's service as the one dimension.
+    assert alarm["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "Sum",
+        0,
+        "GreaterThanThreshold",
+    )
+    # Every period the alarm looks at holds at least one sweep.
+    rate = function["Events"]["CorrelationSweep"]["Properties"]["ScheduleExpression"]
+    minutes = int(rate.removeprefix("rate(").split()[0])
+    assert minutes * 60 <= alarm["Period"] * alarm["EvaluationPeriods"]
+
+
+def test_a_missed_sweep_is_not_retried_but_dead_lettered() -> None:
+    function = load(TEMPLATE)["Resources"]["ConnectorFunction"]["Properties"]
+    sweep = function["Events"]["CorrelationSweep"]["Properties"]
+
+    assert sweep["State"] == "ENABLED"
+    # The next sweep does the missed one's work; a retry would only overlap it.
+    assert sweep["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    assert sweep["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["CorrelationSweepDeadLetterQueue", "Arn"]}
+    # The sweep may run longer than an invocation by managed integrations is answered in.
+    assert function["Timeout"] > 2

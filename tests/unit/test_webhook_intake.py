@@ -13,8 +13,9 @@ from fakes.aws import InMemorySecretsManager, InMemorySqs, client_error
 from fakes.lambda_context import FakeLambdaContext
 from fakes.receiver import GROUP_KEY, InMemoryDeduplicator, InMemoryEventQueue, InMemorySigningKeys
 from iotbridge.budget import LambdaBudget
+from iotbridge.connector_config import SecretsManagerSigningKeys
 from iotbridge.queued_event import QueuedEvent
-from iotbridge.receiver.adapters import SecretsManagerSigningKeys, SqsFifoEventQueue
+from iotbridge.receiver.adapters import SqsFifoEventQueue
 from iotbridge.receiver.domain.intake import (
     MAX_QUEUE_MESSAGE_BYTES,
     IntakeLimits,

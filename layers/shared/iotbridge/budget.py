@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -25,3 +27,18 @@ class UnlimitedBudget:
 
     def remaining_seconds(self) -> float:
         return math.inf
+
+
+class CappedBudget:
+    """Another budget, cut to `seconds` from now: a caller that waits less than the invocation may run
+    (managed integrations waits 2 s for a connector whose Lambda timeout is longer)."""
+
+    def __init__(
+        self, inner: TimeBudget, seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._inner = inner
+        self._clock = clock
+        self._ends = clock() + seconds
+
+    def remaining_seconds(self) -> float:
+        return min(self._inner.remaining_seconds(), self._ends - self._clock())

@@ -164,6 +164,15 @@ class PermanentError(BridgeError):
     transient = False
 
 
+class DependencyUnavailableError(TransientError):
+    """A service a function depends on failed in a way a later try of the same request may not. `reason`
+    names the dependency, for logs, metrics and the answer's outcome."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class InvalidInputError(PermanentError):
     """Input that breaks its contract. `problems` lists every problem found (or the first ones, when a
     bound on the work stopped the search; `more` then counts what was not listed)."""

@@ -864,6 +864,16 @@ def device_type(name: str) -> DeviceTypeSpec:
         raise _unknown("device type", f'"{name}"', name, DEVICE_TYPES, "the catalogue") from None
 
 
+def command_name(cluster_id: int, command_id: int) -> str | None:
+    """The catalogue's name of a command given by ids ("OnOff.Off" for 0x0006, 0x00); None when the
+    catalogue does not hold it."""
+    for spec in CLUSTERS.values():
+        if spec.id == cluster_id:
+            name = next((n for n, number in spec.commands.items() if number == command_id), None)
+            return f"{spec.name}.{name}" if name is not None else None
+    return None
+
+
 def command_hex(command_id: int) -> str:
     """A command id as AWS writes it: "0x00", two hex digits below 0x100, four from there."""
     return _short_hex(command_id)

@@ -18,3 +18,10 @@ OPERATION_MEMBERS: Final[dict[str, tuple[str, ...]]] = {
     "DEVICE_COMMAND_RESPONSE": ("TraceId",),
     "DEVICE_COMMAND_REQUEST": (),
 }
+
+# The member of an operation that answers a request of managed integrations, by the request's id: the
+# discovery job's (AWS.DiscoverDevices) or the command's trace (AWS.SendCommand).
+CORRELATED_MEMBER: Final[dict[str, str]] = {
+    "DEVICE_DISCOVERY": "DeviceDiscoveryId",
+    "DEVICE_COMMAND_RESPONSE": "TraceId",
+}

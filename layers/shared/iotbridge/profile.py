@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import re
+import urllib.parse
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -40,7 +41,7 @@ from pydantic import (
 
 from . import matter
 from .errors import InvalidInputError, Problem
-from .operations import OPERATIONS, ConnectorEventOperation
+from .operations import CORRELATED_MEMBER, OPERATIONS, ConnectorEventOperation
 from .wire import CamelModel, problems_of
 
 PROFILE_VERSION = 1
@@ -556,6 +557,10 @@ class Rule(CamelModel):
     when: ExpressionText | None = None
     operation: ConnectorEventOperation
     members: dict[str, MemberValue] = {}
+    # The id of the request this event answers, as the device cloud echoes it (the connector function sends
+    # each request's deviceDiscoveryId or traceId as its requestId): it fills in DeviceDiscoveryId or
+    # TraceId when `members` leave them out.
+    request: ExpressionText | None = None
     matter_endpoint: MatterEndpointMapping | None = None
     devices: DevicesMapping | None = None
 
@@ -579,7 +584,60 @@ class Rule(CamelModel):
             raise ValueError("a DEVICE_DISCOVERY rule reports devices, not a matterEndpoint")
         if self.operation == "DEVICE_EVENT" and self.matter_endpoint is None:
             raise ValueError("a DEVICE_EVENT rule needs a matterEndpoint")
+        if self.request is not None and self.operation not in CORRELATED_MEMBER:
+            raise ValueError(
+                f"request belongs to a rule that answers a request: {', '.join(CORRELATED_MEMBER)}"
+            )
         return self
+
+
+# --- The device cloud, for the connector function -------------------------------------------------------
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_URL_CHARS = 2048
+
+
+def _device_cloud_url(value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_URL_CHARS or not value.isascii():
+        raise ValueError(f"must be a URL of at most {MAX_URL_CHARS} characters")
+    try:
+        parts = urllib.parse.urlsplit(value)
+        port = parts.port  # raises for a port that is not a number
+    except ValueError:
+        raise ValueError("is not a URL") from None
+    whole = value.isprintable() and not any(ch.isspace() for ch in value)
+    if not parts.hostname or parts.fragment or parts.username is not None or not whole:
+        raise ValueError("must name a host, with no credentials and no fragment")
+    if parts.scheme == "https":
+        return value
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS and port is not None:
+        return value  # a device cloud on this machine: the connector function takes it only when told to
+    raise ValueError("must be an https:// URL (http:// only to a loopback address with a port)")
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether a (valid) device-cloud URL is plain HTTP to this machine."""
+    return urllib.parse.urlsplit(url).scheme == "http"
+
+
+DeviceCloudUrl = Annotated[
+    str,
+    PlainValidator(_device_cloud_url),
+    WithJsonSchema({"type": "string", "format": "uri", "description": "An https:// URL."}),
+]
+SecretName = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9/_+=.@-]+$")]
+ClaimName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_:.-]+$")]
+
+
+class DeviceCloud(CamelModel):
+    """Where the connector function hands managed integrations' requests to the device cloud: an outbound
+    webhook to `url`, signed with Standard Webhooks v1 (the `whsec_` secret in `secret`, by default the
+    connector's `<DeviceCloudSecretPrefix><connector id>`). `userIdClaim` names the claim of the user's OAuth
+    access token (a JWT) that holds the user id; without it, the device cloud is asked."""
+
+    url: DeviceCloudUrl
+    secret: SecretName | None = None
+    user_id_claim: ClaimName | None = None
 
 
 class ConnectorProfile(CamelModel):
@@ -587,9 +645,7 @@ class ConnectorProfile(CamelModel):
     description: Annotated[str, Field(max_length=512)] = ""
     verification: Verification
     # The Secrets Manager secret with the verification's secret(s); default: the connector's signing secret.
-    secret: Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9/_+=.@-]+$")] | None = (
-        None
-    )
+    secret: SecretName | None = None
     deduplication: Deduplication | None = None
     # Where the native events are: a list, or one object (the default: the whole body is one event).
     events: ExpressionText = Field(default_factory=lambda: _expression("body"))
@@ -599,6 +655,8 @@ class ConnectorProfile(CamelModel):
     # MatterEndpoint.clusters[].attributes as an object keyed by attribute id (what AWS's API reference and
     # SDK examples show), or as a list of one-key objects (what one devguide sample shows).
     attribute_form: Literal["object", "list"] = "object"
+    # Where the connector function sends the connector's requests (the relay itself does not use it).
+    device_cloud: DeviceCloud | None = None
 
     @model_validator(mode="after")
     def _dedupe_has_a_source(self) -> ConnectorProfile:

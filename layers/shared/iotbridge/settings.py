@@ -59,6 +59,19 @@ class Environment:
     ) -> float:
         return float(self._number(name, default, float, minimum=minimum, maximum=maximum))
 
+    def flag(self, name: str, *, default: bool) -> bool:
+        """A yes-or-no setting: true or false (also 1 or 0, yes or no, any case)."""
+        raw = self._variables.get(name)
+        if raw is None or raw == "":
+            return default
+        value = raw.strip().lower()
+        if value in ("true", "1", "yes"):
+            return True
+        if value in ("false", "0", "no"):
+            return False
+        self._problems.append(Problem(name, f"must be true or false, got {raw[:40]!r}"))
+        return default
+
     def prefixed(self, prefix: str) -> dict[str, str]:
         """Every non-empty variable whose name starts with `prefix`, by the rest of its name."""
         return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,3 +43,9 @@ def publish(
             default_dimensions={**m.dimensions, **service},
         ):
             pass
+
+
+def failure_fields(exc: BaseException) -> dict[str, Any]:
+    """An unexpected exception for the log: its type and where it was raised, never its message (it may
+    quote the request)."""
+    return {"error": type(exc).__name__, "trace": traceback.format_tb(exc.__traceback__)}

@@ -70,6 +70,11 @@ def parse_secrets(secret_string: str) -> tuple[bytes, ...]:
     return keys
 
 
+def secret_values(secret_string: str) -> tuple[str, ...]:
+    """The values of a stored secret: one per line (several during a rotation), blank lines ignored."""
+    return tuple(line.strip() for line in secret_string.splitlines() if line.strip())
+
+
 def _is_printable_ascii(value: str) -> bool:
     return value.isascii() and value.isprintable()
 

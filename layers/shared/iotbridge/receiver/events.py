@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import traceback
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -45,12 +44,6 @@ def http_response(answer: Answer) -> dict[str, Any]:
         "body": json.dumps(answer.body, separators=(",", ":")),
         "isBase64Encoded": False,
     }
-
-
-def failure_fields(exc: BaseException) -> dict[str, Any]:
-    """An unexpected exception for the log: its type and where it was raised, never its message (it may
-    quote the request)."""
-    return {"error": type(exc).__name__, "trace": traceback.format_tb(exc.__traceback__)}
 
 
 def log_outcome(logger: Logger, answer: Answer) -> None:

@@ -5,21 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from iotbridge.errors import PermanentError, TransientError
+from iotbridge.correlation import AnswerMatch
+from iotbridge.errors import (
+    DependencyUnavailableError,  # noqa: F401 - what every port raises
+    PermanentError,
+    TransientError,
+)
 from iotbridge.profile import ConnectorProfile
 from iotbridge.queued_event import QueuedEvent
 
 # How long a record stays "in progress" when the invocation's deadline is not known (no Lambda context).
 DEFAULT_LEASE_SECONDS = 60.0
-
-
-class DependencyUnavailableError(TransientError):
-    """A dependency failed in a way that a later retry of the same webhook may not. `reason` names the
-    dependency, for logs and metrics."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class WebhookInProgressError(TransientError):
@@ -71,4 +67,19 @@ class Deduplicator(Protocol):
         is "in progress". `body_digest` identifies the body: the same id seen again with another body raises
         WebhookConflictError. Raises WebhookInProgressError or DependencyUnavailableError too.
         """
+        ...
+
+
+class UserStatus(Protocol):
+    def is_deactivated(self, connector_id: str, user_id: str) -> bool:
+        """Whether the connector's function deactivated this user (AWS.DeactivateUser): the relay then
+        takes no more events for them. Raises DependencyUnavailableError."""
+        ...
+
+
+class Correlation(Protocol):
+    def answered(self, kind: str, connector_id: str, request_id: str) -> AnswerMatch:
+        """Mark the connector's pending request of this kind and id answered (a discovery by its
+        deviceDiscoveryId, a command by its traceId), and say what it found. Raises
+        DependencyUnavailableError."""
         ...

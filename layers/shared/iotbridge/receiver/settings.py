@@ -25,6 +25,10 @@ class ReceiverSettings:
     secret_cache_seconds: int = 300
     max_body_bytes: int = 1024 * 1024
     dedupe_window_seconds: int = 24 * 3600
+    # The connector function's tables (empty: no connector function, nothing to check or mark).
+    correlation_table: str = ""
+    user_table: str = ""
+    user_cache_seconds: int = 60
     clients: ClientSettings = field(default_factory=ClientSettings)
 
     @classmethod
@@ -41,6 +45,9 @@ class ReceiverSettings:
             profile_cache_seconds=env.whole_number("PROFILE_CACHE_SECONDS", 300),
             max_body_bytes=env.whole_number("MAX_BODY_BYTES", 1024 * 1024, minimum=1),
             dedupe_window_seconds=env.whole_number("DEDUPE_WINDOW_SECONDS", 24 * 3600, minimum=1),
+            correlation_table=env.text("CORRELATION_TABLE"),
+            user_table=env.text("CONNECTOR_USER_TABLE"),
+            user_cache_seconds=env.whole_number("USER_STATUS_CACHE_SECONDS", 60),
             clients=ClientSettings.read(env),
         )
         env.check()

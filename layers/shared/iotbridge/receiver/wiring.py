@@ -1,19 +1,15 @@
 """The receiver's composition root: its settings, its clients (three, and SSM's when connectors may have
-profiles), its adapters and the intake."""
+profiles), its adapters (the connector function's tables among them, when it has them) and the intake."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from iotbridge.clients import client
+from iotbridge.connector_config import LookupBudget, SecretsManagerSigningKeys, SsmConnectorProfiles
+from iotbridge.connector_tables import ConnectorUserTable, CorrelationTable
 
-from .adapters import (
-    IdempotencyTableDeduplicator,
-    LookupBudget,
-    SecretsManagerSigningKeys,
-    SqsFifoEventQueue,
-    SsmConnectorProfiles,
-)
+from .adapters import IdempotencyTableDeduplicator, SqsFifoEventQueue
 from .domain.intake import IntakeLimits, WebhookIntake
 from .settings import ReceiverSettings
 
@@ -45,6 +41,7 @@ class ReceiverWiring:
             if settings.profile_parameter_prefix
             else None
         )
+        dynamodb = client("dynamodb", aws, validate_parameters=False)
         intake = WebhookIntake(
             keys=SecretsManagerSigningKeys(
                 client("secretsmanager", aws, validate_parameters=False),
@@ -59,7 +56,7 @@ class ReceiverWiring:
                 group_key=group_key,
             ),
             deduplicator=IdempotencyTableDeduplicator(
-                client("dynamodb", aws, validate_parameters=False),
+                dynamodb,
                 settings.idempotency_table,
                 window_seconds=settings.effective_dedupe_window_seconds,
                 fingerprint_key=group_key,
@@ -67,5 +64,13 @@ class ReceiverWiring:
             limits=IntakeLimits(
                 max_body_bytes=settings.max_body_bytes, tolerance_seconds=settings.signature_tolerance_seconds
             ),
+            users=ConnectorUserTable(
+                dynamodb, settings.user_table, max_age_seconds=settings.user_cache_seconds
+            )
+            if settings.user_table
+            else None,
+            correlation=CorrelationTable(dynamodb, settings.correlation_table, retention_seconds=0)
+            if settings.correlation_table
+            else None,
         )
         return cls(intake=intake)

@@ -1,7 +1,9 @@
 """From a raw HTTP request to an answer, with no AWS SDK in sight.
 
 Order of checks: size (bounds the work), signature (before the body is parsed), content type, JSON,
-the SendConnectorEvent contract, then deduplication and the durable hand-off to the queue.
+the SendConnectorEvent contract, the users' status (events of a deactivated user are refused), then
+deduplication and the durable hand-off to the queue, after which the connector's pending discoveries and
+commands that the events answer are marked answered.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any, TypeGuard
 
 from iotbridge.budget import TimeBudget, UnlimitedBudget
 from iotbridge.connector_event import EventValidationError, connector_id_problems, wire_events
+from iotbridge.correlation import KIND_OF_OPERATION, METRIC_NOUNS, AnswerMatch
 from iotbridge.errors import PermanentError, Problem
+from iotbridge.operations import CORRELATED_MEMBER
 from iotbridge.profile import ConnectorProfile, ExpressionError
 from iotbridge.queued_event import QueuedEvent
 from iotbridge.telemetry import Measurement
@@ -25,10 +29,12 @@ from iotbridge.webhook_signature import SignatureError, parse_headers, verify_si
 from ..ports import (
     DEFAULT_LEASE_SECONDS,
     ConnectorProfiles,
+    Correlation,
     Deduplicator,
     DependencyUnavailableError,
     EventQueue,
     SigningKeys,
+    UserStatus,
     WebhookConflictError,
     WebhookInProgressError,
 )
@@ -68,12 +74,23 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     queued: int = 0
     ignored: int = 0  # native events no profile rule matched, acknowledged without being queued
+    # Events of deactivated users left out of an accepted webhook whose other events were queued.
+    of_deactivated_users: int = 0
+    # For each queued event that answers a request (a discovery, a command): its kind, and what marking
+    # the request answered found (None: the correlation table could not be reached).
+    answers: tuple[tuple[str, AnswerMatch | None], ...] = ()
 
     def measurements(self) -> list[Measurement]:
         found = [Measurement("EventsIgnored", self.ignored)] if self.ignored else []
+        if self.of_deactivated_users:
+            found.append(Measurement("EventsOfDeactivatedUsers", self.of_deactivated_users))
         if self.outcome == "accepted":
             # One data point per accepted webhook: its Sum counts events, its SampleCount counts webhooks.
-            return [Measurement("EventsAccepted", self.queued), *found]
+            return [
+                Measurement("EventsAccepted", self.queued),
+                *found,
+                *_correlation_measurements(self.answers),
+            ]
         if self.outcome == "ignored":
             return found
         if self.outcome == "duplicate":
@@ -81,6 +98,21 @@ class Answer:
         # One metric per reason keeps the handler's single dimension set (service) for every metric.
         reason = self.outcome.split(".", 1)[0]
         return [Measurement("WebhooksRejected", 1), Measurement(f"Rejected_{reason}", 1)]
+
+
+def _correlation_measurements(answers: tuple[tuple[str, AnswerMatch | None], ...]) -> list[Measurement]:
+    counts: dict[str, int] = {}
+    for kind, match in answers:
+        noun = METRIC_NOUNS[kind]
+        name = {
+            AnswerMatch.ANSWERED: f"{noun}Answered",
+            AnswerMatch.LATE: f"{noun}AnsweredLate",
+            AnswerMatch.REPEATED: "AnswersRepeated",
+            AnswerMatch.UNMATCHED: "AnswersUnmatched",
+            None: "CorrelationUnavailable",
+        }[match]
+        counts[name] = counts.get(name, 0) + 1
+    return [Measurement(name, value) for name, value in counts.items()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +129,10 @@ def rejection(status: int, outcome: str, message: str, **extra: Any) -> Answer:
 # Answers that do not depend on the request.
 BODY_NOT_BASE64 = rejection(400, "malformed_body_encoding", "The body is not valid base64.")
 TRY_LATER = rejection(503, "internal", "Try again later.")
+# Standard Webhooks senders take 410 as "stop sending": the user unlinked their account from the connector.
+USER_DEACTIVATED = rejection(
+    410, "user_deactivated", "The user of these events was deactivated: the connector takes no more of them."
+)
 
 
 def _unauthorized(reason: str) -> Answer:
@@ -127,6 +163,8 @@ class WebhookIntake:
         deduplicator: Deduplicator,
         limits: IntakeLimits,
         profiles: ConnectorProfiles | None = None,
+        users: UserStatus | None = None,
+        correlation: Correlation | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._keys = keys
@@ -134,6 +172,8 @@ class WebhookIntake:
         self._dedupe = deduplicator
         self._limits = limits
         self._profiles = profiles
+        self._users = users
+        self._correlation = correlation
         self._clock = clock
 
     def handle(self, request: WebhookRequest, budget: TimeBudget | None = None) -> Answer:
@@ -184,15 +224,66 @@ class WebhookIntake:
             return Answer(
                 status=202, body={"webhookId": webhook_id, "queued": 0}, outcome="ignored", ignored=ignored
             )
+        try:
+            kept = self._of_active_users(connector_id, events)
+        except DependencyUnavailableError as exc:
+            return rejection(503, f"unavailable.{exc.reason}", "Try again later.")
+        if not kept:
+            return USER_DEACTIVATED
         return self._hand_off(
             request,
             connector_id,
             webhook_id,
-            events,
+            kept,
             array=isinstance(data, list),
             budget=budget,
             ignored=ignored,
+            of_deactivated_users=len(events) - len(kept),
         )
+
+    def _of_active_users(self, connector_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The events whose user (when they name one) has not been deactivated. Raises
+        DependencyUnavailableError."""
+        if self._users is None:
+            return events
+        deactivated: dict[str, bool] = {}
+        kept = []
+        for event in events:
+            user = event.get("UserId")
+            if isinstance(user, str):
+                if user not in deactivated:
+                    deactivated[user] = self._users.is_deactivated(connector_id, user)
+                if deactivated[user]:
+                    continue
+            kept.append(event)
+        return kept
+
+    def _mark_answered(
+        self, connector_id: str, events: list[dict[str, Any]]
+    ) -> list[tuple[str, AnswerMatch | None]]:
+        """Mark the requests these queued events answer. The events are queued whatever this finds: an
+        answer to no known request is counted, never refused (AWS decides what it accepts)."""
+        if self._correlation is None:
+            return []
+        found: list[tuple[str, AnswerMatch | None]] = []
+        reachable = True
+        for event in events:
+            operation = str(event.get("Operation"))
+            kind = KIND_OF_OPERATION.get(operation)
+            request_id = event.get(CORRELATED_MEMBER.get(operation, ""))
+            if kind is None or not isinstance(request_id, str):
+                continue
+            if not reachable:
+                found.append((kind, None))
+                continue
+            try:
+                found.append((kind, self._correlation.answered(kind, connector_id, request_id)))
+            except DependencyUnavailableError:
+                # One failed call per webhook: each further one would take as long (its retries) to fail the
+                # same way, while the queued events wait for their 202.
+                reachable = False
+                found.append((kind, None))
+        return found
 
     def _verify_standard(self, request: WebhookRequest, connector_id: str) -> str:
         """Standard Webhooks v1 with the connector's signing secret; the webhook id."""
@@ -227,6 +318,7 @@ class WebhookIntake:
         array: bool,
         budget: TimeBudget | None,
         ignored: int,
+        of_deactivated_users: int = 0,
     ) -> Answer:
         received_at = int(self._clock())
         queued = [
@@ -246,8 +338,12 @@ class WebhookIntake:
                     413, "event_too_large", f"Event {prefix} is larger than one queue message can hold."
                 )
 
+        answers: list[tuple[str, AnswerMatch | None]] = []
+
         def enqueue() -> dict[str, Any]:
             self._queue.enqueue(queued)
+            # Once per delivery: a repeat of it is answered from its record and marks nothing again.
+            answers.extend(self._mark_answered(connector_id, events))
             return {"webhookId": webhook_id, "queued": len(queued)}
 
         remaining = (budget or UnlimitedBudget()).remaining_seconds()
@@ -267,7 +363,15 @@ class WebhookIntake:
             return rejection(503, f"unavailable.{exc.reason}", "Try again later.")
         if duplicate:
             return Answer(status=202, body=result, outcome="duplicate", queued=0)
-        return Answer(status=202, body=result, outcome="accepted", queued=len(queued), ignored=ignored)
+        return Answer(
+            status=202,
+            body=result,
+            outcome="accepted",
+            queued=len(queued),
+            ignored=ignored,
+            of_deactivated_users=of_deactivated_users,
+            answers=tuple(answers),
+        )
 
 
 def _invalid(exc: EventValidationError | MappingError) -> Answer:

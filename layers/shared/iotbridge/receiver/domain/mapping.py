@@ -18,6 +18,7 @@ from typing import Any
 
 from iotbridge import matter
 from iotbridge.errors import InvalidInputError, Problem
+from iotbridge.operations import CORRELATED_MEMBER
 from iotbridge.profile import (
     ConnectorProfile,
     DevicesMapping,
@@ -157,6 +158,8 @@ def map_body(profile: ConnectorProfile, body: Any, headers: Mapping[str, str]) -
             value = _value(spec, scope, member)
             if value is not None:
                 event[member] = value
+        if rule.request is not None:
+            _answered_request(rule.request, rule.operation, scope, event)
         if rule.matter_endpoint is not None:
             event["MatterEndpoint"] = _matter_endpoint(rule.matter_endpoint, scope, profile.attribute_form)
         if rule.devices is not None:
@@ -197,6 +200,21 @@ def _value(spec: Any, scope: _Scope, target: str) -> Any:
         except TransformError as exc:
             scope.add(spec.from_, f"{target} {exc}")
     return None
+
+
+def _answered_request(expression: Expression, operation: str, scope: _Scope, event: dict[str, Any]) -> None:
+    """The id of the request the event answers, echoed by the device cloud, as the member that carries it
+    (unless the rule's members set that member)."""
+    member = CORRELATED_MEMBER[operation]
+    if member in event:
+        return
+    found = scope.search(expression)
+    if isinstance(found, int) and not isinstance(found, bool):
+        found = str(found)
+    if not isinstance(found, str):
+        scope.add(expression, f"{member} comes from the request id the device cloud echoes: it must be text")
+        return
+    event[member] = found
 
 
 def _filled(spec: TemplateValue, scope: _Scope, target: str) -> str | None:

@@ -28,6 +28,7 @@ from iotbridge.webhook_signature import (
     parse_headers,
     parse_public_key,
     parse_secret,
+    secret_values,
     verify_signature,
 )
 
@@ -40,11 +41,6 @@ class Verified:
     """What a verified request says about itself: its delivery id, when the scheme carries one."""
 
     message_id: str | None
-
-
-def secret_values(secret_string: str) -> tuple[str, ...]:
-    """The values of a stored secret: one per line (several during a rotation), blank lines ignored."""
-    return tuple(line.strip() for line in secret_string.splitlines() if line.strip())
 
 
 def _header(headers: Mapping[str, str], name: str | None, *, limit: int) -> str | None:

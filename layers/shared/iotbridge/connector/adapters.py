@@ -1,0 +1,268 @@
+"""The connector function's own adapters: the device cloud as an outbound signed webhook (the default; a
+team may plug in its cloud's own API instead, see ports.DeviceCloud), and Secrets Manager for General
+Authorization secrets. Its profiles and outbound secrets are read by the adapters the receiver shares
+(iotbridge.connector_config), its records by those of iotbridge.connector_tables.
+
+The outbound protocol, which a device cloud implements to take the connector's requests:
+
+    POST <deviceCloud.url>                      Content-Type: application/json
+    webhook-id, webhook-timestamp, webhook-signature   (Standard Webhooks v1, the connector's whsec_ secret)
+
+    {"type": "discoverDevices", "connectorId": "...", "requestId": "<deviceDiscoveryId>",
+     "auth": {"type": "OAuth2.0", "token": "..."}, "payload": {<as managed integrations sent it>}}
+    {"type": "sendCommand", ..., "requestId": "<traceId>", "connectorDeviceId": "...",
+     "commands": [{"endpoint": "1", "clusterId": "0x0006", "commandId": "0x00", "name": "OnOff.Off",
+                   "fields": {}}]}
+    {"type": "activateUser" | "deactivateUser", ...}
+
+A 2xx takes the request; `activateUser` and `deactivateUser` answer `{"userId": "..."}`. The cloud reports
+discoveries and command outcomes later to the relay, echoing `requestId`. A retried invocation sends the
+same `webhook-id`, so a cloud that deduplicates on it (as Standard Webhooks receivers do) acts once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+# urllib3 comes with botocore: imported with the module, at init, and no dependency of its own.
+import urllib3
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from iotbridge.clients import failure_of
+from iotbridge.connector_config import CachedByName, SecretsManagerSigningKeys, SsmConnectorProfiles
+from iotbridge.errors import DependencyUnavailableError
+from iotbridge.profile import DeviceCloud as DeviceCloudProfile
+from iotbridge.profile import is_loopback_url
+from iotbridge.webhook_signature import SECRET_PREFIX, SecretFormatError, SignatureError, sign
+
+from .ports import (
+    CloudRequest,
+    ConnectorSetupError,
+    DeviceCloudRefusedError,
+    DeviceCloudUnavailableError,
+    UnusableCredentialError,
+)
+
+logger = Logger(child=True)
+
+USER_AGENT = "iot-cloud-bridge-connector"
+# A device cloud's answer is at most this large (a user id needs a few bytes); a larger one is not read on.
+MAX_ANSWER_BYTES = 64 * 1024
+# Answers that mean "no such secret, or not yours to read": the credential is unusable, not the service.
+_UNUSABLE_SECRET_CODES = frozenset(
+    {
+        "ResourceNotFoundException",
+        "AccessDeniedException",
+        "ValidationException",
+        "InvalidParameterException",
+        "InvalidRequestException",
+        "DecryptionFailure",
+    }
+)
+
+
+def delivery_id(request: CloudRequest) -> str:
+    """The webhook id of a request: for a discovery or command, the same on every retried invocation."""
+    if request.request_id is None:
+        return "msg_" + uuid.uuid4().hex
+    key = f"{request.connector_id}\x00{request.operation}\x00{request.request_id}"
+    return "msg_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def request_body(request: CloudRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": request.operation,
+        "connectorId": request.connector_id,
+        "auth": request.credential.as_wire(),
+    }
+    if request.request_id is not None:
+        body["requestId"] = request.request_id
+    if request.user_id is not None:
+        body["userId"] = request.user_id
+    if request.connector_device_id is not None:
+        body["connectorDeviceId"] = request.connector_device_id
+    if request.commands:
+        body["commands"] = [command.as_wire() for command in request.commands]
+    body["payload"] = dict(request.payload)
+    return body
+
+
+class WebhookDeviceCloud:
+    """One connector's device cloud at its profile's URL."""
+
+    def __init__(self, owner: WebhookDeviceClouds, profile: DeviceCloudProfile) -> None:
+        self._owner = owner
+        self._profile = profile
+
+    @property
+    def user_id_claim(self) -> str | None:
+        return self._profile.user_id_claim
+
+    def activate_user(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
+        return _user_id(self._owner.post(self._profile, request, timeout_seconds))
+
+    def discover_devices(self, request: CloudRequest, *, timeout_seconds: float) -> None:
+        self._owner.post(self._profile, request, timeout_seconds)
+
+    def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> None:
+        self._owner.post(self._profile, request, timeout_seconds)
+
+    def deactivate_user(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
+        return _user_id(self._owner.post(self._profile, request, timeout_seconds))
+
+
+def _user_id(answer: Any) -> str | None:
+    value = answer.get("userId") if isinstance(answer, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+class WebhookDeviceClouds:
+    """Every connector's device cloud: its profile's `deviceCloud` (SSM), its outbound secret (Secrets
+    Manager), and one pool of connections kept from one invocation to the next.
+
+    One try per request, no retry here: managed integrations retries the invocation (iotbridge.clients).
+    """
+
+    def __init__(
+        self,
+        profiles: SsmConnectorProfiles,
+        secrets: SecretsManagerSigningKeys,
+        *,
+        http: Any,
+        allow_loopback: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._profiles = profiles
+        self._secrets = secrets
+        self._http = http
+        self._allow_loopback = allow_loopback
+        self._clock = clock
+
+    def for_connector(self, connector_id: str) -> WebhookDeviceCloud | None:
+        try:
+            profile = self._profiles.profile_for(connector_id)
+        except SignatureError:
+            raise ConnectorSetupError("unusable_profile") from None
+        if profile is None or profile.device_cloud is None:
+            return None
+        if is_loopback_url(profile.device_cloud.url) and not self._allow_loopback:
+            # Plain HTTP to this machine is for the local stack: a deployed connector speaks HTTPS.
+            raise ConnectorSetupError("insecure_url")
+        return WebhookDeviceCloud(self, profile.device_cloud)
+
+    def post(self, profile: DeviceCloudProfile, request: CloudRequest, timeout_seconds: float) -> Any:
+        """POST one request, signed; the cloud's answer (parsed JSON, or None for an empty body)."""
+        body = json.dumps(request_body(request), separators=(",", ":")).encode("utf-8")
+        message_id = delivery_id(request)
+        timestamp = int(self._clock())
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": message_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": self._signature(request.connector_id, profile, message_id, timestamp, body),
+        }
+        try:
+            answer = self._http.request(
+                "POST",
+                profile.url,
+                body=body,
+                headers=headers,
+                timeout=urllib3.Timeout(total=timeout_seconds),
+                retries=False,
+                redirect=False,
+                preload_content=False,
+            )
+        except urllib3.exceptions.NewConnectionError as exc:  # (a kind of connect timeout to urllib3)
+            raise _unreachable(exc) from None
+        except (urllib3.exceptions.TimeoutError, TimeoutError):
+            raise DeviceCloudUnavailableError("timeout") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _unreachable(exc) from None
+        try:
+            status = int(answer.status)
+            content = answer.read(MAX_ANSWER_BYTES + 1)
+            if len(content) > MAX_ANSWER_BYTES:
+                # The rest is left unread: the connection is closed with it, not kept in the pool.
+                answer.close()
+        except (urllib3.exceptions.TimeoutError, TimeoutError):
+            raise DeviceCloudUnavailableError("timeout") from None
+        except (urllib3.exceptions.HTTPError, OSError):
+            raise DeviceCloudUnavailableError("unreadable_answer") from None
+        finally:
+            answer.release_conn()
+        if 400 <= status < 500:
+            raise DeviceCloudRefusedError(status)
+        if not 200 <= status < 300:
+            raise DeviceCloudUnavailableError(f"status_{status // 100}xx")
+        if len(content) > MAX_ANSWER_BYTES:
+            # Not the answer cut short, read as if whole: an answer this large is not what the protocol says.
+            raise DeviceCloudUnavailableError("answer_too_large")
+        if not content.strip():
+            return None
+        try:
+            return json.loads(content)
+        except (ValueError, RecursionError):
+            raise DeviceCloudUnavailableError("unreadable_answer") from None
+
+    def _signature(
+        self, connector_id: str, profile: DeviceCloudProfile, message_id: str, timestamp: int, body: bytes
+    ) -> str:
+        """Signed with every value of the secret (several during a rotation, any of which the cloud may
+        check)."""
+        values = self._secrets.secret_values(connector_id, profile.secret)
+        keys = [part for value in values or () for part in value.split() if part.startswith(SECRET_PREFIX)]
+        if not keys:
+            raise ConnectorSetupError("unusable_outbound_secret")
+        try:
+            return " ".join(sign(key, message_id, timestamp, body) for key in keys)
+        except SecretFormatError:
+            raise ConnectorSetupError("unusable_outbound_secret") from None
+
+
+def _unreachable(exc: BaseException) -> DeviceCloudUnavailableError:
+    # The exception's type only: its text names the URL, which may carry a path of the team's choosing.
+    logger.warning("device cloud unreachable", extra={"error": type(exc).__name__})
+    return DeviceCloudUnavailableError("unreachable")
+
+
+class SecretsManagerAuthorizations(CachedByName[str]):
+    """General Authorization secrets, by the ARN (and version) managed integrations names, and only under
+    the prefix the function may read (its IAM policy says the same); cached with a bounded age."""
+
+    def secret_for(self, arn: str, version_id: str | None) -> str:
+        name = arn.split(":secret:", 1)[-1]
+        if not name.startswith(self._prefix):
+            raise UnusableCredentialError("outside_prefix")
+        key = f"{arn}\x00{version_id or ''}"
+        cached, value = self._cache.get(key)
+        if cached and value is not None:
+            return value
+        self._lookups.take()
+        value = self._fetch(arn, version_id)
+        self._cache.put(key, value, self._max_age)
+        return value
+
+    def _fetch(self, arn: str, version_id: str | None) -> str:
+        request = {"SecretId": arn, **({"VersionId": version_id} if version_id else {})}
+        try:
+            response = self._client.get_secret_value(**request)
+        except ClientError as exc:
+            failure = failure_of(exc)
+            if failure.code in _UNUSABLE_SECRET_CODES:
+                raise UnusableCredentialError("unreadable") from None
+            logger.error("authorization secret lookup failed", extra={"error_code": failure.code})
+            raise DependencyUnavailableError("authorizations") from None
+        except BotoCoreError as exc:
+            logger.error("authorization secret lookup failed", extra={"error_code": type(exc).__name__})
+            raise DependencyUnavailableError("authorizations") from None
+        secret = response.get("SecretString")
+        if not isinstance(secret, str) or not secret:
+            raise UnusableCredentialError("not_text")
+        return secret

@@ -1,0 +1,77 @@
+"""The connector function's composition root: its settings, three clients (SSM, Secrets Manager, DynamoDB),
+one pool of connections to device clouds, the adapters and the operations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import urllib3
+from botocore.httpsession import get_cert_path
+
+from iotbridge.clients import client
+from iotbridge.connector_config import LookupBudget, SecretsManagerSigningKeys, SsmConnectorProfiles
+from iotbridge.connector_tables import ConnectorUserTable, CorrelationTable
+
+from .adapters import SecretsManagerAuthorizations, WebhookDeviceClouds
+from .domain.operations import ConnectorOperations, Deadlines
+from .settings import ConnectorSettings
+
+# Tries of each AWS call, botocore's (iotbridge.clients): the caller waits 2 s, so one retry at most.
+CLIENT_ATTEMPTS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorWiring:
+    settings: ConnectorSettings
+    operations: ConnectorOperations
+
+    @classmethod
+    def from_environment(cls) -> ConnectorWiring:
+        return cls.build(ConnectorSettings.from_environment())
+
+    @classmethod
+    def build(cls, settings: ConnectorSettings) -> ConnectorWiring:
+        aws = settings.clients
+        # Requests are built from checked values (an invocation's validated members, settings): botocore's
+        # check of them again would cost CPU on every invocation.
+        secretsmanager = client("secretsmanager", aws, attempts=CLIENT_ATTEMPTS, validate_parameters=False)
+        dynamodb = client("dynamodb", aws, attempts=CLIENT_ATTEMPTS, validate_parameters=False)
+        lookups = LookupBudget()
+        profiles = SsmConnectorProfiles(
+            client("ssm", aws, attempts=CLIENT_ATTEMPTS, validate_parameters=False),
+            prefix=settings.profile_parameter_prefix,
+            max_age_seconds=settings.profile_cache_seconds,
+            lookups=lookups,
+        )
+        clouds = WebhookDeviceClouds(
+            profiles,
+            SecretsManagerSigningKeys(
+                secretsmanager,
+                prefix=settings.device_cloud_secret_prefix,
+                max_age_seconds=settings.secret_cache_seconds,
+                lookups=lookups,
+            ),
+            # Kept from one invocation to the next: a warm request to a device cloud reuses its connection.
+            http=urllib3.PoolManager(
+                num_pools=16, maxsize=4, cert_reqs="CERT_REQUIRED", ca_certs=get_cert_path(True)
+            ),
+            allow_loopback=settings.allow_loopback_device_clouds,
+        )
+        operations = ConnectorOperations(
+            device_clouds=clouds,
+            requests=CorrelationTable(
+                dynamodb,
+                settings.correlation_table,
+                retention_seconds=settings.correlation_retention_seconds,
+            ),
+            users=ConnectorUserTable(dynamodb, settings.user_table),
+            authorizations=SecretsManagerAuthorizations(
+                secretsmanager,
+                prefix=settings.authorization_secret_prefix,
+                max_age_seconds=settings.secret_cache_seconds,
+                lookups=lookups,
+            ),
+            deadlines=Deadlines(settings.discovery_deadline_seconds, settings.command_deadline_seconds),
+            device_cloud_seconds=settings.device_cloud_timeout_seconds,
+        )
+        return cls(settings=settings, operations=operations)

@@ -1,0 +1,352 @@
+"""The connector's two DynamoDB tables, shared by the connector function and the webhook receiver.
+
+- The correlation table: one entry per discovery and command managed integrations asked for (layout in the
+  README, "Building a connector with this project"). The connector function records an entry before it asks
+  the device cloud and marks it handed over after; the receiver marks it answered; the sweep expires it.
+  Entries awaiting an answer carry `due`, the partition key of the sparse index `byDeadline` (sort key
+  `deadline`), so the sweep reads only those; the table's TTL (`expiration`) removes entries a retention
+  period after their deadline, so an answer that comes late is still matched.
+- The user table: one item per (connector, user) whose account was activated or deactivated; the receiver
+  refuses events of deactivated users.
+
+Every call is retried by botocore's standard mode alone (iotbridge.clients); the adapters are the only code
+that sees botocore's errors, which become DependencyUnavailableError.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .budget import TimeBudget
+from .clients import failure_of
+from .connector_config import ExpiringCache
+from .correlation import (
+    DUE_SHARDS,
+    KINDS,
+    AnswerMatch,
+    Begun,
+    PendingRequest,
+    Status,
+    SweepReport,
+    due_shard,
+    kind_of_key,
+    record_key,
+    user_key,
+)
+from .errors import DependencyUnavailableError
+
+logger = Logger(child=True)
+
+DEADLINE_INDEX = "byDeadline"
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+# Time the sweep keeps for finishing the update it is in, before the invocation ends.
+_SWEEP_MARGIN_SECONDS = 1.0
+_MAX_CACHED_USERS = 4096
+
+
+def _unavailable(reason: str, exc: BaseException) -> NoReturn:
+    logger.error(f"{reason} table unavailable", extra={"error_code": failure_of(exc).code})
+    raise DependencyUnavailableError(reason) from None
+
+
+def _number(item: dict[str, Any] | None, name: str) -> float | None:
+    value = (item or {}).get(name, {}).get("N")
+    return float(value) if value is not None else None
+
+
+def _text(item: dict[str, Any] | None, name: str) -> str | None:
+    value = (item or {}).get(name, {}).get("S")
+    return str(value) if value is not None else None
+
+
+class CorrelationTable:
+    """The correlation table (see the module's docstring)."""
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        retention_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._retention = retention_seconds
+        self._clock = clock
+
+    # --- the connector function -----------------------------------------------------------------------
+
+    def begin(self, request: PendingRequest, lease_seconds: float) -> Begun:
+        """Record the request before its device cloud is asked. An entry that exists already means a
+        retried invocation: handed over (ask nothing), or being handed over by another invocation until its
+        lease ends (after which this one may take it over)."""
+        key = request.key
+        now = self._clock()
+        item: dict[str, Any] = {
+            "id": {"S": key},
+            "kind": {"S": request.kind},
+            "connectorId": {"S": request.connector_id},
+            "requestId": {"S": request.request_id},
+            "status": {"S": Status.DISPATCHING},
+            "requestedAt": {"N": f"{request.requested_at:.3f}"},
+            "deadline": {"N": str(int(request.deadline))},
+            "leaseUntil": {"N": str(int((now + max(lease_seconds, 1.0)) * 1000))},
+            "expiration": {"N": str(int(request.deadline) + self._retention)},
+            "due": {"S": due_shard(key)},
+        }
+        if request.user_id:
+            item["userId"] = {"S": request.user_id}
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression=(
+                    "attribute_not_exists(#id) OR #expiration < :now"
+                    " OR (#status = :dispatching AND #leaseUntil < :now_ms)"
+                ),
+                ExpressionAttributeNames={
+                    "#id": "id",
+                    "#expiration": "expiration",
+                    "#status": "status",
+                    "#leaseUntil": "leaseUntil",
+                },
+                ExpressionAttributeValues={
+                    ":now": {"N": str(int(now))},
+                    ":now_ms": {"N": str(int(now * 1000))},
+                    ":dispatching": {"S": Status.DISPATCHING},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if failure_of(exc).code != _CONDITION_FAILED:
+                _unavailable("correlation", exc)
+            old = exc.response.get("Item") or self._read(key)
+            if old is None or _text(old, "status") == Status.DISPATCHING:
+                return Begun.IN_PROGRESS
+            return Begun.HANDED_OVER
+        except BotoCoreError as exc:
+            _unavailable("correlation", exc)
+        return Begun.NEW
+
+    def handed_over(self, request: PendingRequest) -> None:
+        """The device cloud has the request. An answer that came first (a fast cloud) has already turned
+        the entry ANSWERED, and stays."""
+        self._update_dispatching(
+            request.key,
+            "SET #status = :pending REMOVE #leaseUntil",
+            {":pending": {"S": Status.PENDING}},
+        )
+
+    def release(self, request: PendingRequest) -> None:
+        """The device cloud could not be asked: forget the entry, so a retried invocation asks again."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"id": {"S": request.key}},
+                ConditionExpression="#status = :dispatching",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":dispatching": {"S": Status.DISPATCHING}},
+            )
+        except ClientError as exc:
+            if failure_of(exc).code != _CONDITION_FAILED:
+                _unavailable("correlation", exc)
+        except BotoCoreError as exc:
+            _unavailable("correlation", exc)
+
+    def _update_dispatching(self, key: str, expression: str, values: dict[str, Any]) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"id": {"S": key}},
+                UpdateExpression=expression,
+                ConditionExpression="#status = :dispatching",
+                ExpressionAttributeNames={"#status": "status", "#leaseUntil": "leaseUntil"},
+                ExpressionAttributeValues={":dispatching": {"S": Status.DISPATCHING}, **values},
+            )
+        except ClientError as exc:
+            if failure_of(exc).code != _CONDITION_FAILED:
+                _unavailable("correlation", exc)
+        except BotoCoreError as exc:
+            _unavailable("correlation", exc)
+
+    def expire_overdue(self, budget: TimeBudget, *, page_size: int = 100) -> SweepReport:
+        """Turn every entry past its deadline and still unanswered EXPIRED, and count them by kind. Each is
+        counted once: the update's condition holds only while the entry awaits its answer."""
+        expired = dict.fromkeys(KINDS, 0)
+        now = self._clock()
+        for shard in range(DUE_SHARDS):
+            start: dict[str, Any] | None = None
+            while True:
+                if budget.remaining_seconds() < _SWEEP_MARGIN_SECONDS:
+                    return SweepReport(expired, complete=False)
+                request: dict[str, Any] = {
+                    "TableName": self._table,
+                    "IndexName": DEADLINE_INDEX,
+                    "KeyConditionExpression": "#due = :due AND #deadline < :now",
+                    "ExpressionAttributeNames": {"#due": "due", "#deadline": "deadline"},
+                    "ExpressionAttributeValues": {
+                        ":due": {"S": f"due#{shard}"},
+                        ":now": {"N": str(int(now))},
+                    },
+                    "Limit": page_size,
+                }
+                if start is not None:
+                    request["ExclusiveStartKey"] = start
+                try:
+                    page = self._client.query(**request)
+                except (ClientError, BotoCoreError) as exc:
+                    _unavailable("correlation", exc)
+                for item in page.get("Items", []):
+                    key = _text(item, "id")
+                    if key is not None and self._expire(key, now):
+                        kind = kind_of_key(key)
+                        expired[kind] = expired.get(kind, 0) + 1
+                    if budget.remaining_seconds() < _SWEEP_MARGIN_SECONDS:
+                        return SweepReport(expired, complete=False)
+                start = page.get("LastEvaluatedKey")
+                if not start:
+                    break
+        return SweepReport(expired)
+
+    def _expire(self, key: str, now: float) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"id": {"S": key}},
+                UpdateExpression="SET #status = :expired, #expiredAt = :now REMOVE #due, #leaseUntil",
+                ConditionExpression="attribute_exists(#due) AND #status IN (:dispatching, :pending)",
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#expiredAt": "expiredAt",
+                    "#due": "due",
+                    "#leaseUntil": "leaseUntil",
+                },
+                ExpressionAttributeValues={
+                    ":expired": {"S": Status.EXPIRED},
+                    ":now": {"N": f"{now:.3f}"},
+                    ":dispatching": {"S": Status.DISPATCHING},
+                    ":pending": {"S": Status.PENDING},
+                },
+            )
+        except ClientError as exc:
+            if failure_of(exc).code == _CONDITION_FAILED:
+                return False  # answered meanwhile (the index lags the table), or expired by another sweep
+            _unavailable("correlation", exc)
+        except BotoCoreError as exc:
+            _unavailable("correlation", exc)
+        return True
+
+    # --- the webhook receiver ---------------------------------------------------------------------------
+
+    def answered(self, kind: str, connector_id: str, request_id: str) -> AnswerMatch:
+        """Mark the entry of this request answered; what it was before says whether in time."""
+        key = record_key(kind, connector_id, request_id)
+        now = self._clock()
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"id": {"S": key}},
+                UpdateExpression="SET #status = :answered, #answeredAt = :now REMOVE #due, #leaseUntil",
+                ConditionExpression=(
+                    "attribute_exists(#id) AND #connectorId = :connector"
+                    " AND #status IN (:dispatching, :pending, :expired)"
+                ),
+                ExpressionAttributeNames={
+                    "#id": "id",
+                    "#status": "status",
+                    "#answeredAt": "answeredAt",
+                    "#due": "due",
+                    "#leaseUntil": "leaseUntil",
+                    "#connectorId": "connectorId",
+                },
+                ExpressionAttributeValues={
+                    ":answered": {"S": Status.ANSWERED},
+                    ":now": {"N": f"{now:.3f}"},
+                    ":connector": {"S": connector_id},
+                    ":dispatching": {"S": Status.DISPATCHING},
+                    ":pending": {"S": Status.PENDING},
+                    ":expired": {"S": Status.EXPIRED},
+                },
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if failure_of(exc).code != _CONDITION_FAILED:
+                _unavailable("correlation", exc)
+            old = exc.response.get("Item") or self._read(key)
+            if _text(old, "connectorId") == connector_id and _text(old, "status") == Status.ANSWERED:
+                return AnswerMatch.REPEATED
+            return AnswerMatch.UNMATCHED
+        except BotoCoreError as exc:
+            _unavailable("correlation", exc)
+        old = response.get("Attributes")
+        deadline = _number(old, "deadline")
+        if _text(old, "status") == Status.EXPIRED or (deadline is not None and now > deadline):
+            return AnswerMatch.LATE
+        return AnswerMatch.ANSWERED
+
+    def _read(self, key: str) -> dict[str, Any] | None:
+        """The entry as it is (for endpoints that do not return it with a failed condition)."""
+        try:
+            found = self._client.get_item(TableName=self._table, Key={"id": {"S": key}}, ConsistentRead=True)
+        except (ClientError, BotoCoreError) as exc:
+            _unavailable("correlation", exc)
+        item = found.get("Item")
+        return item if isinstance(item, dict) else None
+
+
+class ConnectorUserTable:
+    """Which users of a connector are deactivated. The receiver reads it for each user its events name,
+    cached for `max_age_seconds` (a deactivation takes effect within that time); the connector function
+    writes it on AWS.ActivateUser and AWS.DeactivateUser."""
+
+    ACTIVE = "ACTIVE"
+    DEACTIVATED = "DEACTIVATED"
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        max_age_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        cache_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._max_age = max_age_seconds
+        self._clock = clock
+        self._cache: ExpiringCache[str, bool] = ExpiringCache(_MAX_CACHED_USERS, cache_clock)
+
+    def is_deactivated(self, connector_id: str, user_id: str) -> bool:
+        key = user_key(connector_id, user_id)
+        cached, found = self._cache.get(key)
+        if cached:
+            return bool(found)
+        try:
+            response = self._client.get_item(TableName=self._table, Key={"id": {"S": key}})
+        except (ClientError, BotoCoreError) as exc:
+            _unavailable("users", exc)
+        deactivated = _text(response.get("Item"), "status") == self.DEACTIVATED
+        self._cache.put(key, deactivated, self._max_age)
+        return deactivated
+
+    def set_status(self, connector_id: str, user_id: str, *, active: bool) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "id": {"S": user_key(connector_id, user_id)},
+                    "connectorId": {"S": connector_id},
+                    "status": {"S": self.ACTIVE if active else self.DEACTIVATED},
+                    "updatedAt": {"N": f"{self._clock():.3f}"},
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
+            _unavailable("users", exc)
