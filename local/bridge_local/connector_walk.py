@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -15,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from iot_standin.caller import matter_command, oauth
+from iot_standin.testing import StandinAdmin
 
 from .aws import local_client
 from .device_cloud import DEMO_TOKEN, DEMO_USER
@@ -35,15 +34,6 @@ CORRELATION_METRICS = (
     "AnswersRepeated",
 )
 SWEEP_EVENT = {"sweep": "correlation"}
-
-
-def _json(url: str, body: Any = None, method: str = "GET") -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(  # noqa: S310 - the local stack on loopback
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the local stack on loopback
-        return json.loads(response.read())
 
 
 def emitted_metrics(log_files: list[Path], since: float = 0.0) -> Counter[str]:
@@ -79,7 +69,7 @@ class ConnectorWalk:
         self.say = say
         self.record = record
         state = stack.describe()
-        self.iot = state["iotUrl"]
+        self.standin = StandinAdmin(state["iotUrl"])
         self.function = state.get("connectorFunction")
         self.cloud = stack.device_cloud
         self.table = state["tables"].get("CorrelationTable")
@@ -88,13 +78,8 @@ class ConnectorWalk:
     def invoke(self, operation: str, **members: Any) -> dict[str, Any]:
         if self.cloud is None:
             raise RuntimeError("the local stack runs no device cloud")
-        body = {
-            "operation": operation,
-            "connectorId": self.cloud.cloud.connector_id,
-            "auth": oauth(DEMO_TOKEN),
-        }
-        call: dict[str, Any] = _json(
-            f"{self.iot}/_standin/connector-invocations", {**body, **members}, "POST"
+        call = self.standin.invoke_connector(
+            operation, self.cloud.cloud.connector_id, oauth(DEMO_TOKEN), **members
         )
         attempts = call.get("attempts") or [{}]
         self.say(
@@ -112,10 +97,9 @@ class ConnectorWalk:
     def events(self, operation: str, member: str, value: str, timeout: float = 20.0) -> list[dict[str, Any]]:
         if self.cloud is None:
             raise RuntimeError("the local stack runs no device cloud")
-        query = urllib.parse.urlencode({"connectorId": self.cloud.cloud.connector_id})
         deadline = time.monotonic() + timeout
         while True:
-            bodies = [e["body"] for e in _json(f"{self.iot}/_standin/connector-events?{query}")["events"]]
+            bodies = [e["body"] for e in self.standin.connector_events(self.cloud.cloud.connector_id)]
             found = [b for b in bodies if b.get("Operation") == operation and b.get(member) == value]
             if found or time.monotonic() > deadline:
                 return found

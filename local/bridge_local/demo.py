@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.parse
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iot_standin.testing import StandinAdmin
 from iotbridge.operations import OPERATIONS
 from iotbridge.receiver.offline import try_webhook
 
@@ -85,19 +84,12 @@ def demo_plan(plan: Path | None) -> tuple[str, Any]:
     return "built-in demo plan", DEMO_PLAN
 
 
-def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - the stand-in on loopback
-        return json.loads(response.read())
-
-
 def recorded_events(iot_url: str, connector_id: str) -> list[dict[str, Any]]:
-    query = urllib.parse.urlencode({"connectorId": connector_id})
-    return list(_get_json(f"{iot_url}/_standin/connector-events?{query}").get("events") or [])
+    return StandinAdmin(iot_url).connector_events(connector_id)
 
 
 def detector_states(iot_url: str, model: str) -> Counter[str]:
-    detectors = _get_json(f"{iot_url}/_standin/detectors?model={urllib.parse.quote(model)}").get("detectors")
-    return Counter(d["state"]["stateName"] for d in detectors or [])
+    return Counter(d["state"]["stateName"] for d in StandinAdmin(iot_url).detectors(model))
 
 
 def _canonical(body: dict[str, Any]) -> str:

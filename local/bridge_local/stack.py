@@ -16,12 +16,13 @@ import signal
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from iot_standin.testing import StandinAdmin
 
 from . import resources
 from .aws import local_client, local_credentials_env
@@ -337,14 +338,7 @@ class LocalStack:
         name = self.connector_function()
         if name is None or self.lambda_service is None or self.api is None:
             return
-        request = urllib.request.Request(  # noqa: S310 - the stand-in on loopback
-            f"{self.iot_url}/_standin/connector",
-            data=json.dumps({"lambdaUrl": self.lambda_service.url, "functionName": name}).encode(),
-            method="PUT",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - the stand-in on loopback
-            pass
+        StandinAdmin(self.iot_url).call_connector_function(self.lambda_service.url, name)
         if self.device_cloud is not None:
             self.device_cloud.relay_url = self.api.url
 

@@ -31,19 +31,15 @@ class StandinAdminError(RuntimeError):
     """The inspection API refused a call (bad fault plan, bad seed, ...)."""
 
 
-class Standin:
-    """A running stand-in: its URL and process id, and small wrappers of the inspection API."""
+class StandinAdmin:
+    """The inspection API of a stand-in at `url`, in small wrappers (for tests, the local stack, the demo)."""
 
-    def __init__(self, server: ServerProcess) -> None:
-        self._server = server
+    def __init__(self, url: str) -> None:
+        self._url = url
 
     @property
     def url(self) -> str:
-        return self._server.url
-
-    @property
-    def pid(self) -> int:
-        return self._server.pid
+        return self._url
 
     def endpoint_env(self) -> dict[str, str]:
         """Environment variables that point botocore's clients of both APIs at this stand-in."""
@@ -116,9 +112,6 @@ class Standin:
         """{"operations": {op: {"calls": {outcome: n}, "items": {outcome: n}}}, "throttled": {...}}."""
         return dict(self._get("stats"))
 
-    def stop(self) -> None:
-        self._server.stop()
-
     def _get(self, name: str, **query: str | None) -> Any:
         params = urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
         return self._call("GET", f"{name}?{params}" if params else name, None)
@@ -135,6 +128,21 @@ class Standin:
         except urllib.error.HTTPError as error:
             detail = json.loads(error.read() or b"{}").get("error", error.reason)
             raise StandinAdminError(f"{method} /_standin/{name}: {detail}") from None
+
+
+class Standin(StandinAdmin):
+    """A running stand-in: its inspection API, and its process (id, stop)."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        super().__init__(server.url)
+        self._server = server
+
+    @property
+    def pid(self) -> int:
+        return self._server.pid
+
+    def stop(self) -> None:
+        self._server.stop()
 
 
 @contextlib.contextmanager

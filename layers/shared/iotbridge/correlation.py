@@ -54,8 +54,7 @@ class AnswerMatch(StrEnum):
 def record_key(kind: str, connector_id: str, request_id: str) -> str:
     """The entry's key: its kind, and a digest of connector and id (both sender-bounded, but a fixed-length
     printable key keeps the table's keys uniform)."""
-    digest = hashlib.sha256(f"{connector_id}\x00{request_id}".encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{kind}#{digest[:40]}"
+    return f"{kind}#{_digest(connector_id, request_id)}"
 
 
 def kind_of_key(key: str) -> str:
@@ -68,8 +67,11 @@ def due_shard(key: str) -> str:
 
 
 def user_key(connector_id: str, user_id: str) -> str:
-    digest = hashlib.sha256(f"{connector_id}\x00{user_id}".encode("utf-8", "surrogatepass")).hexdigest()
-    return f"user#{digest[:40]}"
+    return f"user#{_digest(connector_id, user_id)}"
+
+
+def _digest(connector_id: str, name: str) -> str:
+    return hashlib.sha256(f"{connector_id}\x00{name}".encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,8 @@ from .operations import CORRELATED_MEMBER, OPERATIONS, ConnectorEventOperation
 from .wire import CamelModel, problems_of
 
 PROFILE_VERSION = 1
+# Where the functions read profiles unless told otherwise (SSM parameter `<prefix><connector id>`).
+DEFAULT_PROFILE_PREFIX = "/iot-bridge/profiles/"
 MAX_RULES = 50
 MAX_TOLERANCE_SECONDS = 3600
 # Where a profile may put values: the SendConnectorEvent members an event carries besides the structures

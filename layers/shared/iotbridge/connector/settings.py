@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from iotbridge.profile import DEFAULT_PROFILE_PREFIX
 from iotbridge.settings import ClientSettings, Environment
 
-DEFAULT_PROFILE_PREFIX = "/iot-bridge/profiles/"
 DEFAULT_DEVICE_CLOUD_SECRET_PREFIX = "iot-bridge/device-clouds/"  # noqa: S105 - a secret name prefix
 DEFAULT_AUTHORIZATION_SECRET_PREFIX = "iot-bridge/authorization/"  # noqa: S105 - a secret name prefix
 

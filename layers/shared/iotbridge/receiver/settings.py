@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from iotbridge.profile import MAX_TOLERANCE_SECONDS
+from iotbridge.profile import DEFAULT_PROFILE_PREFIX, MAX_TOLERANCE_SECONDS
 from iotbridge.settings import ClientSettings, Environment
 
 MIN_GROUP_KEY_CHARS = 32
-DEFAULT_PROFILE_PREFIX = "/iot-bridge/profiles/"
 
 
 @dataclass(frozen=True, slots=True)
