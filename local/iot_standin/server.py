@@ -79,7 +79,8 @@ class StandinRequestHandler(BaseHTTPRequestHandler):
                 {"x-amzn-ErrorType": "InternalFailure"},
                 outcome="InternalFailure",
             )
-        self._send(response)
+        # Logged before the answer goes out: a caller that has its answer may stop the stand-in at once, and
+        # the handler's thread (a daemon) would not get to write the line after it.
         log.info(
             "%s %s -> %d %s %s %.1fms",
             self.command,
@@ -89,6 +90,7 @@ class StandinRequestHandler(BaseHTTPRequestHandler):
             response.outcome,
             (time.monotonic() - started) * 1000,
         )
+        self._send(response)
 
     def _send(self, response: Response) -> None:
         payload = response.encoded()
