@@ -360,3 +360,33 @@ def test_an_expression_that_cannot_be_evaluated_on_an_event_is_a_422_not_a_500()
             "rule": "rule counted: length(event.parts) > `0` cannot be evaluated on this event",
         }
     ]
+
+
+def test_an_ordering_of_text_against_a_number_is_a_422_not_a_500() -> None:
+    profile = parse_profile(
+        {
+            "version": 1,
+            "verification": {"scheme": "token", "header": "X-Token"},
+            "deduplication": {"digest": True},
+            "events": "body.items",
+            "rules": [
+                {
+                    "name": "bright",
+                    "when": "event.level > `50`",
+                    "operation": "DEVICE_EVENT",
+                    "members": {"ConnectorDeviceId": "event.id"},
+                    "matterEndpoint": {"set": [{"attribute": "OnOff.OnOff", "from": "event.on"}]},
+                }
+            ],
+        }
+    )
+    relay = Relay({"tok": profile})
+    relay.keys.secrets["tok"] = "s3cret-token"
+    body = json.dumps(
+        {"items": [{"id": "d-1", "on": True, "level": 80}, {"id": "d-2", "on": True, "level": "high"}]}
+    )
+    answer = relay.send(LUMEN, body.encode(), headers={"X-Token": "s3cret-token"}, connector_id="tok")
+    assert answer.status == 422
+    assert answer.body["errors"] == [
+        {"path": "items[1]", "rule": "rule bright: event.level > `50` cannot be evaluated on this event"}
+    ]

@@ -164,14 +164,16 @@ class Expression(str):
 
     def search(self, context: Any) -> Any:
         """What the expression finds in `context`. Raises ExpressionError when it cannot be evaluated there
-        (a function given a value of the wrong type, `length(null)`)."""
+        (a function given a value of the wrong type, `length(null)`, an ordering of text against a number)."""
         if self.fast is not None:
             return self.fast(context)
         from jmespath.exceptions import JMESPathError
 
         try:
             return _INTERPRETER.visit(self.compiled.parsed, context)
-        except JMESPathError:
+        except (JMESPathError, TypeError):
+            # jmespath orders any two values it deems comparable, text among them, so text against a
+            # number raises Python's TypeError rather than one of its own errors.
             raise ExpressionError(self) from None
 
 
