@@ -54,7 +54,7 @@ format: $(VENV)/.installed ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
 
 typecheck: $(VENV)/.installed ## mypy over the layer, the functions and the local stack
-	$(VENV)/bin/mypy layers/shared/iotbridge functions local
+	$(VENV)/bin/mypy layers/shared/iotbridge functions local tools
 
 validate: $(SAM_VENV)/.installed ## sam validate --lint
 	$(SAM) validate --lint
@@ -91,10 +91,10 @@ contract-fuzz: $(VENV)/.installed ## Schemathesis against the local endpoint wit
 	SCHEMATHESIS_MAX_EXAMPLES=$${N:-2000} $(PY) -m pytest tests/integration/test_contract_schemathesis.py -q
 
 contract: $(VENV)/.installed ## Regenerate docs/openapi.json from the event models (a test fails on drift)
-	PYTHONPATH=layers/shared $(PY) -m iotbridge.contract > docs/openapi.json
+	PYTHONPATH=layers/shared:. $(PY) -m tools.contract > docs/openapi.json
 
 botocore-models: $(VENV)/.installed ## Rewrite the layer's part of botocore's data from the installed botocore (a test fails on drift)
-	PYTHONPATH=layers/shared $(PY) -m iotbridge.botocore_models > /dev/null
+	PYTHONPATH=layers/shared:. $(PY) -m tools.botocore_models > /dev/null
 
 clean: ## Remove build output and virtual environments
 	rm -rf .aws-sam $(VENV) $(SAM_VENV) .venv-checkov .cache .pytest_cache .mypy_cache .ruff_cache

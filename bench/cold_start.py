@@ -130,7 +130,7 @@ def _with_tracer(path: str) -> tuple[Patch, ...]:
 
 
 CLIENTS = "layers/shared/iotbridge/clients.py"
-RESET_WIRING = "layers/shared/iotbridge/reset/wiring.py"
+RESET_WIRING = "layers/shared/iotbridge/detector_reset/wiring.py"
 
 FLOOR = Target(
     "floor", "boto3 + 1 client at init, empty handler", "boto3_floor", BASELINES, "nothing", RECEIVER

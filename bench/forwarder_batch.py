@@ -59,7 +59,7 @@ def device_event(device: str, sequence: int) -> dict[str, Any]:
 
 def sqs_batch(connector_id: str, devices: list[str]) -> dict[str, Any]:
     """An SQS event of one message per entry of `devices` (in that order), as the receiver queued them."""
-    from iotbridge.queued_event import QueuedEvent
+    from iotbridge.send_connector_event.queued import QueuedEvent
 
     records = []
     for index, device in enumerate(devices):

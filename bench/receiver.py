@@ -41,8 +41,8 @@ PROGRAMS = {"webhook_receiver": "project receiver", "powertools_receiver": "Powe
 # (file, function) of each program's deduplication wrapped around its queueing, and of the queueing alone.
 DEDUPLICATION = {
     "webhook_receiver": (
-        ("iotbridge/receiver/adapters.py", "once"),
-        ("iotbridge/receiver/adapters.py", "enqueue"),
+        ("iotbridge/webhook_receiver/adapters.py", "once"),
+        ("iotbridge/webhook_receiver/adapters.py", "enqueue"),
     ),
     "powertools_receiver": (
         ("aws_lambda_powertools/utilities/idempotency/idempotency.py", "decorate"),
@@ -120,7 +120,7 @@ def shaped_body(events: int) -> bytes:
     """The SendConnectorEvent bodies the relay maps `native_body(events)` to, sent pre-shaped instead."""
     from bridge_local.demo_clouds import LUMEN
     from bridge_local.samples import encode
-    from iotbridge.receiver.offline import try_webhook
+    from iotbridge.webhook_receiver.offline import try_webhook
 
     body = native_body(events)
     verdict = try_webhook(LUMEN.profile(), body=body, headers=LUMEN.signed(body), secret=LUMEN.secret)
@@ -181,7 +181,7 @@ def measure_warm(args: dict[str, Any]) -> dict[str, Any]:
     """Child: CPU and wall time of each request to the handler, the floor's, and the calls it made."""
     from bench.profiles import cumulative_ms, summary
     from bridge_local.samples import DEMO_SECRET
-    from iotbridge.webhook_signature import parse_secret
+    from iotbridge.signatures.standard_webhooks import parse_secret
 
     handler, answers = answered_handler(args["module"])
     context = LambdaContext()

@@ -1,8 +1,9 @@
 """The detector reset job on the detector table backend: throughput and peak memory at 10,000 and 100,000
 detectors.
 
-The child process runs the job's real code path (iotbridge.reset.wiring: the botocore dynamodb client from
-the one client factory, the DetectorTableService adapter, JobOptions from the settings the template sets).
+The child process runs the job's real code path (iotbridge.detector_reset.wiring: the botocore dynamodb
+client from the one client factory, the DetectorTableService adapter, JobOptions from the settings the
+template sets).
 Only the network is replaced: each request the client serialises and signs is answered in the same process
 by a compact in-memory detector table (a state byte per detector, the key computed from its position), after
 a fixed latency, as DynamoDB answers a single-digit-millisecond call. moto's server is not used here: its
@@ -116,8 +117,8 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     import resource
 
     from iotbridge.clients import botocore_session
-    from iotbridge.reset.domain.plan import parse_plan
-    from iotbridge.reset.wiring import ResetWiring
+    from iotbridge.detector_reset.domain.plan import parse_plan
+    from iotbridge.detector_reset.wiring import ResetWiring
 
     table = CompactDetectorTable(int(args["count"]), LATENCY_MS / 1000)
     # Every client made from here on sends to the table instead of the network.

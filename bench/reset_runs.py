@@ -1,6 +1,6 @@
 """The detector reset job against the IoT stand-in: throughput under latency and a rate cap, and memory.
 
-The child process runs the job's real code path (iotbridge.reset.wiring: the botocore iotevents-data
+The child process runs the job's real code path (iotbridge.detector_reset.wiring: the botocore iotevents-data
 client from the one client factory, the real adapter, JobOptions from the settings the template sets)
 against the stand-in over HTTP. The stand-in runs in its own process, so its memory is not counted.
 """
@@ -36,8 +36,8 @@ PLAN = {
 
 def measure(args: dict[str, Any]) -> dict[str, Any]:
     from bench.memory import peak_rss_mb, rss_mb
-    from iotbridge.reset.domain.plan import parse_plan
-    from iotbridge.reset.wiring import ResetWiring
+    from iotbridge.detector_reset.domain.plan import parse_plan
+    from iotbridge.detector_reset.wiring import ResetWiring
 
     plan = parse_plan(PLAN)
     wiring = ResetWiring.from_environment()  # creates the client, as the handler's init does

@@ -46,9 +46,9 @@ class _NoInstrumentation:
 
 
 with _instrumented():
-    from iotbridge.connector_event import EventValidationError, wire_events
-    from iotbridge.queued_event import QueuedEvent
-    from iotbridge.webhook_signature import SignatureError, parse_headers, sign, verify_signature
+    from iotbridge.send_connector_event.models import EventValidationError, wire_events
+    from iotbridge.send_connector_event.queued import QueuedEvent
+    from iotbridge.signatures.standard_webhooks import SignatureError, parse_headers, sign, verify_signature
 
 import botocore.session  # noqa: E402 - after the import roots are set up
 from botocore.validate import ParamValidator  # noqa: E402

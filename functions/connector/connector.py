@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger, Metrics
 
 from iotbridge.budget import LambdaBudget
 from iotbridge.composition import BuiltAtInit
-from iotbridge.connector.events import INTERNAL_FAILURE, answer, log_outcome
+from iotbridge.connector.edge import INTERNAL_FAILURE, answer, log_outcome
 from iotbridge.connector.wiring import ConnectorWiring
 from iotbridge.settings import SettingsError
 from iotbridge.telemetry import failure_fields, publish

@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 
 from iotbridge.composition import BuiltAtInit
-from iotbridge.reset.domain.plan import PlanError
-from iotbridge.reset.events import INVALID_PLAN, log_keys, measurements, read_event, result
-from iotbridge.reset.wiring import ResetWiring
+from iotbridge.detector_reset.domain.plan import PlanError
+from iotbridge.detector_reset.edge import INVALID_PLAN, log_keys, measurements, read_event, result
+from iotbridge.detector_reset.wiring import ResetWiring
 from iotbridge.telemetry import publish
 
 logger = Logger()

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger, Metrics
 
 from iotbridge.budget import LambdaBudget
 from iotbridge.composition import BuiltAtInit
-from iotbridge.forwarder.events import batch_response, log_report, records_from_event
+from iotbridge.forwarder.edge import batch_response, log_report, records_from_event
 from iotbridge.forwarder.wiring import ForwarderWiring
 from iotbridge.telemetry import publish
 

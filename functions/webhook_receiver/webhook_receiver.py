@@ -8,10 +8,10 @@ from aws_lambda_powertools import Logger, Metrics
 
 from iotbridge.budget import LambdaBudget
 from iotbridge.composition import BuiltAtInit
-from iotbridge.receiver.domain.intake import BODY_NOT_BASE64, TRY_LATER
-from iotbridge.receiver.events import UndecodableBodyError, http_response, log_outcome, read_request
-from iotbridge.receiver.wiring import ReceiverWiring
 from iotbridge.telemetry import failure_fields, publish
+from iotbridge.webhook_receiver.domain.intake import BODY_NOT_BASE64, TRY_LATER
+from iotbridge.webhook_receiver.edge import UndecodableBodyError, http_response, log_outcome, read_request
+from iotbridge.webhook_receiver.wiring import ReceiverWiring
 
 logger = Logger()
 metrics = Metrics()

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from iot_standin.testing import StandinAdmin
-from iotbridge.operations import OPERATIONS
-from iotbridge.receiver.offline import try_webhook
+from iotbridge.send_connector_event.operations import OPERATIONS
+from iotbridge.webhook_receiver.offline import try_webhook
 
 from . import samples
 from .aws import local_client

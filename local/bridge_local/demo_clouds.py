@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iotbridge.profile import ConnectorProfile, parse_profile_json
-from iotbridge.receiver.domain.verification import sign
+from iotbridge.webhook_receiver.domain.verification import sign
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "events" / "profiles"
 

@@ -1,13 +1,13 @@
-"""Detectors in a detector table (the layout `iotbridge.reset.domain.plan.TableAttributes` documents): written
-from a fleet seed of the IoT stand-in, whose detectors have DescribeDetector's shape, and read back in that
-shape, so that the demo and the tests seed and inspect both backends alike."""
+"""Detectors in a detector table (the layout `iotbridge.detector_reset.domain.plan.TableAttributes`
+documents): written from a fleet seed of the IoT stand-in, whose detectors have DescribeDetector's shape,
+and read back in that shape, so that the demo and the tests seed and inspect both backends alike."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from iotbridge.reset.domain.plan import TableAttributes
+from iotbridge.detector_reset.domain.plan import TableAttributes
 
 DEFAULT_NAMES = TableAttributes()
 BATCH_WRITE_LIMIT = 25  # BatchWriteItem takes at most 25 requests

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from iotbridge.webhook_signature import sign
+from iotbridge.signatures.standard_webhooks import sign
 
 from .demo_clouds import DEMO_CLOUDS
 

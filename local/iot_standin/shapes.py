@@ -2,8 +2,8 @@
 
 A second, independent reading of the service model: the bridge's own request models are checked against
 what this walker accepts, so the two share no constraint code. They do share one thing: the reading of the
-model's ECMAScript patterns (`iotbridge.smithy.compile_pattern`), so that no value can pass one and fail
-the other for a difference in regular-expression dialects.
+model's ECMAScript patterns (`iotbridge.send_connector_event.smithy.compile_pattern`), so that no value
+can pass one and fail the other for a difference in regular-expression dialects.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from iotbridge.smithy import compile_pattern
+from iotbridge.send_connector_event.smithy import compile_pattern
 
 Shapes = Mapping[str, Mapping[str, Any]]
 

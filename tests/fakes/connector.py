@@ -14,11 +14,11 @@ from typing import Any
 
 from iotbridge.budget import TimeBudget
 from iotbridge.composition import BuiltAtInit
-from iotbridge.connector.domain.operations import ConnectorOperations, Deadlines
+from iotbridge.connector.domain.invocations import ConnectorOperations, Deadlines
 from iotbridge.connector.ports import CloudRequest, DeviceCloudUnavailableError, UnusableCredentialError
 from iotbridge.connector.settings import ConnectorSettings
 from iotbridge.connector.wiring import ConnectorWiring
-from iotbridge.correlation import Begun, PendingRequest, Status, SweepReport, kind_of_key
+from iotbridge.correlation.model import Begun, PendingRequest, Status, SweepReport, kind_of_key
 
 CONNECTOR = "lumen-home"
 ACCOUNT = "123456789012"

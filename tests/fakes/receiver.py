@@ -7,15 +7,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from iotbridge.profile import ConnectorProfile
-from iotbridge.queued_event import QueuedEvent
-from iotbridge.receiver.domain.verification import secret_values
-from iotbridge.receiver.ports import (
+from iotbridge.send_connector_event.queued import QueuedEvent
+from iotbridge.signatures.standard_webhooks import parse_secrets
+from iotbridge.webhook_receiver.domain.verification import secret_values
+from iotbridge.webhook_receiver.ports import (
     DEFAULT_LEASE_SECONDS,
     DependencyUnavailableError,
     WebhookConflictError,
     WebhookInProgressError,
 )
-from iotbridge.webhook_signature import parse_secrets
 
 # The tests' key for message group ids and body fingerprints.
 GROUP_KEY = b"test-message-group-key-0123456789abcdef"

@@ -13,8 +13,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 
 from bridge_local.answered import answered_client, json_response
-from iotbridge.errors import Failure, ServiceCallError, service_call_error
-from iotbridge.reset.ports import (
+from iotbridge.detector_reset.ports import (
     DetectorPage,
     DetectorRef,
     DetectorSnapshot,
@@ -22,6 +21,7 @@ from iotbridge.reset.ports import (
     InputMessage,
     ItemError,
 )
+from iotbridge.errors import Failure, ServiceCallError, service_call_error
 
 MODEL = "hvac"
 

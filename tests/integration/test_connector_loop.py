@@ -18,7 +18,7 @@ from bridge_local.device_cloud import DEMO_TOKEN, DEMO_USER, FakeDeviceCloud
 from bridge_local.stack import LocalStack, StackConfig
 from iot_standin.caller import CALLER_TIMEOUT_SECONDS, general_authorization, matter_command, oauth
 from iot_standin.testing import Standin
-from iotbridge.correlation import COMMAND, DISCOVERY, record_key
+from iotbridge.correlation.model import COMMAND, DISCOVERY, record_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

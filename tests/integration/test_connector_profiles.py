@@ -19,8 +19,8 @@ from bridge_local.demo_clouds import AERIE, DEMO_CLOUDS, LUMEN, DemoCloud
 from bridge_local.samples import http_api_event
 from conftest import RelayResources
 from fakes.log_capture import captured_logs
-from iotbridge.queued_event import QueuedEvent
-from iotbridge.receiver.offline import try_webhook
+from iotbridge.send_connector_event.queued import QueuedEvent
+from iotbridge.webhook_receiver.offline import try_webhook
 
 Post = Callable[..., dict[str, Any]]
 

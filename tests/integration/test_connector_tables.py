@@ -22,8 +22,7 @@ from bridge_local.sam_template import LocalResolver, read
 from bridge_local.samples import BODIES, http_api_event, signed_headers
 from conftest import RelayResources
 from iotbridge.budget import UnlimitedBudget
-from iotbridge.connector_tables import DEADLINE_INDEX, ConnectorUserTable, CorrelationTable
-from iotbridge.correlation import (
+from iotbridge.correlation.model import (
     COMMAND,
     DISCOVERY,
     AnswerMatch,
@@ -32,8 +31,9 @@ from iotbridge.correlation import (
     Status,
     record_key,
 )
+from iotbridge.correlation.tables import DEADLINE_INDEX, ConnectorUserTable, CorrelationTable
 from iotbridge.errors import DependencyUnavailableError
-from iotbridge.queued_event import QueuedEvent
+from iotbridge.send_connector_event.queued import QueuedEvent
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 RETENTION = 7 * 24 * 3600

@@ -33,7 +33,7 @@ from schemathesis.config import SchemathesisConfig
 
 from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET
 from bridge_local.stack import LocalStack, StackConfig
-from iotbridge.webhook_signature import MAX_SIGNATURE_HEADER_CHARS, MAX_TIMESTAMP_DIGITS, sign
+from iotbridge.signatures.standard_webhooks import MAX_SIGNATURE_HEADER_CHARS, MAX_TIMESTAMP_DIGITS, sign
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -32,11 +32,11 @@ from iotbridge.connector.ports import (
     Credential,
     DeviceCloudRefusedError,
     DeviceCloudUnavailableError,
-    MatterCommand,
+    RequestedCommand,
     UnusableCredentialError,
 )
-from iotbridge.connector_config import SecretsManagerSigningKeys, SsmConnectorProfiles
 from iotbridge.errors import DependencyUnavailableError
+from iotbridge.registry import SecretsManagerSigningKeys, SsmConnectorProfiles
 
 REQUESTS_PATH = "/aws-iot/requests"
 TOKEN = "lumen-access-token-for-acct-1"
@@ -230,7 +230,7 @@ def command(trace_id: str = "9b75f3839b6140f=_1") -> CloudRequest:
         request_id=trace_id,
         user_id="acct-1",
         connector_device_id="lmn-bulb-0042",
-        commands=(MatterCommand("1", "0x0006", "0x00", "OnOff.Off", None),),
+        commands=(RequestedCommand("1", "0x0006", "0x00", "OnOff.Off", None),),
     )
 
 

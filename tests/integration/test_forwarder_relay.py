@@ -18,7 +18,7 @@ from bridge_local.sqs_poller import failed_message_ids, sqs_record
 from fakes.receiver import GROUP_KEY
 from iot_standin.testing import Standin, running_standin
 from iotbridge import clients
-from iotbridge.queued_event import QueuedEvent
+from iotbridge.send_connector_event.queued import QueuedEvent
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,12 @@ from bridge_local.aws import local_client
 from conftest import RelayResources
 from fakes.receiver import GROUP_KEY
 from iotbridge.budget import LambdaBudget
-from iotbridge.receiver.adapters import IdempotencyTableDeduplicator
-from iotbridge.receiver.ports import DependencyUnavailableError, WebhookConflictError, WebhookInProgressError
+from iotbridge.webhook_receiver.adapters import IdempotencyTableDeduplicator
+from iotbridge.webhook_receiver.ports import (
+    DependencyUnavailableError,
+    WebhookConflictError,
+    WebhookInProgressError,
+)
 
 WINDOW = 3600
 

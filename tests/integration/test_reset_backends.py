@@ -23,11 +23,11 @@ from iot_standin.fleet import fleet_seed
 from iot_standin.testing import Standin, running_standin
 from iotbridge import clients
 from iotbridge.budget import LambdaBudget, UnlimitedBudget
-from iotbridge.reset.domain.job import JobOptions, ResetJob
-from iotbridge.reset.domain.plan import ResetPlan, parse_plan
-from iotbridge.reset.domain.progress import Continuation, ResetReport
-from iotbridge.reset.ports import DetectorService, DetectorUpdate, ItemError
-from iotbridge.reset.wiring import ResetWiring
+from iotbridge.detector_reset.domain.job import JobOptions, ResetJob
+from iotbridge.detector_reset.domain.plan import ResetPlan, parse_plan
+from iotbridge.detector_reset.domain.progress import Continuation, ResetReport
+from iotbridge.detector_reset.ports import DetectorService, DetectorUpdate, ItemError
+from iotbridge.detector_reset.wiring import ResetWiring
 from reset_backends import BACKENDS, FleetBackend, fleet_backends
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ import pytest
 from bridge_local.aws import local_client
 from bridge_local.samples import BODIES, INVALID_BODY, encode, http_api_event, signed_headers
 from conftest import RelayResources
-from iotbridge.queued_event import QueuedEvent
-from iotbridge.receiver.adapters import IdempotencyTableDeduplicator
+from iotbridge.send_connector_event.queued import QueuedEvent
+from iotbridge.webhook_receiver.adapters import IdempotencyTableDeduplicator
 
 Post = Callable[..., dict[str, Any]]
 
@@ -169,7 +169,7 @@ def test_duplicate_webhook_id_is_acknowledged_the_same_and_queued_once(
 
 
 def test_202_body_has_exactly_the_members_the_published_contract_requires(post: Post) -> None:
-    from iotbridge.contract import openapi
+    from tools.contract import openapi
 
     schema = openapi()["components"]["schemas"]["WebhookAccepted"]
     body = post(encode(BODIES["device-event"]))["json"]

@@ -23,8 +23,8 @@ from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, http_api_event,
 from fakes.lambda_context import FakeLambdaContext
 from fakes.receiver import InMemoryDeduplicator, InMemoryEventQueue, InMemorySigningKeys
 from iotbridge.composition import BuiltAtInit
-from iotbridge.receiver.domain.intake import IntakeLimits, WebhookIntake
-from iotbridge.receiver.wiring import ReceiverWiring
+from iotbridge.webhook_receiver.domain.intake import IntakeLimits, WebhookIntake
+from iotbridge.webhook_receiver.wiring import ReceiverWiring
 
 NOW = 1_790_000_000
 TOLERANCE_SECONDS = 300

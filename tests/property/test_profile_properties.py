@@ -23,7 +23,7 @@ from fakes.receiver import (
     InMemoryEventQueue,
     InMemorySigningKeys,
 )
-from iotbridge.receiver.domain.intake import IntakeLimits, WebhookIntake, WebhookRequest
+from iotbridge.webhook_receiver.domain.intake import IntakeLimits, WebhookIntake, WebhookRequest
 
 NOW = 1_790_000_000
 DOCUMENTED = {202, 400, 409, 413, 422}

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, encode, http_api_event, signed_headers
 from connector_event_strategies import ANY_TEXT_CHAR, connector_events, documents, raw_bodies, webhook_bodies
-from iotbridge.receiver.ports import DependencyUnavailableError, WebhookInProgressError
-from iotbridge.webhook_signature import sign
+from iotbridge.signatures.standard_webhooks import sign
+from iotbridge.webhook_receiver.ports import DependencyUnavailableError, WebhookInProgressError
 from receiver_harness import (
     DOCUMENTED_STATUSES,
     NOW,

@@ -19,7 +19,7 @@ from bridge_local.samples import DEMO_SECRET, encode, signed_headers
 from bridge_local.signing import Reply, post
 from bridge_local.stack import LocalStack, StackConfig
 from connector_event_strategies import documents, raw_bodies, webhook_bodies
-from iotbridge.connector_event import MAX_LISTED_PROBLEMS
+from iotbridge.send_connector_event.models import MAX_LISTED_PROBLEMS
 
 pytestmark = pytest.mark.integration
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from bench.answered_aws import AnsweredAws, calls_in_a_row, clients_in_process
 from bench.cold_start import (
     Patch,
@@ -28,15 +29,14 @@ from bench.profiles import package_of, short_location
 from bench.report import Section, document, markdown_table, text_table
 from bench.sizing import Findings, ForwarderCpu, ResetCpu, memory_floor_mb, recommend
 from bench.stats import Figure, Goal, format_number, median, percentile, ratio
-
 from bridge_local.answered import answered_client
 from fakes.receiver import GROUP_KEY
-from iotbridge.connector_config import SecretsManagerSigningKeys, SsmConnectorProfiles
-from iotbridge.connector_tables import ConnectorUserTable, CorrelationTable
-from iotbridge.correlation import COMMAND, Begun, PendingRequest
-from iotbridge.queued_event import QueuedEvent
-from iotbridge.receiver.adapters import IdempotencyTableDeduplicator, SqsFifoEventQueue
-from iotbridge.receiver.ports import WebhookConflictError, WebhookInProgressError
+from iotbridge.correlation.model import COMMAND, Begun, PendingRequest
+from iotbridge.correlation.tables import ConnectorUserTable, CorrelationTable
+from iotbridge.registry import SecretsManagerSigningKeys, SsmConnectorProfiles
+from iotbridge.send_connector_event.queued import QueuedEvent
+from iotbridge.webhook_receiver.adapters import IdempotencyTableDeduplicator, SqsFifoEventQueue
+from iotbridge.webhook_receiver.ports import WebhookConflictError, WebhookInProgressError
 
 # --- statistics ---------------------------------------------------------------------------------------
 
@@ -463,7 +463,7 @@ def test_locations_lose_the_machines_folders() -> None:
 
 def test_profiled_time_is_grouped_by_distribution_or_project_part() -> None:
     assert package_of("botocore/hooks.py") == "botocore"
-    assert package_of("layers/shared/iotbridge/receiver/adapters.py") == "layers/shared/iotbridge"
+    assert package_of("layers/shared/iotbridge/webhook_receiver/adapters.py") == "layers/shared/iotbridge"
     assert package_of("~") == "(built-in)"
 
 
@@ -545,7 +545,6 @@ def test_the_user_table_reads_back_the_status_the_connector_put() -> None:
 def test_the_connector_finds_its_profile_and_outbound_secret_where_the_template_says() -> None:
     from bench.connector import connector_services
     from bench.layout import CONNECTOR, template_environment
-
     from bridge_local.demo_clouds import LUMEN
 
     url = "http://127.0.0.1:9/aws-iot/requests"
@@ -569,8 +568,7 @@ def test_the_connector_finds_its_profile_and_outbound_secret_where_the_template_
 )
 def test_each_benchmark_invocation_is_one_the_connector_takes_with_ids_of_its_own(operation: str) -> None:
     from bench.connector import invocation
-
-    from iotbridge.connector.domain.operations import request_id_of
+    from iotbridge.connector.domain.invocations import request_id_of
     from iotbridge.connector.domain.requests import parse_invocation
 
     first, second = parse_invocation(invocation(operation)), parse_invocation(invocation(operation))
@@ -633,7 +631,6 @@ def test_a_warm_run_that_failed_or_did_not_ask_the_cloud_each_time_is_refused() 
 
 def test_only_requests_the_device_cloud_verified_and_took_are_counted() -> None:
     from bench.connector import cloud_requests
-
     from bridge_local.device_cloud import Received
 
     def received(kind: str, *, verified: bool = True, status: int = 202) -> Received:

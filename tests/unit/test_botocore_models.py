@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from iotbridge import botocore_models, clients
+from iotbridge import clients
 from iotbridge.settings import ClientSettings
+from tools import botocore_models
 
 
 def shipped_files(folder: Path = botocore_models.FOLDER) -> dict[str, Any]:

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iotbridge.connector_event import (
+from iotbridge.errors import Problem
+from iotbridge.send_connector_event.models import (
     MAX_DOCUMENT_DEPTH,
     MAX_LISTED_PROBLEMS,
     ConnectorEvent,
@@ -20,7 +21,6 @@ from iotbridge.connector_event import (
     parse_webhook_body,
     wire_events,
 )
-from iotbridge.errors import Problem
 
 CONNECTOR = "connector-1"
 MATTER_ID = r"0[xX][0-9a-fA-F]+$|^[0-9]+"

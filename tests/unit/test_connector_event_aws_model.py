@@ -11,8 +11,8 @@ import pytest
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 
-from iotbridge.connector_event import wire_events
-from iotbridge.contract import openapi
+from iotbridge.send_connector_event.models import wire_events
+from tools.contract import openapi
 
 CONNECTOR = "MockConnectorId"
 

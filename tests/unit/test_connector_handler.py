@@ -25,7 +25,7 @@ from fakes.lambda_context import FakeLambdaContext
 from fakes.log_capture import Logs, captured_logs
 from iot_standin.caller import envelope, general_authorization, matter_command, oauth
 from iotbridge.composition import BuiltAtInit
-from iotbridge.connector.events import SWEEP_EVENT
+from iotbridge.connector.edge import SWEEP_EVENT
 from iotbridge.connector.ports import DeviceCloudRefusedError, DeviceCloudUnavailableError
 from iotbridge.connector.wiring import ConnectorWiring
 

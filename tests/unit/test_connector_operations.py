@@ -22,12 +22,12 @@ from fakes.connector import (
     jwt,
 )
 from iot_standin.caller import envelope, general_authorization, matter_command, oauth
-from iotbridge.connector.domain.operations import (
+from iotbridge.connector.domain.invocations import (
     ANSWER_MARGIN_SECONDS,
     MIN_CLOUD_SECONDS,
     ConnectorOperations,
     Deadlines,
-    Outcome,
+    InvocationOutcome,
     claim_of,
 )
 from iotbridge.connector.domain.requests import (
@@ -43,7 +43,7 @@ from iotbridge.connector.ports import (
     DeviceCloudRefusedError,
     DeviceCloudUnavailableError,
 )
-from iotbridge.correlation import COMMAND, DISCOVERY, PendingRequest, Status
+from iotbridge.correlation.model import COMMAND, DISCOVERY, PendingRequest, Status
 from iotbridge.errors import DependencyUnavailableError
 
 USER = "lumen-acct-2291"
@@ -90,16 +90,16 @@ def invoke(
     auth: dict[str, Any] | None = None,
     budget: Any = PLENTY,
     **members: Any,
-) -> Outcome:
+) -> InvocationOutcome:
     event = envelope(operation, members.pop("connector", CONNECTOR), auth or oauth(TOKEN), **members)
     return operations.handle(parse_invocation(event), budget)
 
 
-def discover(operations: ConnectorOperations, **options: Any) -> Outcome:
+def discover(operations: ConnectorOperations, **options: Any) -> InvocationOutcome:
     return invoke(operations, DISCOVER_DEVICES, **{"deviceDiscoveryId": DISCOVERY_ID, **options})
 
 
-def send_off(operations: ConnectorOperations, **options: Any) -> Outcome:
+def send_off(operations: ConnectorOperations, **options: Any) -> InvocationOutcome:
     members = {
         "traceId": TRACE_ID,
         "connectorDeviceId": DEVICE,
@@ -109,7 +109,7 @@ def send_off(operations: ConnectorOperations, **options: Any) -> Outcome:
     return invoke(operations, SEND_COMMAND, **members)
 
 
-def measured(outcome: Outcome) -> dict[str, float]:
+def measured(outcome: InvocationOutcome) -> dict[str, float]:
     return {m.name: m.value for m in outcome.all_measurements()}
 
 
@@ -433,7 +433,7 @@ def test_a_retry_that_overlaps_the_first_invocation_does_not_ask_the_cloud_again
         assert go_on.wait(10)
 
     fakes.cloud.on_request = hold
-    first: list[Outcome] = []
+    first: list[InvocationOutcome] = []
     worker = threading.Thread(target=lambda: first.append(send_off(operations)))
     worker.start()
     assert arrived.wait(10)

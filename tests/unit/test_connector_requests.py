@@ -31,7 +31,7 @@ from iotbridge.connector.domain.requests import (
     response,
     user_id_problems,
 )
-from iotbridge.connector.events import MAX_LISTED_PROBLEMS, answer
+from iotbridge.connector.edge import MAX_LISTED_PROBLEMS, answer
 
 TOKEN = "SentinelAccessToken.9x7w"
 OAUTH = oauth(TOKEN)

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from iotbridge.contract import openapi, render
+from tools.contract import openapi, render
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "openapi.json"
-REGENERATE = "PYTHONPATH=layers/shared python -m iotbridge.contract > docs/openapi.json"
+REGENERATE = "PYTHONPATH=layers/shared python -m tools.contract > docs/openapi.json"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_rendering_is_stable() -> None:
 
 def test_module_prints_the_contract() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "iotbridge.contract"],
+        [sys.executable, "-m", "tools.contract"],
         capture_output=True,
         text=True,
         check=True,

@@ -32,9 +32,9 @@ from iotbridge.forwarder.domain.forwarding import (
     SqsRecord,
     dead_letter_deduplication_id,
 )
-from iotbridge.forwarder.events import batch_response, records_from_event
+from iotbridge.forwarder.edge import batch_response, records_from_event
 from iotbridge.forwarder.wiring import ForwarderWiring
-from iotbridge.queued_event import QueuedEvent
+from iotbridge.send_connector_event.queued import QueuedEvent
 from iotbridge.settings import SettingsError
 
 SAMPLE_EVENT = Path(__file__).resolve().parents[2] / "events" / "forwarder-sqs-fifo.json"

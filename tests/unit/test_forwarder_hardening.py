@@ -15,11 +15,11 @@ from botocore.exceptions import ReadTimeoutError
 from bridge_local.answered import answered_client, json_response, raw_response
 from fakes.forwarder import FakeDeadLetterQueue, forwarder_over
 from iotbridge import clients
-from iotbridge.connector_event import MAX_DOCUMENT_DEPTH
 from iotbridge.forwarder.domain.forwarding import Disposition, SqsRecord
 from iotbridge.forwarder.settings import ForwarderSettings
 from iotbridge.forwarder.wiring import ForwarderWiring
-from iotbridge.queued_event import QueuedEvent
+from iotbridge.send_connector_event.models import MAX_DOCUMENT_DEPTH
+from iotbridge.send_connector_event.queued import QueuedEvent
 from iotbridge.settings import Environment
 
 CONNECTOR = "acme"

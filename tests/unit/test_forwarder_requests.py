@@ -17,9 +17,9 @@ from botocore.stub import Stubber
 from iotbridge import clients
 from iotbridge.forwarder.adapters import ManagedIntegrationsConnectorEvents, SqsDeadLetterQueue
 from iotbridge.forwarder.domain.forwarding import Disposition, Forwarder, dead_letter_deduplication_id
-from iotbridge.forwarder.events import batch_response, records_from_event
+from iotbridge.forwarder.edge import batch_response, records_from_event
 from iotbridge.forwarder.settings import ForwarderSettings
-from iotbridge.queued_event import QueuedEvent
+from iotbridge.send_connector_event.queued import QueuedEvent
 
 SAMPLE_EVENT = Path(__file__).resolve().parents[2] / "events" / "forwarder-sqs-fifo.json"
 NOWHERE = "http://127.0.0.1:9"

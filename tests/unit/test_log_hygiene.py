@@ -26,14 +26,14 @@ from fakes.lambda_context import FakeLambdaContext
 from fakes.log_capture import Logs, captured_logs
 from fakes.receiver import GROUP_KEY, InMemoryDeduplicator
 from iotbridge.composition import BuiltAtInit
-from iotbridge.connector_config import SecretsManagerSigningKeys
 from iotbridge.forwarder.adapters import ManagedIntegrationsConnectorEvents, SqsDeadLetterQueue
 from iotbridge.forwarder.domain.forwarding import Forwarder
 from iotbridge.forwarder.wiring import ForwarderWiring
-from iotbridge.queued_event import QueuedEvent
-from iotbridge.receiver.adapters import SqsFifoEventQueue
-from iotbridge.receiver.domain.intake import IntakeLimits, WebhookIntake
-from iotbridge.receiver.wiring import ReceiverWiring
+from iotbridge.registry import SecretsManagerSigningKeys
+from iotbridge.send_connector_event.queued import QueuedEvent
+from iotbridge.webhook_receiver.adapters import SqsFifoEventQueue
+from iotbridge.webhook_receiver.domain.intake import IntakeLimits, WebhookIntake
+from iotbridge.webhook_receiver.wiring import ReceiverWiring
 
 NOW = 1_790_000_000
 CONNECTOR = "acme-cloud"

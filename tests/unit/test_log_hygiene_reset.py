@@ -36,10 +36,10 @@ from fakes.lambda_context import FakeLambdaContext
 from fakes.log_capture import Logs, captured_logs
 from fakes.reset import Detector, InMemoryIotEventsData, InMemoryLambda, Refusals
 from iotbridge.__main__ import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-from iotbridge.reset import wiring as reset_wiring
-from iotbridge.reset.domain import job as reset_job_module
-from iotbridge.reset.domain.plan import PlanError
-from iotbridge.reset.events import ResetRunFailedError
+from iotbridge.detector_reset import wiring as reset_wiring
+from iotbridge.detector_reset.domain import job as reset_job_module
+from iotbridge.detector_reset.domain.plan import PlanError
+from iotbridge.detector_reset.edge import ResetRunFailedError
 
 MODEL = "BoilerMonitorModel_Id4"
 INPUT = "BoilerResetInput_Id4"

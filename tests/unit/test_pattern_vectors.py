@@ -14,8 +14,8 @@ import pytest
 
 from iot_standin.service_models import MANAGED_INTEGRATIONS, service_model
 from iot_standin.shapes import ShapeChecker, pattern_allows
-from iotbridge.connector_event import EventValidationError, wire_events
-from iotbridge.smithy import SmithyPattern
+from iotbridge.send_connector_event.models import EventValidationError, wire_events
+from iotbridge.send_connector_event.smithy import SmithyPattern
 
 VECTORS = [
     # \s

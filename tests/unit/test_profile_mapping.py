@@ -15,9 +15,9 @@ import pytest
 from botocore.validate import ParamValidator
 
 from iotbridge import matter
-from iotbridge.connector_event import wire_events
 from iotbridge.profile import ConnectorProfile, parse_profile, parse_profile_json
-from iotbridge.receiver.domain.mapping import Mapped, MappingError, map_body, native_path
+from iotbridge.send_connector_event.models import wire_events
+from iotbridge.webhook_receiver.domain.mapping import Mapped, MappingError, map_body, native_path
 
 ROOT = Path(__file__).resolve().parents[2]
 CONNECTOR_ID = "lumen-connector-1"
@@ -363,7 +363,7 @@ def test_an_out_of_range_value_is_a_problem_naming_rule_and_path_never_the_value
 
 
 def matter_value_of(transform: str | None, native: float) -> int:
-    from iotbridge.receiver.domain.transforms import NAMED
+    from iotbridge.webhook_receiver.domain.transforms import NAMED
 
     return int(native) if transform is None else int(NAMED[transform](native))
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from iotbridge.profile import FromValue, ProfileError, parse_profile
-from iotbridge.receiver.domain.transforms import NAMED, TransformError, apply
+from iotbridge.webhook_receiver.domain.transforms import NAMED, TransformError, apply
 
 
 def transform(spec: Any) -> Any:

@@ -19,8 +19,8 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from standardwebhooks import Webhook
 
 from iotbridge.profile import HmacScheme, StandardWebhooksScheme, TokenScheme
-from iotbridge.receiver.domain.verification import Verified, secret_values, verify
-from iotbridge.webhook_signature import MAX_SIGNATURE_HEADER_CHARS, SignatureError
+from iotbridge.signatures.standard_webhooks import MAX_SIGNATURE_HEADER_CHARS, SignatureError
+from iotbridge.webhook_receiver.domain.verification import Verified, secret_values, verify
 
 NOW = 1_790_000_000
 BODY = b'{"devices":[{"id":"lamp-1","power":"on"}]}'

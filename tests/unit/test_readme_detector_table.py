@@ -19,11 +19,11 @@ from bridge_local.resources import create_tables
 from bridge_local.sam_template import LocalResolver, read
 from iotbridge import clients
 from iotbridge.budget import UnlimitedBudget
-from iotbridge.reset.adapters import DetectorTableService
-from iotbridge.reset.domain.job import JobOptions, ResetJob
-from iotbridge.reset.domain.plan import DynamoDbBackend, parse_plan
-from iotbridge.reset.settings import ResetSettings
-from iotbridge.reset.wiring import ResetWiring
+from iotbridge.detector_reset.adapters import DetectorTableService
+from iotbridge.detector_reset.domain.job import JobOptions, ResetJob
+from iotbridge.detector_reset.domain.plan import DynamoDbBackend, parse_plan
+from iotbridge.detector_reset.settings import ResetSettings
+from iotbridge.detector_reset.wiring import ResetWiring
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "hvacTemperature"

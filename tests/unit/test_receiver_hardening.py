@@ -23,10 +23,10 @@ from fakes.lambda_context import FakeLambdaContext
 from fakes.log_capture import Logs, captured_logs
 from fakes.receiver import GROUP_KEY, InMemoryDeduplicator, InMemoryEventQueue, InMemorySigningKeys
 from iotbridge.composition import BuiltAtInit
-from iotbridge.connector_event import MAX_LISTED_PROBLEMS
-from iotbridge.queued_event import QueuedEvent, device_key
-from iotbridge.receiver.domain.intake import IntakeLimits, WebhookIntake, WebhookRequest
-from iotbridge.receiver.wiring import ReceiverWiring
+from iotbridge.send_connector_event.models import MAX_LISTED_PROBLEMS
+from iotbridge.send_connector_event.queued import QueuedEvent, device_key
+from iotbridge.webhook_receiver.domain.intake import IntakeLimits, WebhookIntake, WebhookRequest
+from iotbridge.webhook_receiver.wiring import ReceiverWiring
 
 NOW = 1_790_000_000
 

@@ -11,12 +11,12 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from bridge_local.answered import json_response
 from fakes.receiver import GROUP_KEY
 from iotbridge import clients
-from iotbridge.queued_event import QueuedEvent
-from iotbridge.receiver.adapters import SqsFifoEventQueue
-from iotbridge.receiver.ports import DependencyUnavailableError
-from iotbridge.receiver.settings import ReceiverSettings
-from iotbridge.receiver.wiring import ReceiverWiring
+from iotbridge.send_connector_event.queued import QueuedEvent
 from iotbridge.settings import Environment
+from iotbridge.webhook_receiver.adapters import SqsFifoEventQueue
+from iotbridge.webhook_receiver.ports import DependencyUnavailableError
+from iotbridge.webhook_receiver.settings import ReceiverSettings
+from iotbridge.webhook_receiver.wiring import ReceiverWiring
 
 NOWHERE = "http://127.0.0.1:9"
 
@@ -81,8 +81,8 @@ def test_a_refused_hand_off_is_not_retried(receiver: Any) -> None:
 
 @pytest.fixture
 def reset(monkeypatch: pytest.MonkeyPatch) -> Any:
-    from iotbridge.reset.settings import ResetSettings
-    from iotbridge.reset.wiring import ResetWiring
+    from iotbridge.detector_reset.settings import ResetSettings
+    from iotbridge.detector_reset.wiring import ResetWiring
 
     clients.reset_clients()
     for service in ("DYNAMODB", "IOT_DATA"):
@@ -92,7 +92,7 @@ def reset(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _table_plan(action: dict[str, Any]) -> Any:
-    from iotbridge.reset.domain.plan import parse_plan
+    from iotbridge.detector_reset.domain.plan import parse_plan
 
     return parse_plan(
         {

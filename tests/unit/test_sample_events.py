@@ -30,13 +30,13 @@ from fakes.receiver import (
 from iot_standin.caller import envelope
 from iotbridge.connector.domain.requests import OPERATION_NAMES
 from iotbridge.connector.settings import ConnectorSettings
-from iotbridge.connector_event import wire_events
 from iotbridge.forwarder.settings import ForwarderSettings
-from iotbridge.queued_event import QueuedEvent
-from iotbridge.receiver.domain.intake import IntakeLimits, WebhookIntake
-from iotbridge.receiver.events import read_request
-from iotbridge.receiver.settings import ReceiverSettings
+from iotbridge.send_connector_event.models import wire_events
+from iotbridge.send_connector_event.queued import QueuedEvent
 from iotbridge.settings import ENDPOINT_PREFIX, Environment
+from iotbridge.webhook_receiver.domain.intake import IntakeLimits, WebhookIntake
+from iotbridge.webhook_receiver.edge import read_request
+from iotbridge.webhook_receiver.settings import ReceiverSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from iotbridge.smithy import SmithyLength, SmithyPattern, SmithyRange, compile_pattern, ecma_to_python
+from iotbridge.send_connector_event.smithy import (
+    SmithyLength,
+    SmithyPattern,
+    SmithyRange,
+    compile_pattern,
+    ecma_to_python,
+)
 
 MATTER_ID = r"0[xX][0-9a-fA-F]+$|^[0-9]+"
 # Every pattern of the SendConnectorEvent model.

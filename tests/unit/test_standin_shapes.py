@@ -17,7 +17,7 @@ from iot_standin.service_models import (
     service_model,
 )
 from iot_standin.shapes import ShapeChecker, pattern_allows
-from iotbridge.smithy import ecma_to_python
+from iotbridge.send_connector_event.smithy import ecma_to_python
 
 
 @pytest.fixture(scope="module")

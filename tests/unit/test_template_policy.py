@@ -17,7 +17,7 @@ import pytest
 
 from bridge_local.sam_template import load
 from fakes.aws import client_error
-from iotbridge.reset.domain.plan import DynamoDbBackend, TableAttributes
+from iotbridge.detector_reset.domain.plan import DynamoDbBackend, TableAttributes
 
 TEMPLATE = load(Path(__file__).resolve().parents[2] / "template.yaml")
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -431,8 +431,8 @@ class RecordingDynamoDB:
 def _dynamodb_used(side: str) -> set[tuple[str, str]]:
     """What the connector function's or the receiver's code calls on the connector's two tables."""
     from iotbridge.budget import UnlimitedBudget
-    from iotbridge.connector_tables import ConnectorUserTable, CorrelationTable
-    from iotbridge.correlation import COMMAND, PendingRequest
+    from iotbridge.correlation.model import COMMAND, PendingRequest
+    from iotbridge.correlation.tables import ConnectorUserTable, CorrelationTable
 
     request = PendingRequest(COMMAND, "c", "t", "u", requested_at=0.0, deadline=1.0)
     used: set[tuple[str, str]] = set()
@@ -478,7 +478,7 @@ def test_each_function_may_do_exactly_what_its_code_does_on_the_connector_tables
 
 
 def test_the_connector_tables_are_on_demand_recoverable_and_the_correlation_table_expires_entries() -> None:
-    from iotbridge.connector_tables import DEADLINE_INDEX
+    from iotbridge.correlation.tables import DEADLINE_INDEX
 
     correlation = RESOURCES["CorrelationTable"]["Properties"]
     users = RESOURCES["ConnectorUserTable"]["Properties"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bridge_local.sam_template import LocalResolver, load, read
-from iotbridge.reset.domain.plan import DynamoDbBackend, parse_plan_json
+from iotbridge.detector_reset.domain.plan import DynamoDbBackend, parse_plan_json
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -68,7 +68,7 @@ def test_scheduled_plan_is_valid(schedule: str, raw: Any, deployment: str) -> No
 
 
 def test_the_connector_function_is_scheduled_with_its_sweep_event() -> None:
-    from iotbridge.connector.events import SWEEP_EVENT, is_sweep
+    from iotbridge.connector.edge import SWEEP_EVENT, is_sweep
 
     [(schedule, raw)] = scheduled_inputs("connector.")
 
@@ -133,8 +133,8 @@ def test_a_schedule_dead_letters_to_an_encrypted_alarmed_queue_the_template_defi
 
 def test_the_alarm_on_commands_never_answered_watches_the_metric_the_sweep_publishes() -> None:
     from iotbridge.budget import UnlimitedBudget
-    from iotbridge.connector.domain.operations import ConnectorOperations
-    from iotbridge.correlation import COMMAND, DISCOVERY, SweepReport
+    from iotbridge.connector.domain.invocations import ConnectorOperations
+    from iotbridge.correlation.model import COMMAND, DISCOVERY, SweepReport
 
     class Expired:
         def expire_overdue(self, budget: Any, *, page_size: int = 100) -> SweepReport:

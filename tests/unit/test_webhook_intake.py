@@ -13,17 +13,17 @@ from fakes.aws import InMemorySecretsManager, InMemorySqs, client_error
 from fakes.lambda_context import FakeLambdaContext
 from fakes.receiver import GROUP_KEY, InMemoryDeduplicator, InMemoryEventQueue, InMemorySigningKeys
 from iotbridge.budget import LambdaBudget
-from iotbridge.connector_config import SecretsManagerSigningKeys
-from iotbridge.queued_event import QueuedEvent
-from iotbridge.receiver.adapters import SqsFifoEventQueue
-from iotbridge.receiver.domain.intake import (
+from iotbridge.registry import SecretsManagerSigningKeys
+from iotbridge.send_connector_event.queued import QueuedEvent
+from iotbridge.signatures.standard_webhooks import parse_secrets
+from iotbridge.webhook_receiver.adapters import SqsFifoEventQueue
+from iotbridge.webhook_receiver.domain.intake import (
     MAX_QUEUE_MESSAGE_BYTES,
     IntakeLimits,
     WebhookIntake,
     WebhookRequest,
 )
-from iotbridge.receiver.ports import DEFAULT_LEASE_SECONDS, DependencyUnavailableError
-from iotbridge.webhook_signature import parse_secrets
+from iotbridge.webhook_receiver.ports import DEFAULT_LEASE_SECONDS, DependencyUnavailableError
 
 NOW = 1_790_000_000
 

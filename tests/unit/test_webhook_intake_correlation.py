@@ -20,11 +20,11 @@ from fakes.receiver import (
     InMemoryEventQueue,
     InMemorySigningKeys,
 )
-from iotbridge.correlation import COMMAND, DISCOVERY, AnswerMatch, Status
-from iotbridge.receiver.domain.intake import Answer, IntakeLimits, WebhookIntake, WebhookRequest
-from iotbridge.receiver.events import http_response
-from iotbridge.receiver.ports import DependencyUnavailableError
+from iotbridge.correlation.model import COMMAND, DISCOVERY, AnswerMatch, Status
 from iotbridge.telemetry import Measurement
+from iotbridge.webhook_receiver.domain.intake import Answer, IntakeLimits, WebhookIntake, WebhookRequest
+from iotbridge.webhook_receiver.edge import http_response
+from iotbridge.webhook_receiver.ports import DependencyUnavailableError
 
 NOW = 1_790_000_000
 DISCOVERY_ID = str(BODIES["device-discovery"]["DeviceDiscoveryId"])

@@ -18,9 +18,9 @@ from fakes.receiver import (
     InMemorySigningKeys,
 )
 from iotbridge.profile import ConnectorProfile, parse_profile
-from iotbridge.receiver.domain.intake import Answer, IntakeLimits, WebhookIntake, WebhookRequest
-from iotbridge.receiver.ports import DependencyUnavailableError
-from iotbridge.webhook_signature import SignatureError
+from iotbridge.signatures.standard_webhooks import SignatureError
+from iotbridge.webhook_receiver.domain.intake import Answer, IntakeLimits, WebhookIntake, WebhookRequest
+from iotbridge.webhook_receiver.ports import DependencyUnavailableError
 
 NOW = 1_790_000_000
 

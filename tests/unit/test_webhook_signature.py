@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook
 
-from iotbridge.webhook_signature import (
+from iotbridge.signatures.standard_webhooks import (
     MAX_SIGNATURE_ENTRIES,
     SecretFormatError,
     SignatureError,

@@ -88,9 +88,9 @@ def render_table(summary: dict[str, object]) -> str:
 
 
 def _reset(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from iotbridge.detector_reset.domain.plan import parse_plan_json
+    from iotbridge.detector_reset.wiring import ResetWiring
     from iotbridge.errors import InvalidInputError
-    from iotbridge.reset.domain.plan import parse_plan_json
-    from iotbridge.reset.wiring import ResetWiring
 
     try:
         # Bytes: decoding is the plan parser's job, so a file in the wrong encoding is a plan problem.
@@ -146,8 +146,8 @@ def _profile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _profile_test(args: argparse.Namespace, profile: Any, out: TextIO, err: TextIO) -> int:
-    from iotbridge.receiver.domain.verification import sign
-    from iotbridge.receiver.offline import try_webhook
+    from iotbridge.webhook_receiver.domain.verification import sign
+    from iotbridge.webhook_receiver.offline import try_webhook
 
     body = _read(args.payload, "payload", err)
     if body is None:

@@ -38,7 +38,7 @@ from .settings import ClientSettings
 
 # Service models the project brings itself: AWS IoT Events Data is no longer shipped by botocore >= 1.43.38.
 SERVICE_MODELS_DIR = Path(__file__).parent / "service_models"
-# The part of botocore's own data the functions use (written by iotbridge.botocore_models).
+# The part of botocore's own data the functions use (written by tools.botocore_models).
 BOTOCORE_MODELS_DIR = Path(__file__).parent / "botocore_models"
 DEFAULT_ATTEMPTS = 3
 
@@ -60,7 +60,7 @@ def new_session(*, shipped_only: bool = False) -> Any:
     """A botocore session that finds the project's own service models before botocore's.
 
     `shipped_only` (the functions' session) leaves botocore's own data off the search path: the session
-    finds only the project's models and the operations the functions call (iotbridge.botocore_models),
+    finds only the project's models and the operations the functions call (tools.botocore_models),
     which spares every cold start the listing of botocore's service folders and the parsing of whole
     models and of the endpoints of every AWS service.
     """

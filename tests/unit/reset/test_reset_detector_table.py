@@ -27,14 +27,14 @@ from fakes.reset import CountdownBudget, Refusals
 from iot_standin.fleet import fleet_seed
 from iotbridge import clients
 from iotbridge.budget import UnlimitedBudget
+from iotbridge.detector_reset.adapters import DetectorTableService, IotCorePublisher
+from iotbridge.detector_reset.domain.job import JobOptions, ResetJob
+from iotbridge.detector_reset.domain.plan import DynamoDbBackend, ResetPlan, parse_plan
+from iotbridge.detector_reset.domain.progress import Continuation
+from iotbridge.detector_reset.ports import DetectorUpdate, InputMessage
+from iotbridge.detector_reset.settings import ResetSettings
+from iotbridge.detector_reset.wiring import ResetWiring
 from iotbridge.errors import ServiceCallError
-from iotbridge.reset.adapters import DetectorTableService, IotCorePublisher
-from iotbridge.reset.domain.job import JobOptions, ResetJob
-from iotbridge.reset.domain.plan import DynamoDbBackend, ResetPlan, parse_plan
-from iotbridge.reset.domain.progress import Continuation
-from iotbridge.reset.ports import DetectorUpdate, InputMessage
-from iotbridge.reset.settings import ResetSettings
-from iotbridge.reset.wiring import ResetWiring
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 MODEL = "hvac"

@@ -21,11 +21,11 @@ from fakes.lambda_context import FakeLambdaContext
 from fakes.log_capture import Logs, captured_logs
 from iotbridge.__main__ import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from iotbridge.composition import BuiltAtInit
-from iotbridge.reset import events
-from iotbridge.reset.domain.plan import PlanError
-from iotbridge.reset.events import ResetRunFailedError
-from iotbridge.reset.settings import ResetSettings
-from iotbridge.reset.wiring import ResetWiring
+from iotbridge.detector_reset import edge
+from iotbridge.detector_reset.domain.plan import PlanError
+from iotbridge.detector_reset.edge import ResetRunFailedError
+from iotbridge.detector_reset.settings import ResetSettings
+from iotbridge.detector_reset.wiring import ResetWiring
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 
@@ -136,7 +136,7 @@ def test_the_invocation_fails_when_failures_pass_the_allowed_share(
     "name", ["reset-update.json", "reset-message.json", "reset-dry-run.json", "reset-table-update.json"]
 )
 def test_the_sample_events_are_valid_plans(name: str) -> None:
-    plan, resume = events.read_event(json.loads((EVENTS / name).read_text()))
+    plan, resume = edge.read_event(json.loads((EVENTS / name).read_text()))
 
     assert resume is None
     assert plan.name
@@ -147,7 +147,7 @@ def test_the_example_plan_files_are_valid() -> None:
 
     assert files
     for path in files:
-        events.read_event(json.loads(path.read_text()))
+        edge.read_event(json.loads(path.read_text()))
 
 
 # ---------------------------------------------------------------- CLI

@@ -10,9 +10,9 @@ import pytest
 
 from fakes.reset import MODEL, CapturedContinuations, CountdownBudget, FakeDetector, FakeIotEvents
 from iotbridge.budget import UnlimitedBudget
-from iotbridge.reset.domain.job import JobOptions, ResetJob
-from iotbridge.reset.domain.plan import ResetPlan, parse_plan
-from iotbridge.reset.domain.progress import Continuation, ResetReport
+from iotbridge.detector_reset.domain.job import JobOptions, ResetJob
+from iotbridge.detector_reset.domain.plan import ResetPlan, parse_plan
+from iotbridge.detector_reset.domain.progress import Continuation, ResetReport
 
 FAST = JobOptions(batch_size=10, workers=3, max_item_attempts=6, page_size=25, time_margin_seconds=60)
 

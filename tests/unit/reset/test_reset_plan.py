@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from iotbridge.reset.domain.plan import (
+from iotbridge.detector_reset.domain.plan import (
     DynamoDbBackend,
     PlanError,
     ResetPlan,

@@ -1,7 +1,7 @@
 """The connector function's own adapters: the device cloud as an outbound signed webhook (the default; a
-team may plug in its cloud's own API instead, see ports.DeviceCloud), and Secrets Manager for General
+team may plug in its cloud's own API instead, see ports.DeviceCloudClient), and Secrets Manager for General
 Authorization secrets. Its profiles and outbound secrets are read by the adapters the receiver shares
-(iotbridge.connector_config), its records by those of iotbridge.connector_tables.
+(iotbridge.registry), its records by those of iotbridge.correlation.tables.
 
 The outbound protocol, which a device cloud implements to take the connector's requests:
 
@@ -35,11 +35,10 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from iotbridge.clients import failure_of
-from iotbridge.connector_config import CachedByName, SecretsManagerSigningKeys, SsmConnectorProfiles
 from iotbridge.errors import DependencyUnavailableError
-from iotbridge.profile import DeviceCloud as DeviceCloudProfile
-from iotbridge.profile import is_loopback_url
-from iotbridge.webhook_signature import SECRET_PREFIX, SecretFormatError, SignatureError, sign
+from iotbridge.profile import DeviceCloud, is_loopback_url
+from iotbridge.registry import CachedByName, SecretsManagerSigningKeys, SsmConnectorProfiles
+from iotbridge.signatures.standard_webhooks import SECRET_PREFIX, SecretFormatError, SignatureError, sign
 
 from .ports import (
     CloudRequest,
@@ -96,7 +95,7 @@ def request_body(request: CloudRequest) -> dict[str, Any]:
 class WebhookDeviceCloud:
     """One connector's device cloud at its profile's URL."""
 
-    def __init__(self, owner: WebhookDeviceClouds, profile: DeviceCloudProfile) -> None:
+    def __init__(self, owner: WebhookDeviceClouds, profile: DeviceCloud) -> None:
         self._owner = owner
         self._profile = profile
 
@@ -156,7 +155,7 @@ class WebhookDeviceClouds:
             raise ConnectorSetupError("insecure_url")
         return WebhookDeviceCloud(self, profile.device_cloud)
 
-    def post(self, profile: DeviceCloudProfile, request: CloudRequest, timeout_seconds: float) -> Any:
+    def post(self, profile: DeviceCloud, request: CloudRequest, timeout_seconds: float) -> Any:
         """POST one request, signed; the cloud's answer (parsed JSON, or None for an empty body)."""
         body = json.dumps(request_body(request), separators=(",", ":")).encode("utf-8")
         message_id = delivery_id(request)
@@ -212,7 +211,7 @@ class WebhookDeviceClouds:
             raise DeviceCloudUnavailableError("unreadable_answer") from None
 
     def _signature(
-        self, connector_id: str, profile: DeviceCloudProfile, message_id: str, timestamp: int, body: bytes
+        self, connector_id: str, profile: DeviceCloud, message_id: str, timestamp: int, body: bytes
     ) -> str:
         """Signed with every value of the secret (several during a rotation, any of which the cloud may
         check)."""

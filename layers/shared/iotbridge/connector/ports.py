@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from iotbridge.budget import TimeBudget
-from iotbridge.correlation import Begun, PendingRequest, SweepReport
+from iotbridge.correlation.model import Begun, PendingRequest, SweepReport
 from iotbridge.errors import PermanentError, TransientError
 
 CloudOperation = Literal["activateUser", "discoverDevices", "sendCommand", "deactivateUser"]
@@ -34,7 +34,7 @@ class Credential:
 
 
 @dataclass(frozen=True, slots=True)
-class MatterCommand:
+class RequestedCommand:
     """One command of a SendCommand: where, which (its ids, and its catalogue name when the catalogue has
     it, e.g. "OnOff.Off") and its fields as given."""
 
@@ -62,7 +62,7 @@ class CloudRequest:
     request_id: str | None = None
     user_id: str | None = field(default=None, repr=False)
     connector_device_id: str | None = field(default=None, repr=False)
-    commands: tuple[MatterCommand, ...] = ()
+    commands: tuple[RequestedCommand, ...] = ()
     # The operation's payload as managed integrations sent it, members this project does not know included.
     payload: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
@@ -102,7 +102,7 @@ class UnusableCredentialError(PermanentError):
         self.reason = reason
 
 
-class DeviceCloud(Protocol):
+class DeviceCloudClient(Protocol):
     """One connector's device cloud. `user_id_claim` names the claim of a user's OAuth token (a JWT) that
     holds their user id, when the cloud's tokens carry one. Each call raises DeviceCloudRefusedError,
     DeviceCloudUnavailableError or ConnectorSetupError."""
@@ -128,14 +128,14 @@ class DeviceCloud(Protocol):
 
 
 class DeviceClouds(Protocol):
-    def for_connector(self, connector_id: str) -> DeviceCloud | None:
+    def for_connector(self, connector_id: str) -> DeviceCloudClient | None:
         """The connector's device cloud, or None for a connector that has none (no profile, or a profile
         without `deviceCloud`). Raises ConnectorSetupError."""
         ...
 
 
 class PendingRequests(Protocol):
-    """The correlation table, as the connector function uses it (iotbridge.connector_tables)."""
+    """The correlation table, as the connector function uses it (iotbridge.correlation.tables)."""
 
     def begin(self, request: PendingRequest, lease_seconds: float) -> Begun: ...
 

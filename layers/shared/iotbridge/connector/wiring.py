@@ -9,11 +9,11 @@ import urllib3
 from botocore.httpsession import get_cert_path
 
 from iotbridge.clients import client
-from iotbridge.connector_config import LookupBudget, SecretsManagerSigningKeys, SsmConnectorProfiles
-from iotbridge.connector_tables import ConnectorUserTable, CorrelationTable
+from iotbridge.correlation.tables import ConnectorUserTable, CorrelationTable
+from iotbridge.registry import LookupBudget, SecretsManagerSigningKeys, SsmConnectorProfiles
 
 from .adapters import SecretsManagerAuthorizations, WebhookDeviceClouds
-from .domain.operations import ConnectorOperations, Deadlines
+from .domain.invocations import ConnectorOperations, Deadlines
 from .settings import ConnectorSettings
 
 # Tries of each AWS call, botocore's (iotbridge.clients): the caller waits 2 s, so one retry at most.

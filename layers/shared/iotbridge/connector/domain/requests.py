@@ -23,14 +23,14 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
-from iotbridge.connector_event import (
+from iotbridge.errors import InvalidInputError, Problem, render_path
+from iotbridge.send_connector_event.models import (
     ConnectorDeviceIdText,
     ConnectorIdText,
     DeviceDiscoveryIdText,
     ThirdPartyUserIdText,
     TraceIdText,
 )
-from iotbridge.errors import InvalidInputError, Problem, render_path
 from iotbridge.wire import CamelModel, problems_of
 
 ACTIVATE_USER: Final = "AWS.ActivateUser"

@@ -20,8 +20,8 @@ from enum import StrEnum
 
 from iotbridge.budget import TimeBudget
 from iotbridge.errors import PermanentError, ServiceCallError
-from iotbridge.operations import OPERATIONS
-from iotbridge.queued_event import QueuedEvent
+from iotbridge.send_connector_event.operations import OPERATIONS
+from iotbridge.send_connector_event.queued import QueuedEvent
 from iotbridge.telemetry import Measurement
 
 from ..ports import ConnectorEvents, DeadLetterQueue
@@ -67,7 +67,7 @@ class Disposition(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class RecordOutcome:
     """The fate of one record. Holds nothing sensitive: safe to log and to turn into metrics."""
 
     record: SqsRecord
@@ -83,7 +83,7 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class BatchReport:
-    outcomes: tuple[Outcome, ...]  # in the batch's order
+    outcomes: tuple[RecordOutcome, ...]  # in the batch's order
 
     def count(self, disposition: Disposition) -> int:
         return sum(1 for outcome in self.outcomes if outcome.disposition is disposition)
@@ -200,7 +200,7 @@ class Forwarder:
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
 
-    def forward(self, record: SqsRecord, budget: TimeBudget | None = None) -> Outcome:
+    def forward(self, record: SqsRecord, budget: TimeBudget | None = None) -> RecordOutcome:
         try:
             queued = parse_queued_event(record.body)
         except MalformedMessageError as exc:
@@ -249,7 +249,7 @@ class Forwarder:
         for position, record in enumerate(records):
             # A record without a group (a standard queue) has no ordering to keep.
             groups.setdefault(record.group_id or f"message:{record.message_id}", []).append(position)
-        outcomes: list[Outcome | None] = [None] * len(records)
+        outcomes: list[RecordOutcome | None] = [None] * len(records)
 
         def work_through(positions: Iterable[int]) -> None:
             stopped = False
@@ -258,7 +258,7 @@ class Forwarder:
                 if not stopped and not self._fits(budget):
                     stopped = True
                 if stopped:
-                    outcomes[position] = Outcome(record, Disposition.HELD_BACK)
+                    outcomes[position] = RecordOutcome(record, Disposition.HELD_BACK)
                     continue
                 outcome = self._forward_containing_surprises(record, budget)
                 outcomes[position] = outcome
@@ -274,16 +274,16 @@ class Forwarder:
                     running.result()
         return BatchReport(tuple(outcome for outcome in outcomes if outcome is not None))
 
-    def _forward_containing_surprises(self, record: SqsRecord, budget: TimeBudget | None) -> Outcome:
+    def _forward_containing_surprises(self, record: SqsRecord, budget: TimeBudget | None) -> RecordOutcome:
         try:
             return self.forward(record, budget)
         except Exception:
             # A defect must not take the other groups down: SQS retries this record, then dead-letters it.
-            return Outcome(record, Disposition.RETRY, error_code=UNEXPECTED_ERROR)
+            return RecordOutcome(record, Disposition.RETRY, error_code=UNEXPECTED_ERROR)
 
     def _dead_letter(
         self, record: SqsRecord, queued: QueuedEvent | None, code: str, message: str, retries: int
-    ) -> Outcome:
+    ) -> RecordOutcome:
         attributes = {"ErrorCode": code, "ErrorMessage": message, "SourceMessageId": record.message_id}
         if queued is not None:
             attributes |= {"ConnectorId": queued.connector_id, "WebhookId": queued.webhook_id}
@@ -317,8 +317,8 @@ class Forwarder:
         *,
         error_code: str | None = None,
         dead_letter_error_code: str | None = None,
-    ) -> Outcome:
-        return Outcome(
+    ) -> RecordOutcome:
+        return RecordOutcome(
             record=record,
             disposition=disposition,
             retries=retries,

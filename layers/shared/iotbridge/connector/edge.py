@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 
 from iotbridge.budget import CappedBudget, TimeBudget
 
-from .domain.operations import ConnectorOperations, Outcome, failure
+from .domain.invocations import ConnectorOperations, InvocationOutcome, failure
 from .domain.requests import (
     InvalidInvocationError,
     UnknownOperationError,
@@ -28,7 +28,9 @@ def is_sweep(event: Any) -> bool:
     return event == SWEEP_EVENT
 
 
-def answer(event: Any, operations: ConnectorOperations, budget: TimeBudget, answer_within: float) -> Outcome:
+def answer(
+    event: Any, operations: ConnectorOperations, budget: TimeBudget, answer_within: float
+) -> InvocationOutcome:
     """The outcome of one invocation of the function: the sweep when the schedule invokes it, otherwise the
     operation managed integrations asks for, within `answer_within` seconds."""
     if is_sweep(event):
@@ -40,14 +42,14 @@ def answer(event: Any, operations: ConnectorOperations, budget: TimeBudget, answ
     return operations.handle(invocation, CappedBudget(budget, answer_within))
 
 
-def refused(exc: InvalidInvocationError, event: Any) -> Outcome:
+def refused(exc: InvalidInvocationError, event: Any) -> InvocationOutcome:
     """A 400 that says what is wrong, each problem by its path (values are never quoted)."""
     listed = exc.descriptions()[:MAX_LISTED_PROBLEMS]
     more = len(exc.problems) - len(listed)
     what = "; ".join(listed) + (f"; and {more} more" if more > 0 else "")
     unknown = isinstance(exc, UnknownOperationError)
     name = operation_name_of(event)
-    return Outcome(
+    return InvocationOutcome(
         400,
         ("Unknown operation: " if unknown else "Invalid invocation: ") + what,
         "unknown_operation" if unknown else "invalid_invocation",
@@ -56,7 +58,7 @@ def refused(exc: InvalidInvocationError, event: Any) -> Outcome:
     )
 
 
-def log_outcome(logger: Logger, outcome: Outcome) -> None:
+def log_outcome(logger: Logger, outcome: InvocationOutcome) -> None:
     # Identifiers and codes only: tokens, secrets, user and device ids never reach a log.
     fields = {
         "operation": outcome.operation,

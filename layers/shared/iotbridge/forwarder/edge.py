@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 
 from iotbridge.errors import PermanentError
 
-from .domain.forwarding import BatchReport, Disposition, Outcome, SqsRecord
+from .domain.forwarding import BatchReport, Disposition, RecordOutcome, SqsRecord
 
 
 class NotAnSqsEventError(PermanentError):
@@ -74,7 +74,7 @@ def log_report(logger: Logger, report: BatchReport) -> None:
     )
 
 
-def _log_fields(outcome: Outcome) -> dict[str, Any]:
+def _log_fields(outcome: RecordOutcome) -> dict[str, Any]:
     # Identifiers and codes only: user ids, device ids, messages and attribute values stay out of logs.
     fields: dict[str, Any] = {
         "correlation_id": outcome.webhook_id,

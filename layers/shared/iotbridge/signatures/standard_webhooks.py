@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .errors import PermanentError
+from iotbridge.errors import PermanentError
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 PUBLIC_KEY_PREFIX = "whpk_"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from iotbridge.clients import client
-from iotbridge.connector_config import LookupBudget, SecretsManagerSigningKeys, SsmConnectorProfiles
-from iotbridge.connector_tables import ConnectorUserTable, CorrelationTable
+from iotbridge.correlation.tables import ConnectorUserTable, CorrelationTable
+from iotbridge.registry import LookupBudget, SecretsManagerSigningKeys, SsmConnectorProfiles
 
 from .adapters import IdempotencyTableDeduplicator, SqsFifoEventQueue
 from .domain.intake import IntakeLimits, WebhookIntake

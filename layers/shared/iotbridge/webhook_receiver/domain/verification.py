@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from iotbridge.profile import HmacScheme, StandardWebhooksScheme, TokenScheme
-from iotbridge.webhook_signature import (
+from iotbridge.signatures.standard_webhooks import (
     MAX_SIGNATURE_ENTRIES,
     MAX_SIGNATURE_HEADER_CHARS,
     MAX_TIMESTAMP_DIGITS,
@@ -242,7 +242,7 @@ def sign(
     timestamp = str(int(time.time() if now is None else now))
     value = secret_values(secret)[0] if secret_values(secret) else secret
     if isinstance(scheme, StandardWebhooksScheme):
-        from iotbridge.webhook_signature import sign as sign_v1
+        from iotbridge.signatures.standard_webhooks import sign as sign_v1
 
         if "v1" not in scheme.versions:
             raise ValueError("a v1a signature needs the sender's private key")

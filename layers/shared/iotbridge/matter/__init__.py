@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Final
 
+from iotbridge.errors import PermanentError
+
 # The value range of every type an attribute may have; None for the types that are not numbers.
 TYPE_RANGES: Final[dict[str, tuple[int, int] | None]] = {
     "bool": None,
@@ -47,8 +49,9 @@ TYPE_RANGES: Final[dict[str, tuple[int, int] | None]] = {
 TYPES: Final[frozenset[str]] = frozenset(TYPE_RANGES)
 
 
-class CatalogueError(KeyError):
-    """A cluster, attribute, command, event or device type the catalogue does not hold."""
+class CatalogueError(PermanentError, KeyError):
+    """A cluster, attribute, command, event or device type the catalogue does not hold (a KeyError too, for
+    the callers that look names up like keys)."""
 
     def __str__(self) -> str:
         # KeyError's own str() quotes its argument as a repr; the message is meant to be read as written.

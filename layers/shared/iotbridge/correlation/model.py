@@ -7,7 +7,7 @@ with the same id. Each request is one entry, keyed by its kind, connector and id
 a deadline: the connector function writes it before the device cloud is asked (which makes a retried
 invocation ask once), the receiver marks it answered when it accepts the answer, and a scheduled sweep counts
 the entries whose deadline passed unanswered. The same vocabulary serves both functions; the table itself is
-`iotbridge.connector_tables`. No botocore here: the receiver's domain uses these names.
+`iotbridge.correlation.tables`. No botocore here: the receiver's domain uses these names.
 """
 
 from __future__ import annotations

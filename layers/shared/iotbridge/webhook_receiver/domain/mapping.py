@@ -18,7 +18,6 @@ from typing import Any
 
 from iotbridge import matter
 from iotbridge.errors import InvalidInputError, Problem
-from iotbridge.operations import CORRELATED_MEMBER
 from iotbridge.profile import (
     ConnectorProfile,
     DevicesMapping,
@@ -30,6 +29,7 @@ from iotbridge.profile import (
     Rule,
     TemplateValue,
 )
+from iotbridge.send_connector_event.operations import CORRELATED_MEMBER
 
 from .transforms import TransformError, apply
 

@@ -1,5 +1,5 @@
 """The receiver's own adapters: SQS FIFO (durable hand-off) and DynamoDB (dedupe). Its signing secrets and
-profiles are read by the adapters the connector function shares (iotbridge.connector_config), its users'
+profiles are read by the adapters the connector function shares (iotbridge.registry), its users'
 status and its requests' correlation by those of iotbridge.correlation.
 
 Each takes a botocore client and is the only code that sees that client's errors: they become the ports'
@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from iotbridge.clients import failure_of
-from iotbridge.queued_event import QueuedEvent
+from iotbridge.send_connector_event.queued import QueuedEvent
 
 from .ports import (
     DEFAULT_LEASE_SECONDS,

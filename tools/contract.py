@@ -1,6 +1,6 @@
 """The webhook endpoint's public contract, as an OpenAPI 3.1 document generated from the event models.
 
-Run `python -m iotbridge.contract > docs/openapi.json` (with the layer on PYTHONPATH) after changing a model;
+Run `python -m tools.contract > docs/openapi.json` (with the layer on PYTHONPATH) after changing a model;
 a unit test fails while the committed document and the models disagree.
 """
 
@@ -10,9 +10,13 @@ import json
 import sys
 from typing import Any
 
-from .connector_event import MAX_EVENTS_PER_BODY, MAX_LISTED_PROBLEMS, ConnectorEvent
-from .operations import OPERATION_MEMBERS
-from .webhook_signature import MAX_SIGNATURE_HEADER_CHARS, MAX_TIMESTAMP_DIGITS, MAX_WEBHOOK_ID_CHARS
+from iotbridge.send_connector_event.models import MAX_EVENTS_PER_BODY, MAX_LISTED_PROBLEMS, ConnectorEvent
+from iotbridge.send_connector_event.operations import OPERATION_MEMBERS
+from iotbridge.signatures.standard_webhooks import (
+    MAX_SIGNATURE_HEADER_CHARS,
+    MAX_TIMESTAMP_DIGITS,
+    MAX_WEBHOOK_ID_CHARS,
+)
 
 CONTRACT_VERSION = "1.0.0"
 _REF = "#/components/schemas/{model}"
@@ -72,7 +76,7 @@ def _header(name: str, description: str, schema: dict[str, Any]) -> dict[str, An
 
 def _profile_schemes() -> str:
     """The signature schemes a connector profile may name, as the profile model admits them."""
-    from .profile import HmacScheme, StandardWebhooksScheme, TokenScheme
+    from iotbridge.profile import HmacScheme, StandardWebhooksScheme, TokenScheme
 
     return ", ".join(
         str(model.model_fields["scheme"].annotation.__args__[0])  # type: ignore[union-attr]

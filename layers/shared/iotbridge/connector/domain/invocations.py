@@ -27,7 +27,7 @@ from typing import Any
 
 from iotbridge import matter
 from iotbridge.budget import TimeBudget
-from iotbridge.correlation import COMMAND, DISCOVERY, METRIC_NOUNS, Begun, PendingRequest
+from iotbridge.correlation.model import COMMAND, DISCOVERY, METRIC_NOUNS, Begun, PendingRequest
 from iotbridge.errors import DependencyUnavailableError
 from iotbridge.telemetry import Measurement
 
@@ -36,12 +36,12 @@ from ..ports import (
     CloudRequest,
     ConnectorSetupError,
     Credential,
-    DeviceCloud,
+    DeviceCloudClient,
     DeviceCloudRefusedError,
     DeviceClouds,
     DeviceCloudUnavailableError,
-    MatterCommand,
     PendingRequests,
+    RequestedCommand,
     UnusableCredentialError,
     UserDirectory,
 )
@@ -76,7 +76,7 @@ class Deadlines:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class InvocationOutcome:
     """An invocation's answer, with what its log line and metrics say about it."""
 
     code: int
@@ -106,9 +106,9 @@ class Outcome:
         ]
 
 
-def failure(code: int, reason: str, message: str, invocation: Invocation | None = None) -> Outcome:
+def failure(code: int, reason: str, message: str, invocation: Invocation | None = None) -> InvocationOutcome:
     payload = invocation.payload if invocation is not None else None
-    return Outcome(
+    return InvocationOutcome(
         code,
         message,
         reason,
@@ -145,14 +145,14 @@ def claim_of(token: str, claim: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def matter_commands(invocation: SendCommandInvocation) -> tuple[MatterCommand, ...]:
+def matter_commands(invocation: SendCommandInvocation) -> tuple[RequestedCommand, ...]:
     """The command's endpoints, clusters and commands, each named from the catalogue when it is there."""
     found = []
     for endpoint in invocation.payload.endpoints:
         for cluster in endpoint.clusters:
             for command_id, fields in cluster.commands.items():
                 found.append(
-                    MatterCommand(
+                    RequestedCommand(
                         endpoint=endpoint.id,
                         cluster_id=cluster.id,
                         command_id=command_id,
@@ -196,7 +196,7 @@ class ConnectorOperations:
         self._cloud_seconds = device_cloud_seconds
         self._clock = clock
 
-    def handle(self, invocation: Invocation, budget: TimeBudget) -> Outcome:
+    def handle(self, invocation: Invocation, budget: TimeBudget) -> InvocationOutcome:
         """The answer to one invocation, within `budget` (what is left of the caller's wait)."""
         try:
             return self._handle(invocation, budget)
@@ -242,7 +242,7 @@ class ConnectorOperations:
                 invocation,
             )
 
-    def _handle(self, invocation: Invocation, budget: TimeBudget) -> Outcome:
+    def _handle(self, invocation: Invocation, budget: TimeBudget) -> InvocationOutcome:
         payload = invocation.payload
         cloud = self._clouds.for_connector(payload.connector_id)
         if cloud is None:
@@ -263,7 +263,7 @@ class ConnectorOperations:
             )
         return Credential("OAuth2.0", auth.token)
 
-    def _claimed_user(self, cloud: DeviceCloud, credential: Credential) -> str | None:
+    def _claimed_user(self, cloud: DeviceCloudClient, credential: Credential) -> str | None:
         if cloud.user_id_claim is None or credential.type != "OAuth2.0":
             return None
         return claim_of(credential.value, cloud.user_id_claim)
@@ -277,18 +277,18 @@ class ConnectorOperations:
     # --- AWS.ActivateUser, AWS.DeactivateUser -----------------------------------------------------------
 
     def _activate(
-        self, invocation: Invocation, cloud: DeviceCloud, credential: Credential, budget: TimeBudget
-    ) -> Outcome:
+        self, invocation: Invocation, cloud: DeviceCloudClient, credential: Credential, budget: TimeBudget
+    ) -> InvocationOutcome:
         connector_id = invocation.payload.connector_id
         user_id = self._claimed_user(cloud, credential)
         if user_id is None:
             request = self._cloud_request("activateUser", invocation, credential)
             user_id = cloud.activate_user(request, timeout_seconds=self._cloud_time(budget))
         usable = self._usable_user(user_id, invocation)
-        if isinstance(usable, Outcome):
+        if isinstance(usable, InvocationOutcome):
             return usable
         self._users.set_status(connector_id, usable, active=True)
-        return Outcome(
+        return InvocationOutcome(
             200,
             "The user is activated.",
             "ok",
@@ -299,17 +299,17 @@ class ConnectorOperations:
         )
 
     def _deactivate(
-        self, invocation: Invocation, cloud: DeviceCloud, credential: Credential, budget: TimeBudget
-    ) -> Outcome:
+        self, invocation: Invocation, cloud: DeviceCloudClient, credential: Credential, budget: TimeBudget
+    ) -> InvocationOutcome:
         connector_id = invocation.payload.connector_id
         claimed = self._claimed_user(cloud, credential)
         request = self._cloud_request("deactivateUser", invocation, credential, user_id=claimed)
         user_id = cloud.deactivate_user(request, timeout_seconds=self._cloud_time(budget)) or claimed
         usable = self._usable_user(user_id, invocation)
-        if isinstance(usable, Outcome):
+        if isinstance(usable, InvocationOutcome):
             return usable
         self._users.set_status(connector_id, usable, active=False)
-        return Outcome(
+        return InvocationOutcome(
             200,
             "The user is deactivated.",
             "ok",
@@ -319,7 +319,7 @@ class ConnectorOperations:
         )
 
     @staticmethod
-    def _usable_user(user_id: str | None, invocation: Invocation) -> str | Outcome:
+    def _usable_user(user_id: str | None, invocation: Invocation) -> str | InvocationOutcome:
         """The user id the device cloud gave, or the failure to answer when it cannot be used."""
         if user_id is None:
             return failure(502, "no_user_id", "The device cloud gave no user id.", invocation)
@@ -338,10 +338,10 @@ class ConnectorOperations:
     def _hand_over(
         self,
         invocation: DiscoverDevicesInvocation | SendCommandInvocation,
-        cloud: DeviceCloud,
+        cloud: DeviceCloudClient,
         credential: Credential,
         budget: TimeBudget,
-    ) -> Outcome:
+    ) -> InvocationOutcome:
         payload = invocation.payload
         discovery = isinstance(invocation, DiscoverDevicesInvocation)
         kind = DISCOVERY if discovery else COMMAND
@@ -352,7 +352,7 @@ class ConnectorOperations:
         user_id = self._claimed_user(cloud, credential)
         deadline = self._deadlines.discovery_seconds if discovery else self._deadlines.command_seconds
         pending = PendingRequest(kind, payload.connector_id, request_id, user_id, now, now + deadline)
-        done = Outcome(
+        done = InvocationOutcome(
             200,
             "Handed to the device cloud; its answer follows asynchronously.",
             "ok",
@@ -407,7 +407,7 @@ class ConnectorOperations:
         user_id: str | None = None,
         request_id: str | None = None,
         connector_device_id: str | None = None,
-        commands: tuple[MatterCommand, ...] = (),
+        commands: tuple[RequestedCommand, ...] = (),
     ) -> CloudRequest:
         return CloudRequest(
             operation=operation,
@@ -423,7 +423,7 @@ class ConnectorOperations:
 
     # --- the scheduled sweep ----------------------------------------------------------------------------
 
-    def sweep(self, budget: TimeBudget) -> Outcome:
+    def sweep(self, budget: TimeBudget) -> InvocationOutcome:
         """Count the requests past their deadline that were never answered (each once)."""
         try:
             report = self._requests.expire_overdue(budget)
@@ -435,7 +435,7 @@ class ConnectorOperations:
         if not report.complete:
             measurements.append(Measurement("SweepsIncomplete", 1))
         counts = ", ".join(f"{n} {kind}" for kind, n in report.expired.items())
-        return Outcome(
+        return InvocationOutcome(
             200,
             f"Expired unanswered: {counts}." + ("" if report.complete else " (more left for the next sweep)"),
             "ok" if report.complete else "incomplete",

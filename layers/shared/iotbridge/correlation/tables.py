@@ -22,10 +22,9 @@ from typing import Any, NoReturn
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .budget import TimeBudget
-from .clients import failure_of
-from .connector_config import ExpiringCache
-from .correlation import (
+from iotbridge.budget import TimeBudget
+from iotbridge.clients import failure_of
+from iotbridge.correlation.model import (
     DUE_SHARDS,
     KINDS,
     AnswerMatch,
@@ -38,7 +37,8 @@ from .correlation import (
     record_key,
     user_key,
 )
-from .errors import DependencyUnavailableError
+from iotbridge.errors import DependencyUnavailableError
+from iotbridge.registry import ExpiringCache
 
 logger = Logger(child=True)
 

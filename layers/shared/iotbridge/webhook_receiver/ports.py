@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from iotbridge.correlation import AnswerMatch
+from iotbridge.correlation.model import AnswerMatch
 from iotbridge.errors import (
     DependencyUnavailableError,  # noqa: F401 - what every port raises
     PermanentError,
     TransientError,
 )
 from iotbridge.profile import ConnectorProfile
-from iotbridge.queued_event import QueuedEvent
+from iotbridge.send_connector_event.queued import QueuedEvent
 
 # How long a record stays "in progress" when the invocation's deadline is not known (no Lambda context).
 DEFAULT_LEASE_SECONDS = 60.0

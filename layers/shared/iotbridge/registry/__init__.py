@@ -18,10 +18,15 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .clients import failure_of
-from .errors import DependencyUnavailableError
-from .profile import ConnectorProfile, ProfileError, parse_profile_json
-from .webhook_signature import SecretFormatError, SignatureError, parse_secrets, secret_values
+from iotbridge.clients import failure_of
+from iotbridge.errors import DependencyUnavailableError
+from iotbridge.profile import ConnectorProfile, ProfileError, parse_profile_json
+from iotbridge.signatures.standard_webhooks import (
+    SecretFormatError,
+    SignatureError,
+    parse_secrets,
+    secret_values,
+)
 
 logger = Logger(child=True)
 

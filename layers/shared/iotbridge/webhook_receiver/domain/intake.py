@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from iotbridge.budget import TimeBudget, UnlimitedBudget
-from iotbridge.connector_event import EventValidationError, connector_id_problems, wire_events
-from iotbridge.correlation import KIND_OF_OPERATION, METRIC_NOUNS, AnswerMatch
+from iotbridge.correlation.model import KIND_OF_OPERATION, METRIC_NOUNS, AnswerMatch
 from iotbridge.errors import PermanentError, Problem
-from iotbridge.operations import CORRELATED_MEMBER
 from iotbridge.profile import ConnectorProfile, ExpressionError
-from iotbridge.queued_event import QueuedEvent
+from iotbridge.send_connector_event.models import EventValidationError, connector_id_problems, wire_events
+from iotbridge.send_connector_event.operations import CORRELATED_MEMBER
+from iotbridge.send_connector_event.queued import QueuedEvent
+from iotbridge.signatures.standard_webhooks import SignatureError, parse_headers, verify_signature
 from iotbridge.telemetry import Measurement
-from iotbridge.webhook_signature import SignatureError, parse_headers, verify_signature
 
 from ..ports import (
     DEFAULT_LEASE_SECONDS,

@@ -11,7 +11,8 @@ Conventions, the same at every depth:
   member a JSON string only.
 - A member may be left out unless AWS requires it, but may not be null: botocore refuses None for any member.
 - Unknown members are rejected, except inside document members, which take any JSON value.
-- Constraints follow Smithy: patterns are unanchored (see `iotbridge.smithy`), lengths count code points.
+- Constraints follow Smithy: patterns are unanchored (see `iotbridge.send_connector_event.smithy`), lengths
+  count code points.
 """
 
 import math
@@ -33,9 +34,9 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import ErrorDetails, PydanticCustomError, core_schema
 
-from .errors import InvalidInputError, Problem, render_path
-from .operations import OPERATION_MEMBERS, OPERATIONS, ConnectorEventOperation
-from .smithy import SmithyLength, SmithyPattern, SmithyRange
+from iotbridge.errors import InvalidInputError, Problem, render_path
+from iotbridge.send_connector_event.operations import OPERATION_MEMBERS, OPERATIONS, ConnectorEventOperation
+from iotbridge.send_connector_event.smithy import SmithyLength, SmithyPattern, SmithyRange
 
 MAX_EVENTS_PER_BODY: Final = 50
 # A 422 lists at most this many problems, and counts the rest.

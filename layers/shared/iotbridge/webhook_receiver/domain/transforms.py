@@ -12,11 +12,12 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from iotbridge.errors import PermanentError
 from iotbridge.matter import round_half_away
 from iotbridge.profile import ClampTransform, EqualsTransform, MapTransform, ScaleTransform
 
 
-class TransformError(ValueError):
+class TransformError(PermanentError, ValueError):
     """A native value a transform cannot take. Its text names the rule, never the value."""
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iotbridge.profile import ConnectorProfile
-from iotbridge.queued_event import QueuedEvent
+from iotbridge.send_connector_event.queued import QueuedEvent
 
 from .domain.intake import Answer, IntakeLimits, WebhookIntake, WebhookRequest
 from .domain.verification import secret_values

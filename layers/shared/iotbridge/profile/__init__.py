@@ -39,10 +39,10 @@ from pydantic import (
     model_validator,
 )
 
-from . import matter
-from .errors import InvalidInputError, Problem
-from .operations import CORRELATED_MEMBER, OPERATIONS, ConnectorEventOperation
-from .wire import CamelModel, problems_of
+from iotbridge import matter
+from iotbridge.errors import InvalidInputError, PermanentError, Problem
+from iotbridge.send_connector_event.operations import CORRELATED_MEMBER, OPERATIONS, ConnectorEventOperation
+from iotbridge.wire import CamelModel, problems_of
 
 PROFILE_VERSION = 1
 # Where the functions read profiles unless told otherwise (SSM parameter `<prefix><connector id>`).
@@ -90,8 +90,9 @@ def _compiled(text: str) -> Any:
         raise ValueError(f"not a JMESPath expression ({first_line})") from None
 
 
-class ExpressionError(ValueError):
-    """An expression that cannot be evaluated on the values it was given."""
+class ExpressionError(PermanentError, ValueError):
+    """An expression that cannot be evaluated on the values it was given (a ValueError too, so that pydantic
+    reports it as a validation problem where a model evaluates one)."""
 
     def __init__(self, expression: str) -> None:
         super().__init__(expression)
@@ -469,7 +470,7 @@ class SetAttribute(CamelModel):
         return _attribute_target(self.attribute)
 
 
-class MatterCommand(CamelModel):
+class CommandMapping(CamelModel):
     """A command the event reports as done (a command response): `Cluster.Command`, or from a native value."""
 
     command: str | None = None
@@ -477,7 +478,7 @@ class MatterCommand(CamelModel):
     map: Annotated[dict[str, str], Field(max_length=256)] = {}
 
     @model_validator(mode="after")
-    def _known(self) -> MatterCommand:
+    def _known(self) -> CommandMapping:
         if (self.command is None) == (self.from_ is None):
             raise ValueError("choose exactly one of command or from (with map)")
         if self.from_ is not None and not self.map:
@@ -502,7 +503,7 @@ class MatterEvent(CamelModel):
 class MatterEndpointMapping(CamelModel):
     endpoint: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9a-zA-Z]+$")] = "1"
     set: Annotated[list[SetAttribute], Field(max_length=100)] = []
-    commands: Annotated[list[MatterCommand], Field(max_length=5)] = []
+    commands: Annotated[list[CommandMapping], Field(max_length=5)] = []
     events: Annotated[list[MatterEvent], Field(max_length=5)] = []
 
 

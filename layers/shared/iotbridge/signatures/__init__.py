@@ -1,0 +1,1 @@
+"""Webhook signatures the relay verifies and the connector function signs with."""
