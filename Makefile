@@ -16,7 +16,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_BIN := $(SAM)
 
-.PHONY: help setup test unit integration lint format typecheck validate static build contract contract-fuzz botocore-models demo local standin bench bench-smoke fuzz hygiene clean
+.PHONY: help setup test unit integration lint format typecheck validate static build contract contract-fuzz botocore-models demo local standin bench bench-smoke fuzz hygiene clean sam-local sam-local-arm64
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,7 +54,7 @@ format: $(VENV)/.installed ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
 
 typecheck: $(VENV)/.installed ## mypy over the layer, the functions and the local stack
-	$(VENV)/bin/mypy layers/shared/iotbridge functions local tools
+	$(VENV)/bin/mypy layers/shared/iotbridge functions local tools bench tests
 
 validate: $(SAM_VENV)/.installed ## sam validate --lint
 	$(SAM) validate --lint
@@ -79,13 +79,21 @@ build: setup ## sam build (arm64 layer, built locally without containers)
 
 LOCAL_PORT ?= 3000
 local: $(VENV)/.installed ## Run the whole bridge on this machine (no AWS, no containers) until Ctrl-C
-	PYTHONPATH=local:layers/shared $(PY) -m bridge_local up --port $(LOCAL_PORT)
+	PYTHONPATH=.:local:layers/shared $(PY) -m bridge_local up --port $(LOCAL_PORT)
 
 demo: $(VENV)/.installed ## The story end to end on this machine: webhooks, forwarding, a detector reset
-	PYTHONPATH=local:layers/shared $(PY) -m bridge_local demo
+	PYTHONPATH=.:local:layers/shared $(PY) -m bridge_local demo
 
 standin: $(VENV)/.installed ## Only the IoT stand-in on 127.0.0.1 (PORT=4510 by default)
 	PYTHONPATH=local:layers/shared $(PY) -m iot_standin --port $${PORT:-4510}
+
+ARCH ?= x86_64
+sam-local: setup ## Every sample event through `sam local invoke` in containers, checked (docs/sam-local.md; ARCH=arm64)
+	@if [ "$(ARCH)" = arm64 ]; then $(MAKE) --no-print-directory build; fi
+	PYTHONPATH=.:local:layers/shared $(PY) -m sam_local --arch $(ARCH)
+
+sam-local-arm64: ## make sam-local ARCH=arm64: the arm64 functions under emulation (slow; opt-in)
+	$(MAKE) --no-print-directory sam-local ARCH=arm64
 
 contract-fuzz: $(VENV)/.installed ## Schemathesis against the local endpoint with many examples (N, default 2000)
 	SCHEMATHESIS_MAX_EXAMPLES=$${N:-2000} $(PY) -m pytest tests/integration/test_contract_schemathesis.py -q

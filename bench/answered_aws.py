@@ -29,6 +29,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import botocore.client
+import botocore.session
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
 from bridge_local.answered import json_response
@@ -58,8 +60,6 @@ def _error(request: AWSPreparedRequest, code: str, status: int = 400, **extra: A
 
 def clients_in_process() -> list[Any]:
     """Every botocore client this process holds, whoever made it (a handler's module, a library)."""
-    import botocore.client
-
     # Objects frozen by gc.freeze() are not listed: unfreeze them for the search, then freeze them again.
     frozen = gc.get_freeze_count() > 0
     if frozen:
@@ -131,8 +131,6 @@ class AnsweredAws:
 
     def install(self, *, made_so_far: bool = True) -> None:
         """Answer every client made from now on in this process, and (`made_so_far`) every one made before."""
-        import botocore.session
-
         made = botocore.session.Session.create_client
         answered = self
 
@@ -142,7 +140,7 @@ class AnsweredAws:
             answered.attach(client)
             return client
 
-        botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+        botocore.session.Session.create_client = create_client
         if made_so_far:
             for client in clients_in_process():
                 self.attach(client)
@@ -151,7 +149,7 @@ class AnsweredAws:
         # A before-send handler that returns a response takes the place of the HTTP request.
         client.meta.events.register("before-send", self.serve, unique_id="bench-answered-aws")
 
-    def serve(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse:
+    def serve(self, request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSResponse:
         _, service, operation = event_name.split(".", 2)
         name = f"{service}.{operation}"
         started = time.perf_counter()
@@ -228,7 +226,8 @@ class AnsweredAws:
         with self._lock:
             old = self.items.get(key)
             if old is not None and body.get("ConditionExpression") and self._live(old):
-                extra = {"Item": old} if body.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else {}
+                returned = body.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+                extra: dict[str, Any] = {"Item": old} if returned else {}
                 return _error(request, "ConditionalCheckFailedException", **extra)
             if self.keep:
                 self.items[key] = item

@@ -28,14 +28,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bench import lambda_layer
+from bench.connector import connector_services, device_cloud, invocation
+from bench.forwarder_batch import sqs_batch
 from bench.lambda_init import INIT_DONE
 from bench.lambda_model import BACKEND_LATENCY_MS, Phases, vcpu_share
 from bench.layout import (
@@ -46,13 +48,18 @@ from bench.layout import (
     LOCAL,
     RECEIVER,
     ROOT,
+    TEMPLATE,
     Function,
     lambda_environment,
     template_environment,
 )
+from bench.measure import alternating
 from bench.report import Section, markdown_table
 from bench.sizing import Findings
 from bench.stats import Figure, Goal, format_number, median
+from bench.webhooks import native_webhook, webhook_event
+from bridge_local.sam_template import read
+from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, SIGNING_SECRET_PREFIX
 
 FLOOR_GOAL = Goal("<=", 1.25)
 BASELINE_GOAL = Goal("<=", 0.5)
@@ -247,36 +254,7 @@ FUNCTIONS = ("receiver", "forwarder", "reset", "connector")
 # --- first requests -------------------------------------------------------------------------------------
 
 
-def webhook_event() -> dict[str, Any]:
-    """A signed DEVICE_EVENT webhook for the demo connector, as API Gateway hands it over, signed now."""
-    from bridge_local.samples import BODIES, encode, http_api_event, signed_headers
-
-    body = encode(BODIES["device-event"])
-    now = int(time.time())
-    headers = signed_headers(body, webhook_id=f"msg_{uuid.uuid4().hex}", timestamp=now)
-    return http_api_event(body, headers, timestamp=now)
-
-
-def native_webhook() -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
-    """A demo device cloud's own state webhook, signed its way now; the secrets and the SSM parameters
-    (its connector's profile) the receiver reads for it."""
-    from bridge_local.demo_clouds import LUMEN
-    from bridge_local.samples import SIGNING_SECRET_PREFIX, http_api_event
-
-    body = LUMEN.payload("state")
-    now = int(time.time())
-    event = http_api_event(body, LUMEN.signed(body, now=now), connector_id=LUMEN.connector_id, timestamp=now)
-    prefix = template_environment(RECEIVER)[0]["PROFILE_PARAMETER_PREFIX"]
-    return (
-        event,
-        {SIGNING_SECRET_PREFIX + LUMEN.connector_id: LUMEN.secret},
-        {prefix + LUMEN.connector_id: LUMEN.profile_file.read_text(encoding="utf-8")},
-    )
-
-
 def batch_event(size: int = BATCH_SIZE) -> dict[str, Any]:
-    from bench.forwarder_batch import sqs_batch
-
     return sqs_batch("bench-cold", [f"device-{n}" for n in range(size)])
 
 
@@ -292,9 +270,6 @@ PLAN = {
 def first_request(kind: str, device_cloud_url: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The event of a first request of this kind, and the answered services it needs (a "command" needs
     the URL of a device cloud that takes it)."""
-    from bench.connector import connector_services, invocation
-    from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, SIGNING_SECRET_PREFIX
-
     aws: dict[str, Any] = {"latency_ms": BACKEND_LATENCY_MS}
     if kind == "command":
         if device_cloud_url is None:
@@ -439,9 +414,6 @@ def prepared_targets(targets: Sequence[Target]) -> Iterator[tuple[list[Prepared]
 
 
 def _timeout_seconds(function: Function) -> int:
-    from bench.layout import TEMPLATE
-    from bridge_local.sam_template import read
-
     return read(TEMPLATE).functions[function.logical_id].timeout_seconds
 
 
@@ -506,14 +478,17 @@ def measure(
 ) -> None:
     """Every target once per round, in an order shuffled each round; warm-up rounds (which also write
     the bytecode of the project's own modules, as the layer's build does) are dropped."""
-    shuffler = random.Random(seed)  # noqa: S311 - run order, not security
-    for round_number in range(warmup_rounds + rounds):
-        order = list(prepared)
-        shuffler.shuffle(order)
-        for item in order:
-            result, _ = run_once(item, device_cloud=device_cloud)
-            if round_number >= warmup_rounds:
-                item.runs.append(phases_of(result))
+    by_key = {item.target.key: item for item in prepared}
+    runs = alternating(
+        list(by_key),
+        lambda key: phases_of(run_once(by_key[key], device_cloud=device_cloud)[0]),
+        list,
+        turns=rounds,
+        warmup_turns=warmup_rounds,
+        shuffler=random.Random(seed),  # noqa: S311 - run order, not security
+    )
+    for key, phases in runs.items():
+        by_key[key].runs.extend(phases)
 
 
 # --- -X importtime ----------------------------------------------------------------------------------------
@@ -607,8 +582,6 @@ def measure_section(
     explained: Sequence[str] = (*FUNCTIONS, "powertools"),
 ) -> Section:
     section = Section("Cold start")
-    from bench.connector import device_cloud
-
     with prepared_targets(TARGETS) as (prepared, skipped), device_cloud() as cloud:
         measure(prepared, rounds=rounds, warmup_rounds=warmup_rounds, device_cloud=cloud)
         by_key = {p.target.key: p for p in prepared}
@@ -760,7 +733,7 @@ def _variant_table(prepared: Sequence[Prepared], by_key: Mapping[str, Prepared])
             [
                 item.target.label,
                 f"{item.modelled_ms():.0f} -> {base.modelled_ms():.0f}",
-                f"{item.saved_against(base, lambda r, size=size: r.modelled_ms(size)):.0f}",
+                f"{item.saved_against(base, partial(Phases.modelled_ms, memory_mb=size)):.0f}",
                 f"{item.saved_against(base, lambda r: r.init_cpu_ms):.0f}",
                 f"{item.saved_against(base, lambda r: r.invoke_cpu_ms):.1f}",
             ]

@@ -22,15 +22,22 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from bench.answered_aws import AnsweredAws
 from bench.child import run_child
+from bench.lambda_context import LambdaContext
 from bench.lambda_model import BACKEND_LATENCY_MS, invoke_ms
 from bench.layout import CONNECTOR, ROOT, lambda_environment, template_environment
+from bench.measure import alternating, cpu_and_wall_us
 from bench.memory import peak_rss_mb
 from bench.report import Section, markdown_table
 from bench.sizing import Findings
 from bench.stats import Figure, Goal, percentile
+from bridge_local.demo_clouds import LUMEN
+from bridge_local.device_cloud import DEMO_TOKEN, FakeDeviceCloud
+from iot_standin.caller import envelope, matter_command, oauth
 
 OPERATIONS = ("AWS.ActivateUser", "AWS.DiscoverDevices", "AWS.SendCommand", "AWS.DeactivateUser")
 # What the device cloud's request log calls each operation's request (iotbridge.connector.adapters).
@@ -60,8 +67,6 @@ def connector_services(device_cloud_url: str) -> dict[str, Any]:
     """The answered services' contents for the demo lights cloud's connector: its profile (with the local
     device cloud's URL) under the template's profile prefix, its outbound secret under the template's
     device-cloud secret prefix. Keyword arguments of AnsweredAws."""
-    from bridge_local.demo_clouds import LUMEN
-
     variables, _ = template_environment(CONNECTOR)
     document = json.loads(LUMEN.profile_file.read_text(encoding="utf-8"))
     document["deviceCloud"]["url"] = device_cloud_url
@@ -75,10 +80,6 @@ def connector_services(device_cloud_url: str) -> dict[str, Any]:
 def invocation(operation: str) -> dict[str, Any]:
     """The invocation managed integrations sends for `operation` (OAuth 2.0, the demo user's token), with
     a new deviceDiscoveryId or traceId each time."""
-    from bridge_local.demo_clouds import LUMEN
-    from bridge_local.device_cloud import DEMO_TOKEN
-    from iot_standin.caller import envelope, matter_command, oauth
-
     members: dict[str, Any] = {}
     if operation == "AWS.DiscoverDevices":
         members["deviceDiscoveryId"] = "bench" + uuid.uuid4().hex
@@ -95,8 +96,6 @@ def invocation(operation: str) -> dict[str, Any]:
 def device_cloud() -> Iterator[Any]:
     """The local device cloud on a free loopback port, taking requests only (no relay to answer through),
     stopped by its own handle."""
-    from bridge_local.device_cloud import FakeDeviceCloud
-
     cloud = FakeDeviceCloud().start()
     try:
         yield cloud
@@ -114,13 +113,10 @@ def cloud_requests(received: list[Any]) -> Counter[str]:
 
 def measure_warm(args: dict[str, Any]) -> dict[str, Any]:
     """Child: CPU and wall time of each invocation of each operation, and the AWS calls each made."""
-    from bench.answered_aws import AnsweredAws
-    from bench.receiver import LambdaContext, cpu_and_wall_us
-
     handler = importlib.import_module(args["module"])
     answers = AnsweredAws(keep=False, **connector_services(args["device_cloud_url"]))
     answers.install()
-    context = LambdaContext(function_name="bench-connector", memory_limit_in_mb=int(args["memory_mb"]))
+    context = LambdaContext("bench-connector", memory_limit_in_mb=int(args["memory_mb"]))
     count, warmup = int(args["requests"]), int(args["warmup"])
     found: dict[str, Any] = {}
     for operation in OPERATIONS:
@@ -130,7 +126,7 @@ def measure_warm(args: dict[str, Any]) -> dict[str, Any]:
         cpu_us, wall_us, codes = [], [], Counter[str]()
         for _ in range(count):
             event = invocation(operation)
-            cpu, wall, response = cpu_and_wall_us(lambda e=event: handler.lambda_handler(e, context))  # type: ignore[misc]
+            cpu, wall, response = cpu_and_wall_us(partial(handler.lambda_handler, event, context))
             cpu_us.append(cpu)
             wall_us.append(wall)
             codes[str(response["header"]["responseCode"])] += 1
@@ -204,29 +200,41 @@ def _measure(cloud: Any, module: str, requests: int, warmup: int, memory_mb: int
     return result
 
 
-def merged(results: list[dict[str, Any]], operation: str) -> OperationRun:
-    runs = [r["operations"][operation] for r in results]
-    return OperationRun(
-        [x for r in runs for x in r["cpu_us"]],
-        [x for r in runs for x in r["wall_us"]],
-        runs[0]["calls_per_request"],
-        1.0,  # check_run: each invocation asked the device cloud once
-    )
+@dataclass
+class ProgramRun:
+    """One program's turns, merged: each operation's samples, and the largest peak memory of its processes."""
+
+    operations: dict[str, OperationRun]
+    peak_rss_mb: float
+
+
+def merged(results: list[dict[str, Any]]) -> ProgramRun:
+    operations = {}
+    for operation in OPERATIONS:
+        runs = [r["operations"][operation] for r in results]
+        operations[operation] = OperationRun(
+            [x for r in runs for x in r["cpu_us"]],
+            [x for r in runs for x in r["wall_us"]],
+            runs[0]["calls_per_request"],
+            1.0,  # check_run: each invocation asked the device cloud once
+        )
+    return ProgramRun(operations, max(float(r["peak_rss_mb"]) for r in results))
 
 
 def run(*, smoke: bool, findings: Findings) -> Section:
     section = Section("Connector, warm, through the SDK")
     _, memory_mb = template_environment(CONNECTOR)
     requests, warmup = (40, 5) if smoke else (600, 50)
-    measured: dict[str, list[dict[str, Any]]] = {module: [] for module in PROGRAMS}
     with device_cloud() as cloud:
-        # Two turns each, alternating, so a change in the machine's load touches both programs alike.
-        for _ in range(1 if smoke else 2):
-            for module in PROGRAMS:
-                measured[module].append(_measure(cloud, module, requests // 2, warmup, memory_mb))
+        measured = alternating(
+            list(PROGRAMS),
+            lambda module: _measure(cloud, module, requests // 2, warmup, memory_mb),
+            merged,
+            turns=1 if smoke else 2,
+        )
     rows = []
     for operation in OPERATIONS:
-        ours, theirs = (merged(measured[module], operation) for module in PROGRAMS)
+        ours, theirs = (measured[module].operations[operation] for module in PROGRAMS)
         section.figures.append(
             Figure(
                 f"connector CPU per invocation p50, {operation}",
@@ -293,5 +301,5 @@ def run(*, smoke: bool, findings: Findings) -> Section:
             rows,
         )
     )
-    findings.add_peak(CONNECTOR.folder, max(float(r["peak_rss_mb"]) for r in measured["connector"]))
+    findings.add_peak(CONNECTOR.folder, measured["connector"].peak_rss_mb)
     return section

@@ -12,6 +12,8 @@ batch.
 
 from __future__ import annotations
 
+import importlib
+import itertools
 import json
 import os
 import time
@@ -21,10 +23,16 @@ import uuid
 from typing import Any
 
 from bench.child import run_child
+from bench.lambda_context import LambdaContext
 from bench.layout import FORWARDER, lambda_environment, template_environment
+from bench.measure import alternating, timed
+from bench.memory import peak_rss_mb
 from bench.report import Section, markdown_table
 from bench.sizing import Findings, ForwarderCpu
 from bench.stats import Figure, Goal, median
+from iotbridge.clients import client
+from iotbridge.forwarder.settings import ForwarderSettings
+from iotbridge.send_connector_event.queued import QueuedEvent
 
 GOAL = Goal("<=", 1.5)
 LATENCY_MS = 50
@@ -32,17 +40,6 @@ BATCH_SIZE = 10
 
 
 # --- child side --------------------------------------------------------------------------------------
-
-
-class LambdaContext:
-    function_name = "bench-forwarder"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    aws_request_id = "bench-request"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench-forwarder"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def device_event(device: str, sequence: int) -> dict[str, Any]:
@@ -59,7 +56,6 @@ def device_event(device: str, sequence: int) -> dict[str, Any]:
 
 def sqs_batch(connector_id: str, devices: list[str]) -> dict[str, Any]:
     """An SQS event of one message per entry of `devices` (in that order), as the receiver queued them."""
-    from iotbridge.send_connector_event.queued import QueuedEvent
 
     records = []
     for index, device in enumerate(devices):
@@ -107,38 +103,43 @@ def groups_in_order(recorded: list[str], devices: list[str]) -> bool:
 
 
 def measure(args: dict[str, Any]) -> dict[str, Any]:
-    import forwarder
-    from bench.memory import peak_rss_mb
-    from iotbridge.clients import client
-    from iotbridge.forwarder.settings import ForwarderSettings
-
-    context = LambdaContext()
+    # The handler module is on the child's import path only, as Lambda's runtime finds it.
+    handler = importlib.import_module(FORWARDER.module)
+    context = LambdaContext("bench-forwarder", timeout_seconds=30.0)
     url = args["standin_url"]
     batches = int(args["batches"])
     settings = ForwarderSettings.from_environment()
     events_client = client("iot-managed-integrations", settings.clients, attempts=settings.send_max_attempts)
 
-    def forward(event: dict[str, Any]) -> float:
-        started = time.perf_counter()
-        response = forwarder.lambda_handler(event, context)
-        elapsed = time.perf_counter() - started
+    def forwarded(response: dict[str, Any]) -> None:
         if response["batchItemFailures"]:
             raise AssertionError(f"{len(response['batchItemFailures'])} record(s) were not forwarded")
+
+    def forward(event: dict[str, Any]) -> float:
+        response, elapsed, _ = timed(lambda: handler.lambda_handler(event, context))
+        forwarded(response)
         return elapsed
+
+    numbers = {"call": itertools.count(), "batch": itertools.count()}
+
+    def once(kind: str) -> tuple[float, float]:
+        """One call, or one batch of BATCH_SIZE groups: (wall, CPU) seconds."""
+        n = next(numbers[kind])
+        if kind == "call":
+            _, wall, cpu = timed(
+                lambda: events_client.send_connector_event(
+                    ConnectorId="bench-single", **device_event(f"dev-{n}", 0)
+                )
+            )
+            return wall, cpu
+        batch = sqs_batch(f"bench-spread-{n}", [f"dev-{n}-{i}" for i in range(BATCH_SIZE)])
+        response, wall, cpu = timed(lambda: handler.lambda_handler(batch, context))
+        forwarded(response)
+        return wall, cpu
 
     # Warm-up: the first batch opens the connections of the pool.
     forward(sqs_batch("bench-warmup", [f"dev-{i}" for i in range(BATCH_SIZE)]))
-    # One call and one batch in turn, so that a change in the machine's load touches both alike.
-    single, single_cpu, spread, spread_cpu = [], [], [], []
-    for n in range(batches):
-        cpu, started = time.process_time(), time.perf_counter()
-        events_client.send_connector_event(ConnectorId="bench-single", **device_event(f"dev-{n}", 0))
-        single.append(time.perf_counter() - started)
-        single_cpu.append(time.process_time() - cpu)
-        batch = sqs_batch(f"bench-spread-{n}", [f"dev-{n}-{i}" for i in range(BATCH_SIZE)])
-        cpu = time.process_time()
-        spread.append(forward(batch))
-        spread_cpu.append(time.process_time() - cpu)
+    measured = alternating(["call", "batch"], once, list, turns=batches)
 
     ordered_checks = []
     two_groups = []
@@ -148,10 +149,10 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
         two_groups.append(forward(sqs_batch(connector, devices)))
         ordered_checks.append(groups_in_order(recorded_messages(url, connector), devices))
     return {
-        "single_s": single,
-        "single_cpu_s": single_cpu,
-        "spread_s": spread,
-        "spread_cpu_s": spread_cpu,
+        "single_s": [wall for wall, _ in measured["call"]],
+        "single_cpu_s": [cpu for _, cpu in measured["call"]],
+        "spread_s": [wall for wall, _ in measured["batch"]],
+        "spread_cpu_s": [cpu for _, cpu in measured["batch"]],
         "two_groups_s": two_groups,
         "in_order": ordered_checks,
         "peak_rss_mb": peak_rss_mb(),
@@ -162,6 +163,7 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(*, smoke: bool, findings: Findings) -> Section:
+    # Here, not at the top: the measuring child imports this module, and its peak memory is a figure.
     from iot_standin.testing import running_standin
 
     section = Section("Forwarder")

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
+from packaging.markers import Marker
+
 from bench.layout import LAYER
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -39,10 +41,6 @@ def _applies(requirement: str) -> bool:
         return True
     if "extra" in marker:
         return False
-    try:
-        from packaging.markers import Marker
-    except ImportError:  # pragma: no cover - packaging comes with pip's toolchain
-        return True
     return bool(Marker(marker.strip()).evaluate())
 
 

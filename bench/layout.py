@@ -80,6 +80,7 @@ def base_environment() -> dict[str, str]:
 def template_environment(function: Function) -> tuple[dict[str, str], int]:
     """The variables template.yaml gives the function (resource references resolved to dummies), and its
     MemorySize."""
+    # Here, not at the top: every measuring child imports this module, and its peak memory is a figure.
     from bridge_local.sam_template import LocalResolver, read
 
     spec = read(TEMPLATE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import resource
+
 
 def _status_mb(field: str) -> float | None:
     try:
@@ -29,6 +31,4 @@ def peak_rss_mb() -> float:
     found = _status_mb("VmHWM")
     if found is not None:
         return found
-    import resource
-
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

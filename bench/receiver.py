@@ -11,26 +11,45 @@ The floor, for information, is `json.loads` of the body plus one HMAC-SHA256 che
 from __future__ import annotations
 
 import base64
+import cProfile
 import gc
 import hashlib
 import hmac
 import importlib
 import json
 import time
+import tracemalloc
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+from bench.answered_aws import AnsweredAws
 from bench.child import run_child
+from bench.hotspots import cumulative_ms, short_location, summary
+from bench.lambda_context import LambdaContext
 from bench.lambda_model import BACKEND_LATENCY_MS, invoke_ms
 from bench.layout import RECEIVER, ROOT, lambda_environment, template_environment
+from bench.measure import alternating, cpu_and_wall_us
 from bench.memory import peak_rss_mb, rss_mb
-from bench.profiles import short_location
 from bench.report import Section, markdown_table
 from bench.sizing import Findings
 from bench.stats import Figure, Goal, percentile
+from bench.webhooks import native_webhook
+from bridge_local.demo_clouds import LUMEN
+from bridge_local.samples import (
+    BODIES,
+    DEMO_CONNECTOR_ID,
+    DEMO_SECRET,
+    SIGNING_SECRET_PREFIX,
+    encode,
+    http_api_event,
+    signed_headers,
+)
+from iotbridge.signatures.standard_webhooks import parse_secret
+from iotbridge.webhook_receiver.offline import try_webhook
 
 SINGLE_GOAL = Goal("<=", 0.75)
 ARRAY_GOAL = Goal("<=", 0.25)
@@ -54,25 +73,13 @@ DEDUPLICATION = {
 # --- child side --------------------------------------------------------------------------------------
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "bench-webhook-receiver"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = "bench-request"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:bench-webhook-receiver"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+def receiver_context() -> LambdaContext:
+    return LambdaContext("bench-webhook-receiver")
 
 
 def answered_handler(module: str) -> tuple[Any, Any]:
     """The handler module, imported as Lambda imports it, with every client answered in the process
     (nothing kept: in Lambda the records and messages live in the services); (module, answers)."""
-    from bench.answered_aws import AnsweredAws
-    from bench.cold_start import native_webhook
-    from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, SIGNING_SECRET_PREFIX
-
     handler = importlib.import_module(module)
     _, cloud_secrets, profiles = native_webhook()
     answers = AnsweredAws(
@@ -94,8 +101,6 @@ class Delivery:
 
 
 def body_for(events: int) -> bytes:
-    from bridge_local.samples import BODIES, encode
-
     base = BODIES["device-event"]
     if events == 1:
         return encode(base)
@@ -118,10 +123,6 @@ def native_body(events: int) -> bytes:
 
 def shaped_body(events: int) -> bytes:
     """The SendConnectorEvent bodies the relay maps `native_body(events)` to, sent pre-shaped instead."""
-    from bridge_local.demo_clouds import LUMEN
-    from bridge_local.samples import encode
-    from iotbridge.webhook_receiver.offline import try_webhook
-
     body = native_body(events)
     verdict = try_webhook(LUMEN.profile(), body=body, headers=LUMEN.signed(body), secret=LUMEN.secret)
     shaped = [{k: v for k, v in e.items() if k != "ConnectorId"} for e in verdict.events]
@@ -131,9 +132,6 @@ def shaped_body(events: int) -> bytes:
 
 
 def native_deliveries(count: int, events: int) -> list[Delivery]:
-    from bridge_local.demo_clouds import LUMEN
-    from bridge_local.samples import http_api_event
-
     body = native_body(events)
     now = int(time.time())
     out = []
@@ -147,8 +145,6 @@ def native_deliveries(count: int, events: int) -> list[Delivery]:
 def deliveries(count: int, events: int, kind: str = "sample") -> list[Delivery]:
     """Signed webhooks of `events` events: the sample DEVICE_EVENT ("sample"), a device cloud's own JSON
     for its profiled connector ("native"), or the SendConnectorEvent bodies that JSON maps to ("shaped")."""
-    from bridge_local.samples import http_api_event, signed_headers
-
     if kind == "native":
         return native_deliveries(count, events)
     body = shaped_body(events) if kind == "shaped" else body_for(events)
@@ -171,20 +167,10 @@ def floor_check(delivery: Delivery, key: bytes) -> None:
     json.loads(delivery.body)
 
 
-def cpu_and_wall_us(call: Callable[[], Any]) -> tuple[float, float, Any]:
-    cpu, wall = time.process_time_ns(), time.perf_counter_ns()
-    result = call()
-    return (time.process_time_ns() - cpu) / 1000, (time.perf_counter_ns() - wall) / 1000, result
-
-
 def measure_warm(args: dict[str, Any]) -> dict[str, Any]:
     """Child: CPU and wall time of each request to the handler, the floor's, and the calls it made."""
-    from bench.profiles import cumulative_ms, summary
-    from bridge_local.samples import DEMO_SECRET
-    from iotbridge.signatures.standard_webhooks import parse_secret
-
     handler, answers = answered_handler(args["module"])
-    context = LambdaContext()
+    context = receiver_context()
     key = parse_secret(DEMO_SECRET)
     events, count, kind = int(args["events"]), int(args["requests"]), str(args.get("kind", "sample"))
     for delivery in deliveries(int(args["warmup"]), events, kind):
@@ -194,16 +180,12 @@ def measure_warm(args: dict[str, Any]) -> dict[str, Any]:
     statuses: Counter[str] = Counter()
     for delivery in deliveries(count, events, kind):
         if kind != "native":  # the floor checks a Standard Webhooks signature
-            floor_us.append(cpu_and_wall_us(lambda d=delivery: floor_check(d, key))[0])  # type: ignore[misc]
-        cpu, wall, response = cpu_and_wall_us(
-            lambda d=delivery: handler.lambda_handler(d.event, context)  # type: ignore[misc]
-        )
+            floor_us.append(cpu_and_wall_us(partial(floor_check, delivery, key))[0])
+        cpu, wall, response = cpu_and_wall_us(partial(handler.lambda_handler, delivery.event, context))
         cpu_us.append(cpu)
         wall_us.append(wall)
         statuses[str(response["statusCode"])] += 1
     calls = {name: n / count for name, n in answers.calls.items()}
-    import cProfile
-
     profiler = cProfile.Profile()
     batch = deliveries(max(20, count // 5), events, kind)
     profiler.enable()
@@ -228,14 +210,11 @@ def measure_warm(args: dict[str, Any]) -> dict[str, Any]:
 def measure_memory(args: dict[str, Any]) -> dict[str, Any]:
     """Child: RSS after the warm-up share of the requests and after all of them; then tracemalloc's view
     of what the next requests leave allocated."""
-    import tracemalloc
-
     handler, _ = answered_handler("webhook_receiver")
-    context = LambdaContext()
+    context = receiver_context()
     total = int(args["requests"])
     checkpoint = int(args["checkpoint"])
     body = body_for(1)
-    from bridge_local.samples import http_api_event, signed_headers
 
     def deliver(index: int) -> None:
         now = int(time.time())
@@ -289,7 +268,7 @@ def _environment(module: str) -> dict[str, str]:
     return env
 
 
-def _code_root(module: str) -> Any:
+def _code_root(module: str) -> Path:
     return RECEIVER.code_root if module == "webhook_receiver" else BASELINES
 
 
@@ -355,12 +334,13 @@ def run_warm(*, smoke: bool, findings: Findings) -> Section:
         (f"{EVENTS_IN_ARRAY}-event array", EVENTS_IN_ARRAY, 20 if smoke else 200, ARRAY_GOAL),
     )
     for label, events, requests, goal in shapes:
-        measured: dict[str, list[WarmRun]] = {module: [] for module in PROGRAMS}
-        # Two turns each, alternating, so a change in the machine's load touches both programs alike.
-        for _ in range(1 if smoke else 2):
-            for module in PROGRAMS:
-                measured[module].append(_measure(module, events, requests // 2, 10 if smoke else 100))
-        ours, theirs = _merge(measured["webhook_receiver"]), _merge(measured["powertools_receiver"])
+        measured = alternating(
+            list(PROGRAMS),
+            partial(_measure, events=events, requests=requests // 2, warmup=10 if smoke else 100),
+            _merge,
+            turns=1 if smoke else 2,
+        )
+        ours, theirs = measured["webhook_receiver"], measured["powertools_receiver"]
         peak = max(peak, ours.peak_rss_mb)
         section.figures.append(
             Figure(
@@ -470,11 +450,13 @@ def run_profiled(*, smoke: bool, findings: Findings) -> Section:
         ("1 event", 1, 100 if smoke else 1500),
         (f"{EVENTS_IN_ARRAY} events", EVENTS_IN_ARRAY, 20 if smoke else 200),
     ):
-        measured: dict[str, list[WarmRun]] = {"native": [], "shaped": []}
-        for _ in range(1 if smoke else 2):  # alternating, as above
-            for kind, runs in measured.items():
-                runs.append(_measure("webhook_receiver", events, requests // 2, 10 if smoke else 100, kind))
-        native, shaped = _merge(measured["native"]), _merge(measured["shaped"])
+        measured = alternating(
+            ["native", "shaped"],
+            partial(_measure, "webhook_receiver", events, requests // 2, 10 if smoke else 100),
+            _merge,
+            turns=1 if smoke else 2,
+        )
+        native, shaped = measured["native"], measured["shaped"]
         section.figures.append(
             Figure(
                 f"receiver CPU per request p50, profiled native webhook of {label}",

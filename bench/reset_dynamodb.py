@@ -18,11 +18,19 @@ import threading
 import time
 from typing import Any
 
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+
 from bench.child import run_child
 from bench.layout import DETECTOR_RESET, lambda_environment
+from bench.measure import timed
+from bench.memory import peak_rss_mb
 from bench.report import Section, markdown_table
 from bench.sizing import Findings
 from bench.stats import Figure, Goal
+from bridge_local.answered import json_response
+from iotbridge.clients import botocore_session
+from iotbridge.detector_reset.domain.plan import parse_plan
+from iotbridge.detector_reset.wiring import ResetWiring
 
 MODEL = "BenchBoiler"
 TABLE = "bench-detectors"
@@ -63,11 +71,7 @@ class CompactDetectorTable:
         index = int(number) if number.isdigit() else -1
         return index if 0 <= index < self.count else None
 
-    def answer(self, request: Any, event_name: str, **_: Any) -> Any:
-        from botocore.awsrequest import AWSResponse
-
-        from bridge_local.answered import json_response
-
+    def answer(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse:
         time.sleep(self.latency)  # the network and the service; other threads run meanwhile
         started = time.perf_counter()
         operation = event_name.rsplit(".", 1)[-1]
@@ -76,15 +80,14 @@ class CompactDetectorTable:
         with self._lock:
             self.calls[operation] = self.calls.get(operation, 0) + 1
             self.answering_seconds += time.perf_counter() - started
-        response: AWSResponse = json_response(request.url, status, payload)
-        return response
+        return json_response(request.url, status, payload)
 
     def _Query(self, body: dict[str, Any]) -> tuple[int, Any]:
         values = body["ExpressionAttributeValues"]
         wanted = STATES.index(values[":s"]["S"]) if ":s" in values else None
         start = body.get("ExclusiveStartKey")
         index = (self._index(start["keyValue"]["S"]) or 0) + 1 if start else 0
-        items = []
+        items: list[dict[str, Any]] = []
         with self._lock:
             while index < self.count and len(items) < body["Limit"]:
                 state = self.states[index]
@@ -114,27 +117,16 @@ class CompactDetectorTable:
 
 
 def measure(args: dict[str, Any]) -> dict[str, Any]:
-    import resource
-
-    from iotbridge.clients import botocore_session
-    from iotbridge.detector_reset.domain.plan import parse_plan
-    from iotbridge.detector_reset.wiring import ResetWiring
-
     table = CompactDetectorTable(int(args["count"]), LATENCY_MS / 1000)
     # Every client made from here on sends to the table instead of the network.
     botocore_session().register("before-send.dynamodb", table.answer)
     plan = parse_plan(PLAN)
     wiring = ResetWiring.from_environment()
     job = wiring.cli_job(backend=plan.backend)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_before = usage.ru_utime + usage.ru_stime
-    started = time.perf_counter()
-    report = job.run(plan)
-    elapsed = time.perf_counter() - started
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    report, elapsed, cpu = timed(lambda: job.run(plan))
     return {
         "seconds": elapsed,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_before,
+        "cpu_seconds": cpu,
         "answering_seconds": table.answering_seconds,
         "matched": report.totals.matched,
         "reset": report.totals.reset,
@@ -142,7 +134,7 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
         "calls": table.calls,
         "left_in_alarm": table.states.count(0),
         "workers": wiring.settings.workers,
-        "peak_rss_mb": usage.ru_maxrss / 1024,  # kilobytes on Linux
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

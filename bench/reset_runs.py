@@ -7,14 +7,20 @@ against the stand-in over HTTP. The stand-in runs in its own process, so its mem
 
 from __future__ import annotations
 
+import importlib
 import time
 from typing import Any
 
 from bench.child import run_child
 from bench.layout import DETECTOR_RESET, ROOT, lambda_environment
+from bench.measure import timed
+from bench.memory import peak_rss_mb, rss_mb
 from bench.report import Section, markdown_table
 from bench.sizing import Findings, ResetCpu
 from bench.stats import Figure, Goal
+from iotbridge.clients import SERVICE_MODELS_DIR
+from iotbridge.detector_reset.domain.plan import parse_plan
+from iotbridge.detector_reset.wiring import ResetWiring
 
 MODEL = "BenchPump"
 LATENCY_MS = 20
@@ -35,33 +41,13 @@ PLAN = {
 
 
 def measure(args: dict[str, Any]) -> dict[str, Any]:
-    from bench.memory import peak_rss_mb, rss_mb
-    from iotbridge.detector_reset.domain.plan import parse_plan
-    from iotbridge.detector_reset.wiring import ResetWiring
-
     plan = parse_plan(PLAN)
     wiring = ResetWiring.from_environment()  # creates the client, as the handler's init does
     job = wiring.cli_job()
-    if args.get("trace"):
-        import tracemalloc
-
-        tracemalloc.start()
     before = rss_mb()
-    cpu_before = _cpu_seconds()
-    started = time.perf_counter()
-    report = job.run(plan)
-    elapsed = time.perf_counter() - started
-    cpu = _cpu_seconds() - cpu_before
+    report, elapsed, cpu = timed(lambda: job.run(plan))
     cfg = wiring.settings
-    traced = {}
-    if args.get("trace"):
-        import tracemalloc
-
-        current, peak = tracemalloc.get_traced_memory()
-        traced = {"traced_current_mb": current / 2**20, "traced_peak_mb": peak / 2**20}
-        tracemalloc.stop()
     return {
-        **traced,
         "seconds": elapsed,
         "cpu_seconds": cpu,
         "status": report.status,
@@ -77,36 +63,25 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
 
 def measure_sequential(args: dict[str, Any]) -> dict[str, Any]:
     """Child: the loop of AWS's documentation (bench/baselines/sequential_reset.py) over the same fleet."""
-    from sequential_reset import reset_all
-
+    # The baseline program is on the child's import path only.
+    baseline = importlib.import_module("sequential_reset")
     action = PLAN["action"]
     assert isinstance(action, dict)
-    cpu_before = _cpu_seconds()
-    started = time.perf_counter()
-    reset = reset_all(MODEL, action["stateName"], action["variables"], endpoint_url=args["standin_url"])
-    return {
-        "seconds": time.perf_counter() - started,
-        "cpu_seconds": _cpu_seconds() - cpu_before,
-        "reset": reset,
-    }
-
-
-def _cpu_seconds() -> float:
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    reset, elapsed, cpu = timed(
+        lambda: baseline.reset_all(
+            MODEL, action["stateName"], action["variables"], endpoint_url=args["standin_url"]
+        )
+    )
+    return {"seconds": elapsed, "cpu_seconds": cpu, "reset": reset}
 
 
 # --- parent side ---------------------------------------------------------------------------------------
 
 
-def _run_job(standin_url: str, *, trace: bool = False, **settings: str) -> dict[str, Any]:
+def _run_job(standin_url: str, **settings: str) -> dict[str, Any]:
     env = {**lambda_environment(DETECTOR_RESET, endpoint=standin_url), "POWERTOOLS_TRACE_DISABLED": "true"}
     env.update(settings)
-    return run_child(
-        "bench.reset_runs:measure", {"trace": trace}, code_root=DETECTOR_RESET.code_root, env=env
-    )
+    return run_child("bench.reset_runs:measure", {}, code_root=DETECTOR_RESET.code_root, env=env)
 
 
 def _calls(stats: dict[str, Any], operation: str) -> dict[str, int]:
@@ -114,6 +89,7 @@ def _calls(stats: dict[str, Any], operation: str) -> dict[str, int]:
 
 
 def _fleet(count: int) -> dict[str, Any]:
+    # Here, not at the top: the job's child imports this module, and its peak memory is a figure.
     from iot_standin.fleet import fleet_seed
 
     # Every detector starts in Alarm; the model also declares Normal, the state the plan resets to.
@@ -121,8 +97,6 @@ def _fleet(count: int) -> dict[str, Any]:
 
 
 def _run_sequential(standin_url: str) -> dict[str, Any]:
-    from iotbridge.clients import SERVICE_MODELS_DIR
-
     env = {
         **lambda_environment(DETECTOR_RESET, endpoint=standin_url),
         "AWS_DATA_PATH": str(SERVICE_MODELS_DIR),
@@ -133,6 +107,7 @@ def _run_sequential(standin_url: str) -> dict[str, Any]:
 
 
 def run_throughput(*, smoke: bool, findings: Findings) -> Section:
+    # Here, not at the top: the job's child imports this module, and its peak memory is a figure.
     from iot_standin.testing import running_standin
 
     section = Section(f"Reset throughput: {LATENCY_MS} ms per call")
@@ -246,6 +221,7 @@ def _row(label: str, result: dict[str, Any], calls: dict[str, int]) -> list[str]
 
 def run_memory(*, smoke: bool, findings: Findings) -> Section:
     """The section, and the larger run's peak RSS."""
+    # Here, not at the top: the job's child imports this module, and its peak memory is a figure.
     from iot_standin.testing import running_standin
 
     section = Section("Reset job: peak memory")

@@ -13,10 +13,11 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from bench import cold_start, connector, forwarder_batch, receiver, reset_dynamodb, reset_runs, sdk_calls
-from bench.layout import FUNCTIONS, LAYER, LOCAL, ROOT, template_environment
+from bench.layout import FUNCTIONS, ROOT, template_environment
 from bench.report import Section, command_line, console_summary, document, machine
 from bench.sizing import Findings, sizing_section
 
@@ -87,11 +88,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(SECTIONS)}", file=sys.stderr
         )
         return 2
-    # The stand-ins and the layer are imported by this process too (seeding, starting the stand-in).
-    for folder in (LOCAL, LAYER):
-        if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
-
     smoke = bool(args.smoke)
     started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     started = time.perf_counter()
@@ -99,9 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sections: list[Section] = []
     for benchmark in BENCHMARKS:
         if benchmark.name in chosen:
-            sections.append(
-                _guarded(benchmark.title, lambda b=benchmark: b.run(smoke=smoke, findings=findings))  # type: ignore[misc]
-            )
+            sections.append(_guarded(benchmark.title, partial(benchmark.run, smoke=smoke, findings=findings)))
     if findings.peaks:
         sections.append(_guarded("MemorySize", lambda: sizing_section(findings, _current_memory())[0]))
 

@@ -8,15 +8,20 @@ that with botocore's parameter check left out, as the receiver's clients have it
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
+from botocore.config import Config
+
+from bench.answered_aws import AnsweredAws
 from bench.child import run_child
 from bench.layout import base_environment
+from bench.measure import alternating, cpu_and_wall_us
 from bench.report import Section, markdown_table
 from bench.sizing import Findings
 from bench.stats import Figure, median
+from iotbridge.clients import new_session, user_agent
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/000000000000/bench-events.fifo"
 CONFIGS = {
@@ -65,14 +70,13 @@ def calls(clients: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     }
 
 
+def _cpu_us(calls_by_config: Mapping[str, Callable[[], Any]], name: str) -> float:
+    return cpu_and_wall_us(calls_by_config[name])[0]
+
+
 def measure(args: dict[str, Any]) -> dict[str, Any]:
     """Child: median CPU µs of each call with each client configuration, the configurations taking turns
     call by call so that a change in the machine's load touches them all alike."""
-    from botocore.config import Config
-
-    from bench.answered_aws import AnsweredAws
-    from iotbridge.clients import new_session, user_agent
-
     answers = AnsweredAws(keep=False)
     session = new_session(shipped_only=True)
     count = int(args["calls"])
@@ -90,21 +94,16 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
         for client in made.values():
             answers.attach(client)
         by_config[name] = calls(made)
-    samples: dict[str, dict[str, list[float]]] = {name: {} for name in CONFIGS}
+    cpu_us: dict[str, dict[str, float]] = {name: {} for name in CONFIGS}
     for label in calls({"sqs": None, "dynamodb": None}):
         for name in CONFIGS:
             for _ in range(max(10, count // 10)):
                 by_config[name][label]()
-        for _ in range(count):
-            for name in CONFIGS:
-                started = time.process_time_ns()
-                by_config[name][label]()
-                samples[name].setdefault(label, []).append((time.process_time_ns() - started) / 1000)
-    return {
-        "cpu_us": {
-            name: {label: median(xs) for label, xs in found.items()} for name, found in samples.items()
-        }
-    }
+        by_name = {name: by_config[name][label] for name in CONFIGS}
+        medians = alternating(list(CONFIGS), partial(_cpu_us, by_name), median, turns=count)
+        for name, found in medians.items():
+            cpu_us[name][label] = found
+    return {"cpu_us": cpu_us}
 
 
 def run(*, smoke: bool, findings: Findings) -> Section:

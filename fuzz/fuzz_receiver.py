@@ -46,7 +46,7 @@ class _NoInstrumentation:
 
 
 with _instrumented():
-    from iotbridge.send_connector_event.models import EventValidationError, wire_events
+    from iotbridge.send_connector_event.body import EventValidationError, wire_events
     from iotbridge.send_connector_event.queued import QueuedEvent
     from iotbridge.signatures.standard_webhooks import SignatureError, parse_headers, sign, verify_signature
 

@@ -48,7 +48,7 @@ for check in $checks; do
         run checkov "$checkov_venv/bin/checkov" --file template.yaml --config-file .checkov.yaml --quiet
         ;;
     bandit)
-        run bandit "$venv/bin/bandit" --quiet --recursive layers/shared/iotbridge functions local \
+        run bandit "$venv/bin/bandit" --quiet --recursive layers/shared/iotbridge functions local samples tools \
             --baseline .bandit-baseline.json
         ;;
     audit)

@@ -9,7 +9,7 @@ endpoint rule set and extras unchanged, the endpoints file with only these servi
 few files every client reads. Nothing in it is written by hand.
 
 A function that starts calling another operation must list it here and rewrite the folder:
-`make botocore-models` (`python -m tools.botocore_models`). tests/unit/test_botocore_models.py
+`make botocore-models` (`python -m tools.botocore_models`). tests/unit/tools/test_botocore_models.py
 checks the folder against the installed botocore, so a boto3 upgrade that changes these models fails the
 tests until the folder is rewritten.
 """

@@ -10,7 +10,8 @@ import json
 import sys
 from typing import Any
 
-from iotbridge.send_connector_event.models import MAX_EVENTS_PER_BODY, MAX_LISTED_PROBLEMS, ConnectorEvent
+from iotbridge.send_connector_event.body import MAX_EVENTS_PER_BODY, MAX_LISTED_PROBLEMS
+from iotbridge.send_connector_event.models import ConnectorEvent
 from iotbridge.send_connector_event.operations import OPERATION_MEMBERS
 from iotbridge.signatures.standard_webhooks import (
     MAX_SIGNATURE_HEADER_CHARS,
@@ -76,12 +77,9 @@ def _header(name: str, description: str, schema: dict[str, Any]) -> dict[str, An
 
 def _profile_schemes() -> str:
     """The signature schemes a connector profile may name, as the profile model admits them."""
-    from iotbridge.profile import HmacScheme, StandardWebhooksScheme, TokenScheme
+    from iotbridge.profile.verification import SCHEME_NAMES
 
-    return ", ".join(
-        str(model.model_fields["scheme"].annotation.__args__[0])  # type: ignore[union-attr]
-        for model in (StandardWebhooksScheme, HmacScheme, TokenScheme)
-    )
+    return ", ".join(SCHEME_NAMES)
 
 
 def openapi() -> dict[str, Any]:

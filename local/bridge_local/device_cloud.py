@@ -24,14 +24,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from loopback import LOOPBACK, LoopbackHandler, LoopbackServer
+
 from .demo_clouds import LUMEN, DemoCloud
-from .processes import LOOPBACK
 from .signing import Reply, post
 
 log = logging.getLogger("bridge_local.device_cloud")
@@ -81,7 +81,9 @@ class Received:
         }
 
 
-class FakeDeviceCloud:
+class FakeDeviceCloud(LoopbackServer):
+    thread_name = "device-cloud"
+
     def __init__(
         self,
         cloud: DemoCloud = LUMEN,
@@ -107,35 +109,21 @@ class FakeDeviceCloud:
         self._replies: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self._pending = 0
         self._idle = threading.Condition(self._lock)
-        self._server = ThreadingHTTPServer((LOOPBACK, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._threads = [
-            threading.Thread(
-                target=self._server.serve_forever, args=(0.1,), name="device-cloud", daemon=True
-            ),
-            threading.Thread(target=self._send_replies, name="device-cloud-replies", daemon=True),
-        ]
+        self._replier = threading.Thread(target=self._send_replies, name="device-cloud-replies", daemon=True)
+        super().__init__(_handler_for(self), port=port)
 
     @property
     def url(self) -> str:
         """What the connector's profile names as its deviceCloud.url."""
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}{REQUESTS_PATH}"
+        return f"http://{LOOPBACK}:{self.server_address[1]}{REQUESTS_PATH}"
 
-    def start(self) -> FakeDeviceCloud:
-        for thread in self._threads:
-            thread.start()
-        return self
+    def start(self) -> Self:
+        self._replier.start()
+        return super().start()
 
     def stop(self) -> None:
         self._replies.put(None)
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeDeviceCloud:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+        super().stop()
 
     # --- what happened ------------------------------------------------------------------------------------
 
@@ -293,9 +281,8 @@ def _native(user: str, event: dict[str, Any]) -> dict[str, Any]:
     return {"accountId": user, "sentAt": sent_at, "events": [event]}
 
 
-def _handler_for(cloud: FakeDeviceCloud) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def _handler_for(cloud: FakeDeviceCloud) -> type[LoopbackHandler]:
+    class Handler(LoopbackHandler):
         disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
@@ -315,16 +302,11 @@ def _handler_for(cloud: FakeDeviceCloud) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self._send(404 if self.path != REQUESTS_PATH else 413, {"message": "not taken"})
                 return
-            body = self.rfile.read(length)
+            body = self.read_body(length)
             status, answer = cloud.take(body, {k: v for k, v in self.headers.items()})
             self._send(status, answer)
 
         def _send(self, status: int, payload: Any) -> None:
-            data = json.dumps(payload).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.answer(status, json.dumps(payload).encode("utf-8"), [("Content-Type", "application/json")])
 
     return Handler

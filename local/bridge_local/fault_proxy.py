@@ -37,12 +37,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .processes import LOOPBACK, ServerProcess, free_port, start_server, wait_for_stop
+from loopback import LOOPBACK, LoopbackHandler, LoopbackServer
+
+from .processes import ServerProcess, free_port, start_server, wait_for_stop
 
 ADMIN = "/_faults/"
 ERROR_NAMESPACE = "com.amazonaws.dynamodb.v20120810"
@@ -80,13 +81,12 @@ def check_plan(plan: object) -> dict[str, dict[str, Any]]:
     return checked
 
 
-class FaultProxy(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class FaultProxy(LoopbackServer):
     request_queue_size = 256
+    thread_name = "dynamodb-proxy"
 
-    def __init__(self, address: tuple[str, int], upstream: str, plan: object, random_seed: int) -> None:
-        super().__init__(address, _Handler)
+    def __init__(self, upstream: str, plan: object = None, random_seed: int = 0, *, port: int = 0) -> None:
+        super().__init__(_Handler, port=port)
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or LOOPBACK, parts.port or 80)
         self.plan = check_plan(plan or {})
@@ -95,11 +95,6 @@ class FaultProxy(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self.turn = threading.Lock()  # held while a call is at the endpoint
         self.calls: dict[str, Counter[str]] = {}
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def setting(self, operation: str, name: str) -> Any:
         own, common = self.plan.get(operation, {}), self.plan.get("*", {})
@@ -142,22 +137,12 @@ class FaultProxy(ThreadingHTTPServer):
         return 404, {"error": f"no {method} {ADMIN}{name}"}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     disable_nagle_algorithm = True
     server: FaultProxy
 
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
     def _serve(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.read_body()
         if self.path.startswith(ADMIN):
             status, answer = self.server.admin(self.command, self.path[len(ADMIN) :].strip("/"), body)
             self._answer(status, {"Content-Type": "application/json"}, json.dumps(answer).encode())
@@ -181,6 +166,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.count(operation, "ok" if 200 <= status < 300 else _error_code(answer))
         self._answer(status, headers, answer)
 
+    do_GET = do_POST = do_PUT = _serve
+
     def _forward(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
         host, port = self.server.upstream
         connection = http.client.HTTPConnection(host, port, timeout=60)
@@ -195,12 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
             connection.close()
 
     def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.answer(status, body, headers.items())
 
     def log_message(self, format: str, *args: object) -> None:
         return  # requests are counted, never logged: their bodies are fleet data
@@ -267,9 +249,7 @@ def running_fault_proxy(
 
 def serve_in_thread(upstream: str, plan: object = None) -> FaultProxy:
     """A proxy on a free loopback port, served by a thread of this process (`shutdown()` ends it)."""
-    proxy = FaultProxy((LOOPBACK, 0), upstream, plan, 0)
-    threading.Thread(target=proxy.serve_forever, name="dynamodb-proxy", daemon=True).start()
-    return proxy
+    return FaultProxy(upstream, plan).start()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -284,14 +264,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         text = args.faults.read_text(encoding="utf-8") if args.faults else (args.faults_json or "{}")
-        proxy = FaultProxy((LOOPBACK, args.port), args.upstream, json.loads(text), args.random_seed)
+        proxy = FaultProxy(args.upstream, json.loads(text), args.random_seed, port=args.port)
     except (OSError, ValueError) as error:
         print(f"fault-proxy: {error}", file=sys.stderr)
         return 2
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    proxy.start()
     print(f"fault-proxy listening on {proxy.url}", flush=True)
     wait_for_stop()
-    proxy.shutdown()
+    proxy.stop()
     return 0
 
 

@@ -12,18 +12,17 @@ import base64
 import json
 import logging
 import re
-import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from loopback import LOOPBACK, LoopbackHandler, LoopbackServer
+
 from .lambda_runtime import LOCAL_ACCOUNT_ID, FunctionError, Invoker
-from .processes import LOOPBACK
 
 log = logging.getLogger("bridge_local.http_api")
 
@@ -192,35 +191,14 @@ INTERNAL_ERROR = _message(500, "Internal Server Error")
 TOO_LARGE = _message(413, "Request Entity Too Large")
 
 
-class HttpApi:
+class HttpApi(LoopbackServer):
     """Serves routes on a loopback port the way an HTTP API's `$default` stage does."""
+
+    thread_name = "http-api"
 
     def __init__(self, routes: Sequence[Route], *, port: int = 0, host: str = LOOPBACK) -> None:
         self.routes = list(routes)
-        self._host = host
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.1,), name="http-api", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._host}:{self._server.server_address[1]}"
-
-    def start(self) -> HttpApi:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> HttpApi:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+        super().__init__(_handler_for(self), host=host, port=port)
 
     def respond(
         self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes, source_ip: str
@@ -260,10 +238,8 @@ class HttpApi:
         return NOT_FOUND
 
 
-def _handler_for(api: HttpApi) -> type[BaseHTTPRequestHandler]:
-    class ApiRequest(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+def _handler_for(api: HttpApi) -> type[LoopbackHandler]:
+    class ApiRequest(LoopbackHandler):
         def log_message(self, format: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), format % args)
 
@@ -273,7 +249,7 @@ def _handler_for(api: HttpApi) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self._write(TOO_LARGE)
                 return
-            body = self.rfile.read(length) if length else b""
+            body = self.read_body(length)
             headers: Message = self.headers
             response = api.respond(
                 self.command, self.path, list(headers.items()), body, self.client_address[0]
@@ -281,17 +257,15 @@ def _handler_for(api: HttpApi) -> type[BaseHTTPRequestHandler]:
             self._write(response)
 
         def _write(self, response: HttpResponse) -> None:
-            self.send_response(response.status)
             names = {name.lower() for name, _ in response.headers}
-            for name, value in response.headers:
-                if name.lower() not in {"content-length", "connection", "transfer-encoding"}:
-                    self.send_header(name, value)
+            headers = [
+                (name, value)
+                for name, value in response.headers
+                if name.lower() not in {"content-length", "connection", "transfer-encoding"}
+            ]
             if "content-type" not in names and response.body:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
+                headers.append(("Content-Type", "application/json"))
+            self.answer(response.status, response.body, headers)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
 

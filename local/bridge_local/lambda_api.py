@@ -20,11 +20,11 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from loopback import LoopbackHandler, LoopbackServer
+
 from .lambda_runtime import FunctionError, Invoker, function_arn, function_name_of
-from .processes import LOOPBACK
 
 log = logging.getLogger("bridge_local.lambda")
 
@@ -132,29 +132,18 @@ class _AsyncQueue:
 _STOP = object()
 
 
-class LambdaService:
+class LambdaService(LoopbackServer):
     """Serves the Invoke API for a set of named functions on a loopback port."""
+
+    thread_name = "lambda-api"
 
     def __init__(self, functions: Mapping[str, Invoker], *, port: int = 0) -> None:
         self._functions = dict(functions)
         self._async = {name: _AsyncQueue(name, invoker) for name, invoker in self._functions.items()}
-        self._server = ThreadingHTTPServer((LOOPBACK, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.1,), name="lambda-api", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
-
-    def start(self) -> LambdaService:
-        self._thread.start()
-        return self
+        super().__init__(_InvokeRequest, port=port)
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().stop()
         for pending in self._async.values():
             if pending.pending():
                 log.warning("dropping %d queued invocation(s) of %s", pending.pending(), pending.name)
@@ -164,8 +153,8 @@ class LambdaService:
         """Refuse new connections at once (calls in progress still get their answers). A shutdown first:
         a close alone leaves the socket listening until the serving thread's poll returns."""
         with contextlib.suppress(OSError):
-            self._server.socket.shutdown(socket.SHUT_RDWR)
-        self._server.socket.close()
+            self.socket.shutdown(socket.SHUT_RDWR)
+        self.socket.close()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until no asynchronous invocation is queued or running; False on timeout."""
@@ -177,77 +166,61 @@ class LambdaService:
     def enqueue(self, name: str, event: Any) -> None:
         self._async[name].put(event)
 
-    def __enter__(self) -> LambdaService:
-        return self.start()
 
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+class _InvokeRequest(LoopbackHandler):
+    server: LambdaService
 
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug(format, *args)
 
-def _handler_for(service: LambdaService) -> type[BaseHTTPRequestHandler]:
-    class InvokeRequest(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def do_POST(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        if not (path.startswith(INVOKE_PATH_PREFIX) and path.endswith("/invocations")):
+            self._error(404, "UnknownOperationException", "Unknown operation")
+            return
+        raw_name = urllib.parse.unquote(path[len(INVOKE_PATH_PREFIX) : -len("/invocations")])
+        name = function_name_of(raw_name)
+        body = self.read_body()
+        invoker = self.server.function(name)
+        if invoker is None:
+            self._error(404, "ResourceNotFoundException", f"Function not found: {function_arn(name)}")
+            return
+        invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
+        if len(body) > limit:
+            self._error(413, "RequestTooLargeException", f"Request must be smaller than {limit} bytes")
+            return
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError:
+            self._error(400, "InvalidRequestContentException", "Could not parse request body into json")
+            return
+        if invocation_type == "Event":
+            self.server.enqueue(name, event)
+            self._send(202, b"")
+        elif invocation_type == "DryRun":
+            self._send(204, b"")
+        elif invocation_type == "RequestResponse":
+            self._run(invoker, event)
+        else:
+            self._error(400, "InvalidParameterValueException", "Unsupported InvocationType")
 
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug(format, *args)
+    def _run(self, invoker: Invoker, event: Any) -> None:
+        try:
+            result = invoker.invoke(event)
+        except FunctionError as exc:
+            payload = json.dumps(exc.payload()).encode("utf-8")
+            self._send(200, payload, {"X-Amz-Function-Error": "Unhandled"})
+            return
+        except LambdaServiceError as exc:
+            self._error(502, "ServiceException", str(exc))
+            return
+        self._send(200, json.dumps(result).encode("utf-8"))
 
-        def do_POST(self) -> None:
-            path = urllib.parse.urlsplit(self.path).path
-            if not (path.startswith(INVOKE_PATH_PREFIX) and path.endswith("/invocations")):
-                self._error(404, "UnknownOperationException", "Unknown operation")
-                return
-            raw_name = urllib.parse.unquote(path[len(INVOKE_PATH_PREFIX) : -len("/invocations")])
-            name = function_name_of(raw_name)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            invoker = service.function(name)
-            if invoker is None:
-                self._error(404, "ResourceNotFoundException", f"Function not found: {function_arn(name)}")
-                return
-            invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
-            limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
-            if len(body) > limit:
-                self._error(413, "RequestTooLargeException", f"Request must be smaller than {limit} bytes")
-                return
-            try:
-                event = json.loads(body) if body else {}
-            except ValueError:
-                self._error(400, "InvalidRequestContentException", "Could not parse request body into json")
-                return
-            if invocation_type == "Event":
-                service.enqueue(name, event)
-                self._send(202, b"")
-            elif invocation_type == "DryRun":
-                self._send(204, b"")
-            elif invocation_type == "RequestResponse":
-                self._run(invoker, event)
-            else:
-                self._error(400, "InvalidParameterValueException", "Unsupported InvocationType")
+    def _error(self, status: int, code: str, message: str) -> None:
+        body = json.dumps({"Type": "User", "message": message}).encode("utf-8")
+        self._send(status, body, {"x-amzn-ErrorType": code})
 
-        def _run(self, invoker: Invoker, event: Any) -> None:
-            try:
-                result = invoker.invoke(event)
-            except FunctionError as exc:
-                payload = json.dumps(exc.payload()).encode("utf-8")
-                self._send(200, payload, {"X-Amz-Function-Error": "Unhandled"})
-                return
-            except LambdaServiceError as exc:
-                self._error(502, "ServiceException", str(exc))
-                return
-            self._send(200, json.dumps(result).encode("utf-8"))
-
-        def _error(self, status: int, code: str, message: str) -> None:
-            body = json.dumps({"Type": "User", "message": message}).encode("utf-8")
-            self._send(status, body, {"x-amzn-ErrorType": code})
-
-        def _send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("X-Amz-Executed-Version", "$LATEST")
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-    return InvokeRequest
+    def _send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+        fixed = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
+        self.answer(status, body, [*fixed, *(headers or {}).items()])

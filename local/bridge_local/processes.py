@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-LOOPBACK = "127.0.0.1"
+from loopback import LOOPBACK
 
 
 def wait_for_stop(*, parent_pid: int = 0) -> None:

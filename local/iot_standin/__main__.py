@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -80,17 +79,12 @@ def _serve(argv: list[str]) -> int:
         print(f"iot-standin: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
         return 1
 
-    # A short poll interval lets SIGTERM stop the server within a fraction of a second.
-    serving = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="iot-standin", daemon=True
-    )
-    serving.start()
+    server.start()
     print(f"iot-standin listening on {server.url}", flush=True)
     try:
         wait_for_stop()
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
     return 0
 
 

@@ -78,6 +78,12 @@ def _validate_entry(operation: str, entry: dict[str, Any]) -> dict[str, Any]:
         and not (_is_number(entry["maxRps"]) and entry["maxRps"] > 0)
     ):
         raise FaultPlanError(f"{operation}.maxRps must be a number above 0 (or null for no cap)")
+    _check_operation_settings(operation, entry)
+    return dict(entry)
+
+
+def _check_operation_settings(operation: str, entry: dict[str, Any]) -> None:
+    """The settings that apply to some operations only, and the error codes each may answer with."""
     if operation == PUBLISH:
         # One message a call: throttleRate throttles messages; itemErrors refuses a detector's messages.
         if "itemThrottleRate" in entry:
@@ -96,7 +102,6 @@ def _validate_entry(operation: str, entry: dict[str, Any]) -> dict[str, Any]:
         _check_code_map(
             f"{operation}.errorCodes", entry["errorCodes"], tuple(error_codes(SEND_CONNECTOR_EVENT))
         )
-    return dict(entry)
 
 
 def _check_code_map(where: str, value: object, allowed: tuple[str, ...]) -> None:

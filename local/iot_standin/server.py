@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from loopback import LOOPBACK, LoopbackHandler, LoopbackServer
 
 from .app import Request, Response, Standin
 
@@ -15,43 +16,25 @@ log = logging.getLogger("iot_standin")
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
-class StandinHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class StandinHTTPServer(LoopbackServer):
     # Benchmarks open many connections at once; the default backlog of 5 would refuse some of them.
     request_queue_size = 512
+    thread_name = "iot-standin"
+    # A short poll interval lets SIGTERM stop the server within a fraction of a second.
+    poll_seconds = 0.05
 
-    def __init__(self, address: tuple[str, int], standin: Standin) -> None:
-        super().__init__(address, StandinRequestHandler)
+    def __init__(self, standin: Standin, *, host: str = LOOPBACK, port: int = 0) -> None:
+        super().__init__(StandinRequestHandler, host=host, port=port)
         self.standin = standin
 
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
 
-
-class StandinRequestHandler(BaseHTTPRequestHandler):
-    # Keep-alive, as botocore's connection pool expects; every response carries Content-Length.
-    protocol_version = "HTTP/1.1"
+class StandinRequestHandler(LoopbackHandler):
     # Headers and body go out in separate writes: without this, Nagle's algorithm and the client's delayed
     # ACK add 40 ms to every response.
     disable_nagle_algorithm = True
     server: StandinHTTPServer
     server_version = "iot-standin"
     sys_version = ""
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
 
     def _serve(self) -> None:
         started = time.monotonic()
@@ -62,7 +45,7 @@ class StandinRequestHandler(BaseHTTPRequestHandler):
                 Response(413, {"message": "Request body too large"}, {"x-amzn-ErrorType": "PayloadTooLarge"})
             )
             return
-        body = self.rfile.read(length) if length > 0 else b""
+        body = self.read_body(length)
         parts = urlsplit(self.path)
         request = Request(self.command, parts.path, parse_qs(parts.query, keep_blank_values=True), body)
         try:
@@ -92,15 +75,11 @@ class StandinRequestHandler(BaseHTTPRequestHandler):
         )
         self._send(response)
 
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
     def _send(self, response: Response) -> None:
-        payload = response.encoded()
-        self.send_response(response.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        headers = [("Content-Type", "application/json"), *response.headers.items()]
+        self.answer(response.status, response.encoded(), headers)
 
     def log_message(self, format: str, *args: object) -> None:
         # Requests are logged by _serve with the operation and outcome; keep http.server's own lines quiet.
@@ -110,5 +89,5 @@ class StandinRequestHandler(BaseHTTPRequestHandler):
         log.warning("bad request from client: " + format, *args)
 
 
-def make_server(standin: Standin, host: str = "127.0.0.1", port: int = 0) -> StandinHTTPServer:
-    return StandinHTTPServer((host, port), standin)
+def make_server(standin: Standin, host: str = LOOPBACK, port: int = 0) -> StandinHTTPServer:
+    return StandinHTTPServer(standin, host=host, port=port)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from iotbridge.profile import ConnectorProfile
+from iotbridge.profile.document import ConnectorProfile
 from iotbridge.send_connector_event.queued import QueuedEvent
 from iotbridge.signatures.standard_webhooks import parse_secrets
 from iotbridge.webhook_receiver.domain.verification import secret_values

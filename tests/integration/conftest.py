@@ -11,9 +11,9 @@ import pytest
 
 from bridge_local.aws import local_client
 from bridge_local.processes import ServerProcess, start_moto_server
-from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET
 from fakes.receiver import GROUP_KEY
 from iotbridge import clients
+from samples.webhooks import DEMO_CONNECTOR_ID, DEMO_SECRET
 
 pytestmark = pytest.mark.integration
 

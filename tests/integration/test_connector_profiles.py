@@ -15,12 +15,13 @@ from botocore.validate import ParamValidator
 from slack_sdk.signature import SignatureVerifier
 
 from bridge_local.aws import local_client
-from bridge_local.demo_clouds import AERIE, DEMO_CLOUDS, LUMEN, DemoCloud
-from bridge_local.samples import http_api_event
-from conftest import RelayResources
 from fakes.log_capture import captured_logs
 from iotbridge.send_connector_event.queued import QueuedEvent
 from iotbridge.webhook_receiver.offline import try_webhook
+from samples.device_clouds import AERIE, DEMO_CLOUDS, LUMEN, DemoCloud
+from samples.webhooks import http_api_event
+
+from .conftest import RelayResources
 
 Post = Callable[..., dict[str, Any]]
 
@@ -81,6 +82,7 @@ def botocore_problems(params: dict[str, Any]) -> str:
 def slack_headers(body: bytes, timestamp: int, secret: str = AERIE.secret) -> dict[str, str]:
     """The sensors cloud's headers, signed by Slack's own SDK (the scheme it copies)."""
     signature = SignatureVerifier(secret).generate_signature(timestamp=str(timestamp), body=body)
+    assert signature is not None  # typed optional: the SDK signs nothing without a timestamp
     return {"X-Aerie-Signature": signature, "X-Aerie-Request-Timestamp": str(timestamp)}
 
 

@@ -19,8 +19,6 @@ from bridge_local.fault_proxy import FaultProxy, check_plan, serve_in_thread
 from bridge_local.processes import LOOPBACK, ServerProcess, free_port
 from bridge_local.resources import create_tables
 from bridge_local.sam_template import LocalResolver, read
-from bridge_local.samples import BODIES, http_api_event, signed_headers
-from conftest import RelayResources
 from iotbridge.budget import UnlimitedBudget
 from iotbridge.correlation.model import (
     COMMAND,
@@ -34,6 +32,9 @@ from iotbridge.correlation.model import (
 from iotbridge.correlation.tables import DEADLINE_INDEX, ConnectorUserTable, CorrelationTable
 from iotbridge.errors import DependencyUnavailableError
 from iotbridge.send_connector_event.queued import QueuedEvent
+from samples.webhooks import BODIES, http_api_event, signed_headers
+
+from .conftest import RelayResources
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 RETENTION = 7 * 24 * 3600

@@ -31,9 +31,9 @@ import requests
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 
-from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET
 from bridge_local.stack import LocalStack, StackConfig
 from iotbridge.signatures.standard_webhooks import MAX_SIGNATURE_HEADER_CHARS, MAX_TIMESTAMP_DIGITS, sign
+from samples.webhooks import DEMO_CONNECTOR_ID, DEMO_SECRET
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -18,7 +18,6 @@ import urllib3
 from standardwebhooks import Webhook
 
 from bridge_local.aws import local_client
-from bridge_local.demo_clouds import LUMEN
 from bridge_local.processes import LOOPBACK, ServerProcess, free_port
 from iotbridge.connector.adapters import (
     MAX_ANSWER_BYTES,
@@ -36,7 +35,9 @@ from iotbridge.connector.ports import (
     UnusableCredentialError,
 )
 from iotbridge.errors import DependencyUnavailableError
-from iotbridge.registry import SecretsManagerSigningKeys, SsmConnectorProfiles
+from iotbridge.registry.profiles import SsmConnectorProfiles
+from iotbridge.registry.secrets import SecretsManagerSigningKeys
+from samples.device_clouds import LUMEN
 
 REQUESTS_PATH = "/aws-iot/requests"
 TOKEN = "lumen-access-token-for-acct-1"

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from bridge_local.aws import local_client
-from conftest import RelayResources
 from fakes.receiver import GROUP_KEY
 from iotbridge.budget import LambdaBudget
 from iotbridge.webhook_receiver.adapters import IdempotencyTableDeduplicator
@@ -17,6 +16,8 @@ from iotbridge.webhook_receiver.ports import (
     WebhookConflictError,
     WebhookInProgressError,
 )
+
+from .conftest import RelayResources
 
 WINDOW = 3600
 

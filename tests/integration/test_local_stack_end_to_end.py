@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from bridge_local import samples
 from bridge_local.sam_template import TemplateError, read
 from bridge_local.signing import send_signed
 from bridge_local.stack import LAST_RUN_FILE, ROOT, STATE_FILE, LocalStack, StackConfig, pid_alive
+from samples import webhooks
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -62,18 +62,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 def test_a_signed_webhook_reaches_send_connector_event(stack: LocalStack) -> None:
     # The demo connector's secret and a DEVICE_EVENT body
     assert stack.api is not None
-    body = samples.encode(samples.BODIES["device-event"])
+    body = webhooks.encode(webhooks.BODIES["device-event"])
     already = len(recorded_events(stack.iot_url))
 
     # It is posted, signed, to the local webhook endpoint
-    reply = send_signed(stack.api.url, samples.DEMO_CONNECTOR_ID, body, samples.DEMO_SECRET)
+    reply = send_signed(stack.api.url, webhooks.DEMO_CONNECTOR_ID, body, webhooks.DEMO_SECRET)
 
     # It is accepted and the forwarder relays it to the stand-in's SendConnectorEvent
     assert reply.status == 202
     events = wait_for_events(stack.iot_url, already + 1)
     assert len(events) == already + 1
-    assert events[-1]["connectorId"] == samples.DEMO_CONNECTOR_ID
-    assert events[-1]["body"] == samples.BODIES["device-event"]
+    assert events[-1]["connectorId"] == webhooks.DEMO_CONNECTOR_ID
+    assert events[-1]["body"] == webhooks.BODIES["device-event"]
 
 
 def test_the_send_command_signs_with_the_demo_secret_and_posts_to_the_running_stack(

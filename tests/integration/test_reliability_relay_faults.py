@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 
-from bridge_local import samples
 from bridge_local.aws import local_client
 from bridge_local.lambda_runtime import InProcessFunction
 from bridge_local.processes import ServerProcess
@@ -32,10 +31,11 @@ from bridge_local.signing import post, sign_headers
 from bridge_local.sqs_poller import SqsEventSource
 from bridge_local.stack import LocalStack, StackConfig
 from iot_standin.testing import Standin
+from samples import webhooks as sample_webhooks
 
 pytestmark = pytest.mark.integration
 
-CONNECTOR = samples.DEMO_CONNECTOR_ID
+CONNECTOR = sample_webhooks.DEMO_CONNECTOR_ID
 RECEIVER = "WebhookReceiverFunction"
 FORWARDER = "ForwarderFunction"
 
@@ -96,7 +96,7 @@ def _matter_on_off(value: bool) -> dict[str, Any]:
 
 
 def _capability_report() -> dict[str, Any]:
-    return samples.BODIES["device-discovery"]["Devices"][0]["CapabilityReport"]
+    return sample_webhooks.BODIES["device-discovery"]["Devices"][0]["CapabilityReport"]
 
 
 def build_workload() -> list[Webhook]:
@@ -146,7 +146,7 @@ def build_workload() -> list[Webhook]:
                 },
             )
 
-    webhooks = []
+    webhooks: list[Webhook] = []
     for group, items in groups.items():
         for seq, (body, error) in enumerate(items):
             webhook_id = f"wh_{len(webhooks):04d}"
@@ -189,9 +189,11 @@ def send_all(api_url: str, webhooks: list[Webhook]) -> SendResult:
     lock = threading.Lock()
 
     def send(webhook: Webhook) -> None:
-        body = samples.encode(webhook.body)
+        body = sample_webhooks.encode(webhook.body)
         for _ in range(10):
-            reply = post(url, body, sign_headers(samples.DEMO_SECRET, body, webhook_id=webhook.webhook_id))
+            reply = post(
+                url, body, sign_headers(sample_webhooks.DEMO_SECRET, body, webhook_id=webhook.webhook_id)
+            )
             if reply.status == 202:
                 with lock:
                     result.accepted[webhook.webhook_id] = reply.json()

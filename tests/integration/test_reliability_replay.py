@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
-from bridge_local import samples
 from bridge_local.signing import Reply, post, sign_headers
 from bridge_local.stack import LocalStack, StackConfig
 from iot_standin.testing import Standin
+from samples import webhooks
 
 pytestmark = pytest.mark.integration
 
 TOLERANCE = 4  # seconds; SignatureToleranceSeconds for this stack
-CONNECTOR = samples.DEMO_CONNECTOR_ID
+CONNECTOR = webhooks.DEMO_CONNECTOR_ID
 OTHER_CONNECTOR = "other-connector"
 OTHER_SECRET = "whsec_" + base64.b64encode(b"another connector's secret, for tests").decode()
 UNAUTHORIZED = {"message": "The request could not be authenticated."}
@@ -95,8 +95,8 @@ def test_the_same_webhook_twice_is_answered_alike_and_forwarded_once(
 ) -> None:
     # A signed webhook
     marker = uuid.uuid4().hex[:12]
-    body = samples.encode(device_event(marker))
-    headers = sign_headers(samples.DEMO_SECRET, body, webhook_id=new_id())
+    body = webhooks.encode(device_event(marker))
+    headers = sign_headers(webhooks.DEMO_SECRET, body, webhook_id=new_id())
 
     # The very same request arrives twice, inside the tolerance and the dedupe window
     first = send(stack, body, headers)
@@ -115,9 +115,9 @@ def test_a_replay_after_the_tolerance_is_refused_and_not_forwarded_again(
 ) -> None:
     # A webhook signed two seconds ago and accepted
     marker = uuid.uuid4().hex[:12]
-    body = samples.encode(device_event(marker))
+    body = webhooks.encode(device_event(marker))
     signed_at = int(time.time()) - 2
-    headers = sign_headers(samples.DEMO_SECRET, body, webhook_id=new_id(), timestamp=signed_at)
+    headers = sign_headers(webhooks.DEMO_SECRET, body, webhook_id=new_id(), timestamp=signed_at)
     assert send(stack, body, headers).status == 202
 
     # The same request is replayed once its timestamp is older than the tolerance
@@ -136,15 +136,15 @@ def test_a_resend_signed_anew_within_the_dedupe_window_is_acknowledged_and_not_f
 ) -> None:
     # A webhook accepted a second ago
     marker = uuid.uuid4().hex[:12]
-    body = samples.encode(device_event(marker))
+    body = webhooks.encode(device_event(marker))
     webhook_id = new_id()
     now = int(time.time())
-    first_headers = sign_headers(samples.DEMO_SECRET, body, webhook_id=webhook_id, timestamp=now - 1)
+    first_headers = sign_headers(webhooks.DEMO_SECRET, body, webhook_id=webhook_id, timestamp=now - 1)
     first = send(stack, body, first_headers)
     assert first.status == 202
 
     # The sender retries it: same webhook id and body, new timestamp and signature
-    retry_headers = sign_headers(samples.DEMO_SECRET, body, webhook_id=webhook_id, timestamp=now)
+    retry_headers = sign_headers(webhooks.DEMO_SECRET, body, webhook_id=webhook_id, timestamp=now)
     assert retry_headers["webhook-signature"] != first_headers["webhook-signature"]
     retry = send(stack, body, retry_headers)
 
@@ -157,17 +157,17 @@ def test_a_resend_signed_anew_within_the_dedupe_window_is_acknowledged_and_not_f
 def test_a_different_body_under_a_webhook_id_already_seen_is_refused_409_and_not_queued(
     stack: LocalStack, standin: Standin
 ) -> None:
-    # A webhook accepted with one event (the README: a webhook id seen again for the same connector
-    # within the dedupe window with another body is refused 409, with the same body acknowledged again)
+    # A webhook accepted with one event (docs/connecting-a-device-cloud.md, the webhook contract: a webhook id
+    # seen again for the same connector with another body is refused 409, the same body acknowledged again)
     first_marker, second_marker = uuid.uuid4().hex[:12], uuid.uuid4().hex[:12]
     webhook_id = new_id()
-    first_body = samples.encode(device_event(first_marker))
-    first = send(stack, first_body, sign_headers(samples.DEMO_SECRET, first_body, webhook_id=webhook_id))
+    first_body = webhooks.encode(device_event(first_marker))
+    first = send(stack, first_body, sign_headers(webhooks.DEMO_SECRET, first_body, webhook_id=webhook_id))
     assert first.status == 202
 
     # The same id comes again, correctly signed, with a different body of two events
-    second_body = samples.encode([device_event(second_marker), device_event(second_marker + "b")])
-    second = send(stack, second_body, sign_headers(samples.DEMO_SECRET, second_body, webhook_id=webhook_id))
+    second_body = webhooks.encode([device_event(second_marker), device_event(second_marker + "b")])
+    second = send(stack, second_body, sign_headers(webhooks.DEMO_SECRET, second_body, webhook_id=webhook_id))
 
     # It is refused as a conflict (it used to get the first answer and be dropped without a word), and only
     # the first body's event is forwarded
@@ -183,9 +183,9 @@ def test_a_resend_of_an_accepted_webhook_with_a_forged_signature_is_refused(
 ) -> None:
     # An accepted webhook
     marker = uuid.uuid4().hex[:12]
-    body = samples.encode(device_event(marker))
+    body = webhooks.encode(device_event(marker))
     webhook_id = new_id()
-    assert send(stack, body, sign_headers(samples.DEMO_SECRET, body, webhook_id=webhook_id)).status == 202
+    assert send(stack, body, sign_headers(webhooks.DEMO_SECRET, body, webhook_id=webhook_id)).status == 202
 
     # The same id and body come signed with a secret that is not the connector's
     forged = send(stack, body, sign_headers(OTHER_SECRET, body, webhook_id=webhook_id))
@@ -201,11 +201,11 @@ def test_the_same_webhook_id_from_another_connector_is_another_webhook(
 ) -> None:
     # Two connectors, each with its own secret
     marker = uuid.uuid4().hex[:12]
-    body = samples.encode(device_event(marker))
+    body = webhooks.encode(device_event(marker))
     webhook_id = new_id()
 
     # Each sends a webhook with the same id and body
-    ours = send(stack, body, sign_headers(samples.DEMO_SECRET, body, webhook_id=webhook_id))
+    ours = send(stack, body, sign_headers(webhooks.DEMO_SECRET, body, webhook_id=webhook_id))
     theirs = send(stack, body, sign_headers(OTHER_SECRET, body, webhook_id=webhook_id), OTHER_CONNECTOR)
 
     # Both are queued and forwarded, each for its own connector

@@ -26,7 +26,8 @@ from bridge_local.processes import ServerProcess
 from iot_standin.fleet import fleet_seed
 from iot_standin.testing import Standin, running_standin
 from iotbridge import clients
-from reset_backends import BACKENDS, DetectorTableBackend, FleetBackend, IotEventsBackend, fleet_backends
+
+from .reset_backends import BACKENDS, DetectorTableBackend, FleetBackend, IotEventsBackend, fleet_backends
 
 pytestmark = pytest.mark.integration
 

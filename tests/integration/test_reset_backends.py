@@ -28,7 +28,8 @@ from iotbridge.detector_reset.domain.plan import ResetPlan, parse_plan
 from iotbridge.detector_reset.domain.progress import Continuation, ResetReport
 from iotbridge.detector_reset.ports import DetectorService, DetectorUpdate, ItemError
 from iotbridge.detector_reset.wiring import ResetWiring
-from reset_backends import BACKENDS, FleetBackend, fleet_backends
+
+from .reset_backends import BACKENDS, FleetBackend, fleet_backends
 
 pytestmark = pytest.mark.integration
 
@@ -297,7 +298,7 @@ def test_verify_reports_the_detectors_that_are_not_in_the_target_state(
     reset_plan = plan(backend, detectors={"keyValues": keys}, verify={})
     drifting = Drifting(wiring.services(reset_plan.backend), backend)
 
-    report = run(drifting, reset_plan)  # type: ignore[arg-type]
+    report = run(drifting, reset_plan)
 
     assert report.totals.reset == report.totals.verified == 30
     assert report.totals.verify_mismatches == 3

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from bridge_local.aws import local_client
-from bridge_local.samples import BODIES, INVALID_BODY, encode, http_api_event, signed_headers
-from conftest import RelayResources
 from iotbridge.send_connector_event.queued import QueuedEvent
 from iotbridge.webhook_receiver.adapters import IdempotencyTableDeduplicator
+from samples.webhooks import BODIES, INVALID_BODY, encode, http_api_event, signed_headers
+
+from .conftest import RelayResources
 
 Post = Callable[..., dict[str, Any]]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from bridge_local.samples import encode
+from samples.webhooks import encode
 
 OPERATIONS = ("DEVICE_COMMAND_RESPONSE", "DEVICE_DISCOVERY", "DEVICE_EVENT", "DEVICE_COMMAND_REQUEST")
 ALNUM = string.ascii_letters + string.digits

@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import webhook_receiver
-from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, http_api_event, signed_headers
 from fakes.lambda_context import FakeLambdaContext
 from fakes.receiver import InMemoryDeduplicator, InMemoryEventQueue, InMemorySigningKeys
 from iotbridge.composition import BuiltAtInit
 from iotbridge.webhook_receiver.domain.intake import IntakeLimits, WebhookIntake
 from iotbridge.webhook_receiver.wiring import ReceiverWiring
+from samples.webhooks import DEMO_CONNECTOR_ID, DEMO_SECRET, http_api_event, signed_headers
 
 NOW = 1_790_000_000
 TOLERANCE_SECONDS = 300

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from iotbridge.profile import ExpressionError, _expression
+from iotbridge.profile.expressions import ExpressionError, _expression
 
 KEYS = st.sampled_from(["a", "b", "event", "state", "0", "a-b"])
 DOCUMENTS = st.recursive(

@@ -16,7 +16,6 @@ from botocore.validate import ParamValidator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge_local.demo_clouds import AERIE, DEMO_CLOUDS, LUMEN, DemoCloud
 from fakes.receiver import (
     InMemoryConnectorProfiles,
     InMemoryDeduplicator,
@@ -24,6 +23,7 @@ from fakes.receiver import (
     InMemorySigningKeys,
 )
 from iotbridge.webhook_receiver.domain.intake import IntakeLimits, WebhookIntake, WebhookRequest
+from samples.device_clouds import AERIE, DEMO_CLOUDS, LUMEN, DemoCloud
 
 NOW = 1_790_000_000
 DOCUMENTED = {202, 400, 409, 413, 422}

@@ -19,11 +19,12 @@ from botocore.validate import ParamValidator
 from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
-from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, encode, http_api_event, signed_headers
-from connector_event_strategies import ANY_TEXT_CHAR, connector_events, documents, raw_bodies, webhook_bodies
 from iotbridge.signatures.standard_webhooks import sign
 from iotbridge.webhook_receiver.ports import DependencyUnavailableError, WebhookInProgressError
-from receiver_harness import (
+from samples.webhooks import DEMO_CONNECTOR_ID, DEMO_SECRET, encode, http_api_event, signed_headers
+
+from .connector_event_strategies import ANY_TEXT_CHAR, connector_events, documents, raw_bodies, webhook_bodies
+from .receiver_harness import (
     DOCUMENTED_STATUSES,
     NOW,
     TOLERANCE_SECONDS,

@@ -15,11 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from bridge_local.samples import DEMO_SECRET, encode, signed_headers
 from bridge_local.signing import Reply, post
 from bridge_local.stack import LocalStack, StackConfig
-from connector_event_strategies import documents, raw_bodies, webhook_bodies
-from iotbridge.send_connector_event.models import MAX_LISTED_PROBLEMS
+from iotbridge.send_connector_event.body import MAX_LISTED_PROBLEMS
+from samples.webhooks import DEMO_SECRET, encode, signed_headers
+
+from .connector_event_strategies import documents, raw_bodies, webhook_bodies
 
 pytestmark = pytest.mark.integration
 

@@ -128,7 +128,7 @@ def _read(path: str, what: str, err: TextIO) -> bytes | None:
 
 
 def _profile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from iotbridge.profile import ProfileError, parse_profile_json
+    from iotbridge.profile.document import ProfileError, parse_profile_json
 
     text = _read(args.file, "profile", err)
     if text is None:

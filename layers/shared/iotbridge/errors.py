@@ -6,6 +6,8 @@
 - `InvalidInputError` (permanent) carries every `Problem` found, each a path and a rule, never a value.
 - `ServiceCallError`: an AWS call failed; adapters raise its transient or permanent form, with the
   service's error code. Adapters are the only code that sees botocore's own exceptions.
+- The retry rule by error code, `code_is_transient`, is decided here and only here, from the one table
+  below; `iotbridge.clients.failure_of` applies it to every failed AWS call.
 """
 
 from __future__ import annotations
@@ -14,47 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-# Codes the services document as "try again later", across the APIs the project calls: their own, and
-# the throttling and transient codes botocore's standard retry mode recognises (botocore.retries.standard),
-# so that the project's retry loops and botocore's agree on what a retry can fix.
-TRANSIENT_CODES = frozenset(
-    {
-        "InternalServerException",  # iot-managed-integrations 500
-        "InternalFailureException",  # iotevents-data 500
-        "ServiceUnavailableException",
-        # botocore's throttling codes
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",  # SQS
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-        # botocore's transient codes
-        "RequestTimeout",
-        "RequestTimeoutException",
-        # Credentials that expired or were rotated, and clocks that drifted: fixed without the request
-        # changing, so worth a retry (AccessDeniedException, a missing permission, is not).
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "RequestExpired",
-        "RequestTimeTooSkewed",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "IncompleteSignature",
-    }
-)
+# --- The retry rule by error code ----------------------------------------------------------------------
 
-# Codes that will fail the same way however often the same request is sent.
+# Codes that will fail the same way however often the same request is sent: the only table the rule reads.
+# Every other code is transient (`code_is_transient`), so there is no list of transient codes to keep.
 PERMANENT_CODES = frozenset(
     {
         # Across the APIs the project calls
@@ -100,12 +65,13 @@ PERMANENT_CODES = frozenset(
 
 
 def code_is_transient(code: str) -> bool:
-    """Whether a service error is worth a retry, by its AWS error code.
+    """Whether a service error is worth a retry, by its AWS error code: unless `PERMANENT_CODES` lists it.
 
-    A code we do not know (a new one, or none at all: a proxy's page, a bare status) counts as transient,
-    whatever its HTTP status: retrying a permanent error costs a few tries, bounded by the caller, and ends
-    in a dead-letter queue with its code anyway, while giving up at once on a transient one loses something
-    a retry would have delivered.
+    Throttling, 5xx, expired credentials and codes we do not know all count as transient. A code we do not
+    know (a new one, or none at all: a proxy's page, a bare status) counts as transient whatever its HTTP
+    status: retrying a permanent error costs a few tries, bounded by the caller, and ends in a dead-letter
+    queue with its code anyway, while giving up at once on a transient one loses something a retry would
+    have delivered.
     """
     return code not in PERMANENT_CODES
 

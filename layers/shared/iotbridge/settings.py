@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Self
 
 from .errors import InvalidInputError, Problem
 
@@ -101,6 +102,24 @@ class Environment:
         elif maximum is not None and value > maximum:
             self._problems.append(Problem(name, f"must be at most {maximum}, got {value}"))
         return value
+
+
+class FunctionSettings:
+    """Base of a function's settings class (a frozen dataclass): `read` takes each value from an
+    Environment, and `from_environment` fails with every problem those reads found, or returns them."""
+
+    __slots__ = ()
+
+    @classmethod
+    def read(cls, env: Environment) -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    def from_environment(cls, env: Environment | None = None) -> Self:
+        env = env or Environment()
+        settings = cls.read(env)
+        env.check()
+        return settings
 
 
 @dataclass(frozen=True, slots=True)

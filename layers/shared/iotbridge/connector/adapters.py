@@ -32,12 +32,11 @@ from typing import Any
 # urllib3 comes with botocore: imported with the module, at init, and no dependency of its own.
 import urllib3
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
-from iotbridge.clients import failure_of
-from iotbridge.errors import DependencyUnavailableError
-from iotbridge.profile import DeviceCloud, is_loopback_url
-from iotbridge.registry import CachedByName, SecretsManagerSigningKeys, SsmConnectorProfiles
+from iotbridge.profile.device_cloud import DeviceCloud, is_loopback_url
+from iotbridge.registry.cache import CachedByName
+from iotbridge.registry.profiles import SsmConnectorProfiles
+from iotbridge.registry.secrets import UNREADABLE_SECRET_CODES, SecretsManagerSigningKeys, read_secret
 from iotbridge.signatures.standard_webhooks import SECRET_PREFIX, SecretFormatError, SignatureError, sign
 
 from .ports import (
@@ -53,17 +52,6 @@ logger = Logger(child=True)
 USER_AGENT = "iot-cloud-bridge-connector"
 # A device cloud's answer is at most this large (a user id needs a few bytes); a larger one is not read on.
 MAX_ANSWER_BYTES = 64 * 1024
-# Answers that mean "no such secret, or not yours to read": the credential is unusable, not the service.
-_UNUSABLE_SECRET_CODES = frozenset(
-    {
-        "ResourceNotFoundException",
-        "AccessDeniedException",
-        "ValidationException",
-        "InvalidParameterException",
-        "InvalidRequestException",
-        "DecryptionFailure",
-    }
-)
 
 
 def delivery_id(request: CloudRequest) -> str:
@@ -250,17 +238,15 @@ class SecretsManagerAuthorizations(CachedByName[str]):
 
     def _fetch(self, arn: str, version_id: str | None) -> str:
         request = {"SecretId": arn, **({"VersionId": version_id} if version_id else {})}
-        try:
-            response = self._client.get_secret_value(**request)
-        except ClientError as exc:
-            failure = failure_of(exc)
-            if failure.code in _UNUSABLE_SECRET_CODES:
-                raise UnusableCredentialError("unreadable") from None
-            logger.error("authorization secret lookup failed", extra={"error_code": failure.code})
-            raise DependencyUnavailableError("authorizations") from None
-        except BotoCoreError as exc:
-            logger.error("authorization secret lookup failed", extra={"error_code": type(exc).__name__})
-            raise DependencyUnavailableError("authorizations") from None
+        response = read_secret(
+            self._client,
+            purpose="authorization",
+            dependency="authorizations",
+            unusable=UNREADABLE_SECRET_CODES,
+            **request,
+        )
+        if response is None:
+            raise UnusableCredentialError("unreadable")
         secret = response.get("SecretString")
         if not isinstance(secret, str) or not secret:
             raise UnusableCredentialError("not_text")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from iotbridge.profile import DEFAULT_PROFILE_PREFIX
-from iotbridge.settings import ClientSettings, Environment
+from iotbridge.profile.document import DEFAULT_PROFILE_PREFIX
+from iotbridge.settings import ClientSettings, Environment, FunctionSettings
 
 DEFAULT_DEVICE_CLOUD_SECRET_PREFIX = "iot-bridge/device-clouds/"  # noqa: S105 - a secret name prefix
 DEFAULT_AUTHORIZATION_SECRET_PREFIX = "iot-bridge/authorization/"  # noqa: S105 - a secret name prefix
 
 
 @dataclass(frozen=True, slots=True)
-class ConnectorSettings:
+class ConnectorSettings(FunctionSettings):
     correlation_table: str
     user_table: str
     # Where connector profiles are (their `deviceCloud`); empty: no connector has one.
@@ -34,9 +34,8 @@ class ConnectorSettings:
     clients: ClientSettings = field(default_factory=ClientSettings)
 
     @classmethod
-    def from_environment(cls, env: Environment | None = None) -> ConnectorSettings:
-        env = env or Environment()
-        settings = cls(
+    def read(cls, env: Environment) -> ConnectorSettings:
+        return cls(
             correlation_table=env.text("CORRELATION_TABLE", required=True),
             user_table=env.text("CONNECTOR_USER_TABLE", required=True),
             profile_parameter_prefix=env.path_prefix("PROFILE_PARAMETER_PREFIX", DEFAULT_PROFILE_PREFIX),
@@ -60,5 +59,3 @@ class ConnectorSettings:
             secret_cache_seconds=env.whole_number("SECRET_CACHE_SECONDS", 300),
             clients=ClientSettings.read(env),
         )
-        env.check()
-        return settings

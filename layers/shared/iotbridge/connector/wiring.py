@@ -10,7 +10,9 @@ from botocore.httpsession import get_cert_path
 
 from iotbridge.clients import client
 from iotbridge.correlation.tables import ConnectorUserTable, CorrelationTable
-from iotbridge.registry import LookupBudget, SecretsManagerSigningKeys, SsmConnectorProfiles
+from iotbridge.registry.cache import LookupBudget
+from iotbridge.registry.profiles import SsmConnectorProfiles
+from iotbridge.registry.secrets import SecretsManagerSigningKeys
 
 from .adapters import SecretsManagerAuthorizations, WebhookDeviceClouds
 from .domain.invocations import ConnectorOperations, Deadlines

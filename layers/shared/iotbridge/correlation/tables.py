@@ -1,8 +1,8 @@
 """The connector's two DynamoDB tables, shared by the connector function and the webhook receiver.
 
-- The correlation table: one entry per discovery and command managed integrations asked for (layout in the
-  README, "Building a connector with this project"). The connector function records an entry before it asks
-  the device cloud and marks it handed over after; the receiver marks it answered; the sweep expires it.
+- The correlation table: one entry per discovery and command managed integrations asked for (layout in
+  docs/building-a-connector.md). The connector function records an entry before it asks the device cloud
+  and marks it handed over after; the receiver marks it answered; the sweep expires it.
   Entries awaiting an answer carry `due`, the partition key of the sparse index `byDeadline` (sort key
   `deadline`), so the sweep reads only those; the table's TTL (`expiration`) removes entries a retention
   period after their deadline, so an answer that comes late is still matched.
@@ -38,7 +38,7 @@ from iotbridge.correlation.model import (
     user_key,
 )
 from iotbridge.errors import DependencyUnavailableError
-from iotbridge.registry import ExpiringCache
+from iotbridge.registry.cache import ExpiringCache
 
 logger = Logger(child=True)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from iotbridge.settings import ClientSettings, Environment
+from iotbridge.settings import ClientSettings, Environment, FunctionSettings
 
 
 @dataclass(frozen=True, slots=True)
-class ResetSettings:
+class ResetSettings(FunctionSettings):
     batch_size: int = 10
     workers: int = 4
     time_margin_seconds: float = 60.0
@@ -17,9 +17,8 @@ class ResetSettings:
     clients: ClientSettings = field(default_factory=ClientSettings)
 
     @classmethod
-    def from_environment(cls, env: Environment | None = None) -> ResetSettings:
-        env = env or Environment()
-        settings = cls(
+    def read(cls, env: Environment) -> ResetSettings:
+        return cls(
             batch_size=env.whole_number("RESET_BATCH_SIZE", 10, minimum=1),
             workers=env.whole_number("RESET_WORKERS", 4, minimum=1),
             time_margin_seconds=env.number("RESET_TIME_MARGIN_SECONDS", 60.0),
@@ -27,5 +26,3 @@ class ResetSettings:
             failure_share=env.number("RESET_FAILURE_SHARE", 0.05),
             clients=ClientSettings.read(env),
         )
-        env.check()
-        return settings

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from iotbridge.settings import ClientSettings, Environment
+from iotbridge.settings import ClientSettings, Environment, FunctionSettings
 
 
 @dataclass(frozen=True, slots=True)
-class ForwarderSettings:
+class ForwarderSettings(FunctionSettings):
     dead_letter_queue_url: str
     send_max_attempts: int = 3
     # The event queue's maxReceiveCount: on that delivery a record that still fails is dead-lettered here.
@@ -18,14 +18,11 @@ class ForwarderSettings:
     clients: ClientSettings = field(default_factory=ClientSettings)
 
     @classmethod
-    def from_environment(cls, env: Environment | None = None) -> ForwarderSettings:
-        env = env or Environment()
-        settings = cls(
+    def read(cls, env: Environment) -> ForwarderSettings:
+        return cls(
             dead_letter_queue_url=env.text("DEAD_LETTER_QUEUE_URL", required=True),
             send_max_attempts=env.whole_number("SEND_MAX_ATTEMPTS", 3, minimum=1),
             max_receive_count=env.whole_number("MAX_RECEIVE_COUNT", 0, minimum=0) or None,
             forward_workers=env.whole_number("FORWARD_WORKERS", 10, minimum=1),
             clients=ClientSettings.read(env),
         )
-        env.check()
-        return settings

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from iotbridge.profile import ConnectorProfile
+from iotbridge.profile.document import ConnectorProfile
 from iotbridge.send_connector_event.queued import QueuedEvent
 
 from .domain.intake import Answer, IntakeLimits, WebhookIntake, WebhookRequest

@@ -11,7 +11,7 @@ from iotbridge.errors import (
     PermanentError,
     TransientError,
 )
-from iotbridge.profile import ConnectorProfile
+from iotbridge.profile.document import ConnectorProfile
 from iotbridge.send_connector_event.queued import QueuedEvent
 
 # How long a record stays "in progress" when the invocation's deadline is not known (no Lambda context).

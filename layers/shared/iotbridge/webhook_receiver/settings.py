@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from iotbridge.profile import DEFAULT_PROFILE_PREFIX, MAX_TOLERANCE_SECONDS
-from iotbridge.settings import ClientSettings, Environment
+from iotbridge.profile.document import DEFAULT_PROFILE_PREFIX
+from iotbridge.profile.verification import MAX_TOLERANCE_SECONDS
+from iotbridge.settings import ClientSettings, Environment, FunctionSettings
 
 MIN_GROUP_KEY_CHARS = 32
 
 
 @dataclass(frozen=True, slots=True)
-class ReceiverSettings:
+class ReceiverSettings(FunctionSettings):
     idempotency_table: str
     event_queue_url: str
     # The deployment's key for message group ids and body fingerprints (from its generated secret).
@@ -31,9 +32,8 @@ class ReceiverSettings:
     clients: ClientSettings = field(default_factory=ClientSettings)
 
     @classmethod
-    def from_environment(cls, env: Environment | None = None) -> ReceiverSettings:
-        env = env or Environment()
-        settings = cls(
+    def read(cls, env: Environment) -> ReceiverSettings:
+        return cls(
             idempotency_table=env.text("IDEMPOTENCY_TABLE", required=True),
             event_queue_url=env.text("EVENT_QUEUE_URL", required=True),
             message_group_key=env.key("MESSAGE_GROUP_KEY", minimum_chars=MIN_GROUP_KEY_CHARS),
@@ -49,8 +49,6 @@ class ReceiverSettings:
             user_cache_seconds=env.whole_number("USER_STATUS_CACHE_SECONDS", 60),
             clients=ClientSettings.read(env),
         )
-        env.check()
-        return settings
 
     @property
     def effective_dedupe_window_seconds(self) -> int:

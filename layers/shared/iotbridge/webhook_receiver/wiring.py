@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from iotbridge.clients import client
 from iotbridge.correlation.tables import ConnectorUserTable, CorrelationTable
-from iotbridge.registry import LookupBudget, SecretsManagerSigningKeys, SsmConnectorProfiles
+from iotbridge.registry.cache import LookupBudget
+from iotbridge.registry.profiles import SsmConnectorProfiles
+from iotbridge.registry.secrets import SecretsManagerSigningKeys
 
 from .adapters import IdempotencyTableDeduplicator, SqsFifoEventQueue
 from .domain.intake import IntakeLimits, WebhookIntake

@@ -211,6 +211,7 @@ class Forwarder:
             try:
                 self._events.send_connector_event(params)
             except ServiceCallError as exc:
+                # Transient or permanent by the one retry rule: iotbridge.errors.code_is_transient.
                 if not exc.transient:
                     return self._dead_letter(record, queued, exc.code, exc.failure.message, retries)
                 pause = self._pause(retries + 1)

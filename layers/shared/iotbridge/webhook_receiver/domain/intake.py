@@ -19,8 +19,9 @@ from typing import Any, TypeGuard
 from iotbridge.budget import TimeBudget, UnlimitedBudget
 from iotbridge.correlation.model import KIND_OF_OPERATION, METRIC_NOUNS, AnswerMatch
 from iotbridge.errors import PermanentError, Problem
-from iotbridge.profile import ConnectorProfile, ExpressionError
-from iotbridge.send_connector_event.models import EventValidationError, connector_id_problems, wire_events
+from iotbridge.profile.document import ConnectorProfile
+from iotbridge.profile.expressions import ExpressionError
+from iotbridge.send_connector_event.body import EventValidationError, connector_id_problems, wire_events
 from iotbridge.send_connector_event.operations import CORRELATED_MEMBER
 from iotbridge.send_connector_event.queued import QueuedEvent
 from iotbridge.signatures.standard_webhooks import SignatureError, parse_headers, verify_signature
@@ -220,25 +221,14 @@ class WebhookIntake:
                 f"The {exc.header} header must carry the delivery id "
                 f"(1 to {MAX_DELIVERY_ID_CHARS} printable characters).",
             )
-        if not events:
-            return Answer(
-                status=202, body={"webhookId": webhook_id, "queued": 0}, outcome="ignored", ignored=ignored
-            )
-        try:
-            kept = self._of_active_users(connector_id, events)
-        except DependencyUnavailableError as exc:
-            return rejection(503, f"unavailable.{exc.reason}", "Try again later.")
-        if not kept:
-            return USER_DEACTIVATED
         return self._hand_off(
             request,
             connector_id,
             webhook_id,
-            kept,
+            events,
             array=isinstance(data, list),
             budget=budget,
             ignored=ignored,
-            of_deactivated_users=len(events) - len(kept),
         )
 
     def _of_active_users(self, connector_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -318,8 +308,19 @@ class WebhookIntake:
         array: bool,
         budget: TimeBudget | None,
         ignored: int,
-        of_deactivated_users: int = 0,
     ) -> Answer:
+        """Queue the events of users that are still active; the answer says what became of them all."""
+        if not events:
+            return Answer(
+                status=202, body={"webhookId": webhook_id, "queued": 0}, outcome="ignored", ignored=ignored
+            )
+        try:
+            kept = self._of_active_users(connector_id, events)
+        except DependencyUnavailableError as exc:
+            return rejection(503, f"unavailable.{exc.reason}", "Try again later.")
+        if not kept:
+            return USER_DEACTIVATED
+        of_deactivated_users, events = len(events) - len(kept), kept
         received_at = int(self._clock())
         queued = [
             QueuedEvent(

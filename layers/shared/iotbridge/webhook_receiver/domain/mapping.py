@@ -18,17 +18,11 @@ from typing import Any
 
 from iotbridge import matter
 from iotbridge.errors import InvalidInputError, Problem
-from iotbridge.profile import (
-    ConnectorProfile,
-    DevicesMapping,
-    Expression,
-    ExpressionError,
-    FromValue,
-    LiteralValue,
-    MatterEndpointMapping,
-    Rule,
-    TemplateValue,
-)
+from iotbridge.profile.document import ConnectorProfile
+from iotbridge.profile.expressions import Expression, ExpressionError
+from iotbridge.profile.matter_targets import DevicesMapping, MatterEndpointMapping, SetAttribute
+from iotbridge.profile.rules import Rule
+from iotbridge.profile.values import FromValue, LiteralValue, TemplateValue
 from iotbridge.send_connector_event.operations import CORRELATED_MEMBER
 
 from .transforms import TransformError, apply
@@ -248,6 +242,35 @@ def _is_nan(value: float) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
+# What `_attribute_value` gives for an attribute it does not set (its problem, if any, is in the scope).
+_NOT_SET = object()
+
+
+def _attribute_value(item: SetAttribute, scope: _Scope) -> Any:
+    """The checked value `item` sets its attribute to, or _NOT_SET."""
+    found = scope.search(item.from_)
+    if found is None:
+        if item.required:
+            scope.add(item.from_, f"{item.attribute} is required and missing")
+        return _NOT_SET
+    try:
+        value = _matter_value(apply(item.transform, found))
+    except TransformError as exc:
+        scope.add(item.from_, f"{item.attribute} {exc}")
+        return _NOT_SET
+    attribute = item.target[2]
+    # Only a number clamps into a numeric attribute (clamped() refuses NaN, and a bool or string attribute
+    # has no range): anything else is left to the attribute's own check.
+    numeric = isinstance(value, int | float) and not isinstance(value, bool) and not _is_nan(value)
+    if item.clamp and numeric and attribute.bounds is not None:
+        value = attribute.clamped(value)
+    broken = attribute.problem(value)
+    if broken is not None:
+        scope.add(item.from_, f"{item.attribute} {broken}")
+        return _NOT_SET
+    return value
+
+
 def _matter_endpoint(spec: MatterEndpointMapping, scope: _Scope, attribute_form: str) -> dict[str, Any]:
     clusters: dict[str, dict[str, Any]] = {}
 
@@ -255,26 +278,10 @@ def _matter_endpoint(spec: MatterEndpointMapping, scope: _Scope, attribute_form:
         return clusters.setdefault(cluster_id, {"id": cluster_id})
 
     for item in spec.set:
-        found = scope.search(item.from_)
-        if found is None:
-            if item.required:
-                scope.add(item.from_, f"{item.attribute} is required and missing")
+        value = _attribute_value(item, scope)
+        if value is _NOT_SET:
             continue
-        try:
-            value = _matter_value(apply(item.transform, found))
-        except TransformError as exc:
-            scope.add(item.from_, f"{item.attribute} {exc}")
-            continue
-        cluster_id, attribute_id, attribute = item.target
-        # Only a number clamps into a numeric attribute (clamped() refuses NaN, and a bool or string attribute
-        # has no range): anything else is left to the attribute's own check.
-        numeric = isinstance(value, int | float) and not isinstance(value, bool) and not _is_nan(value)
-        if item.clamp and numeric and attribute.bounds is not None:
-            value = attribute.clamped(value)
-        broken = attribute.problem(value)
-        if broken is not None:
-            scope.add(item.from_, f"{item.attribute} {broken}")
-            continue
+        cluster_id, attribute_id, _ = item.target
         attributes = cluster(cluster_id).setdefault("attributes", [] if attribute_form == "list" else {})
         if isinstance(attributes, list):
             attributes.append({attribute_id: value})

@@ -14,7 +14,7 @@ from typing import Any
 
 from iotbridge.errors import PermanentError
 from iotbridge.matter import round_half_away
-from iotbridge.profile import ClampTransform, EqualsTransform, MapTransform, ScaleTransform
+from iotbridge.profile.transforms import ClampTransform, EqualsTransform, MapTransform, ScaleTransform
 
 
 class TransformError(PermanentError, ValueError):

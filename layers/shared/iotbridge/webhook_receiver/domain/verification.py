@@ -15,8 +15,9 @@ import hmac
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import assert_never
 
-from iotbridge.profile import HmacScheme, StandardWebhooksScheme, TokenScheme
+from iotbridge.profile.verification import HmacScheme, SignatureScheme, StandardWebhooksScheme, TokenScheme
 from iotbridge.signatures.standard_webhooks import (
     MAX_SIGNATURE_ENTRIES,
     MAX_SIGNATURE_HEADER_CHARS,
@@ -213,25 +214,25 @@ def verify_token(
 
 
 def verify(
-    scheme: StandardWebhooksScheme | HmacScheme | TokenScheme,
-    headers: Mapping[str, str],
-    body: bytes,
-    secrets: Sequence[str],
-    now: float,
+    scheme: SignatureScheme, headers: Mapping[str, str], body: bytes, secrets: Sequence[str], now: float
 ) -> Verified:
     """Verify a request under a profile's scheme (header names lower-cased). Raises SignatureError."""
-    if isinstance(scheme, StandardWebhooksScheme):
-        return verify_standard_webhooks(scheme, headers, body, secrets, now)
-    if isinstance(scheme, HmacScheme):
-        return verify_hmac(scheme, headers, body, secrets, now)
-    return verify_token(scheme, headers, body, secrets, now)
+    match scheme:
+        case StandardWebhooksScheme():
+            return verify_standard_webhooks(scheme, headers, body, secrets, now)
+        case HmacScheme():
+            return verify_hmac(scheme, headers, body, secrets, now)
+        case TokenScheme():
+            return verify_token(scheme, headers, body, secrets, now)
+        case _:
+            assert_never(scheme)
 
 
 # --- Signing, as the sender does (local tools, demo device clouds) ------------------------------------------
 
 
 def sign(
-    scheme: StandardWebhooksScheme | HmacScheme | TokenScheme,
+    scheme: SignatureScheme,
     secret: str,
     body: bytes,
     *,
@@ -241,26 +242,41 @@ def sign(
     """The headers a sender of this scheme puts on `body`, signed with `secret` (its first value)."""
     timestamp = str(int(time.time() if now is None else now))
     value = secret_values(secret)[0] if secret_values(secret) else secret
-    if isinstance(scheme, StandardWebhooksScheme):
-        from iotbridge.signatures.standard_webhooks import sign as sign_v1
+    match scheme:
+        case StandardWebhooksScheme():
+            return _sign_standard_webhooks(scheme, value, body, message_id=message_id, timestamp=timestamp)
+        case HmacScheme():
+            return _sign_hmac(scheme, value, body, message_id=message_id, timestamp=timestamp)
+        case TokenScheme():
+            return {scheme.header: value}
+        case _:
+            assert_never(scheme)
 
-        if "v1" not in scheme.versions:
-            raise ValueError("a v1a signature needs the sender's private key")
 
-        return {
-            "webhook-id": message_id,
-            "webhook-timestamp": timestamp,
-            "webhook-signature": sign_v1(value, message_id, int(timestamp), body),
-        }
-    if isinstance(scheme, TokenScheme):
-        return {scheme.header: value}
+def _sign_standard_webhooks(
+    scheme: StandardWebhooksScheme, secret: str, body: bytes, *, message_id: str, timestamp: str
+) -> dict[str, str]:
+    from iotbridge.signatures.standard_webhooks import sign as sign_v1
+
+    if "v1" not in scheme.versions:
+        raise ValueError("a v1a signature needs the sender's private key")
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": sign_v1(secret, message_id, int(timestamp), body),
+    }
+
+
+def _sign_hmac(
+    scheme: HmacScheme, secret: str, body: bytes, *, message_id: str, timestamp: str
+) -> dict[str, str]:
     headers = {}
     if scheme.message_id_header:
         headers[scheme.message_id_header] = message_id
     if scheme.timestamp_header and "{timestamp}" in scheme.signed_content:
         headers[scheme.timestamp_header] = timestamp
     content = hmac_content(scheme, body, timestamp=timestamp, message_id=message_id)
-    raw = hmac.new(_hmac_key(scheme, value), content, _DIGESTS[scheme.algorithm]).digest()
+    raw = hmac.new(_hmac_key(scheme, secret), content, _DIGESTS[scheme.algorithm]).digest()
     text = scheme.prefix + (raw.hex() if scheme.encoding == "hex" else base64.b64encode(raw).decode("ascii"))
     entries = scheme.entries
     if entries is not None and entries.signature_key is not None:

@@ -1,0 +1,115 @@
+"""The profile as a whole: the document's version, verification, deduplication, rules and device cloud,
+parsed from JSON with every problem listed by its path."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from iotbridge.errors import InvalidInputError, Problem
+from iotbridge.wire import CamelModel, problems_of
+
+from .device_cloud import DeviceCloud, SecretName
+from .expressions import ExpressionText, _expression
+from .rules import Rule
+from .verification import SCHEME_NAMES, Deduplication, Verification
+
+PROFILE_VERSION = 1
+# Where the functions read profiles unless told otherwise (SSM parameter `<prefix><connector id>`).
+DEFAULT_PROFILE_PREFIX = "/iot-bridge/profiles/"
+MAX_RULES = 50
+
+
+class ProfileError(InvalidInputError):
+    """A connector profile that cannot be used; every problem is listed by its path in the document."""
+
+    subject = "connector profile"
+    whole = "(profile)"
+
+
+class ConnectorProfile(CamelModel):
+    version: Literal[1]
+    description: Annotated[str, Field(max_length=512)] = ""
+    verification: Verification
+    # The Secrets Manager secret with the verification's secret(s); default: the connector's signing secret.
+    secret: SecretName | None = None
+    deduplication: Deduplication | None = None
+    # Where the native events are: a list, or one object (the default: the whole body is one event).
+    events: ExpressionText = Field(default_factory=lambda: _expression("body"))
+    rules: Annotated[list[Rule], Field(min_length=1, max_length=MAX_RULES)]
+    # A native event no rule matches: acknowledged and counted ("ignore"), or refused with a 422 ("reject").
+    unmatched: Literal["ignore", "reject"] = "reject"
+    # MatterEndpoint.clusters[].attributes as an object keyed by attribute id (what AWS's API reference and
+    # SDK examples show), or as a list of one-key objects (what one devguide sample shows).
+    attribute_form: Literal["object", "list"] = "object"
+    # Where the connector function sends the connector's requests (the relay itself does not use it).
+    device_cloud: DeviceCloud | None = None
+
+    @model_validator(mode="after")
+    def _dedupe_has_a_source(self) -> ConnectorProfile:
+        names = [rule.name for rule in self.rules]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"rule names must be unique: {', '.join(repeated)}")
+        if self.deduplication is None and self.verification.message_id_header is None:
+            raise ValueError(
+                "the scheme carries no message id: say how deliveries are told apart (deduplication)"
+            )
+        return self
+
+    @property
+    def message_id_header(self) -> str | None:
+        """Where the delivery id is, when a header carries it."""
+        if self.deduplication is not None:
+            return self.deduplication.header
+        return self.verification.message_id_header
+
+
+def parse_profile(data: Any) -> ConnectorProfile:
+    """The profile in `data` (parsed JSON), or ProfileError listing every problem."""
+    if not isinstance(data, dict):
+        raise ProfileError([Problem("", f"expected a JSON object, got {type(data).__name__}")])
+    try:
+        return ConnectorProfile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(problems_of(exc, location=_without_union_tags)) from None
+
+
+def parse_profile_json(text: str | bytes) -> ConnectorProfile:
+    import json
+
+    def not_json(constant: str) -> None:
+        raise ValueError(f"{constant} is not a JSON number")
+
+    try:
+        # NaN and the infinities are not JSON, though json.loads reads them: none may reach a scale or bound.
+        data = json.loads(text, parse_constant=not_json)
+    except (ValueError, RecursionError) as exc:
+        raise ProfileError([Problem("", f"not valid JSON ({str(exc)[:120]})")]) from None
+    return parse_profile(data)
+
+
+_UNION_TAGS = frozenset(
+    {*SCHEME_NAMES, "str", "list[...]", "function-after[_expression()]"}
+    | {"EqualsTransform", "MapTransform", "ScaleTransform", "ClampTransform"}
+    | {"FromValue", "LiteralValue", "TemplateValue"}
+    | {"DeviceTypeChoice", "literal['percentToLevel','levelToPercent']"}
+)
+
+
+def _is_union_tag(part: int | str) -> bool:
+    return isinstance(part, str) and (
+        part in _UNION_TAGS
+        or part.startswith(("function-", "literal[", "list[", "is-instance", "json-or-python"))
+    )
+
+
+def _without_union_tags(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    # pydantic names the union member it tried in the location: the document's own path leaves it out.
+    # A map's keys are the profile's own text, kept whatever they spell ("token", "str").
+    return tuple(
+        part
+        for index, part in enumerate(loc)
+        if (index and loc[index - 1] == "map") or not _is_union_tag(part)
+    )
