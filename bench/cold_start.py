@@ -589,25 +589,23 @@ def measure_section(
         for key in FUNCTIONS:
             item = by_key[key]
             section.figures.append(
-                Figure(
-                    f"first request, {item.target.function.folder}, modelled at {item.memory_mb} MB",
-                    item.modelled_ms(),
+                _first_request(
+                    item,
+                    item.target.function.folder,
                     floor.modelled_ms(item.memory_mb),
-                    "ms",
-                    FLOOR_GOAL,
+                    goal=FLOOR_GOAL,
                     baseline_name="boto3 + 1 client, empty handler",
                     note=_breakdown(item),
                 )
             )
         connector = by_key["connector"]
         section.figures.append(
-            Figure(
-                f"first request, connector, modelled at {connector.memory_mb} MB, vs managed integrations' "
-                "timeout",
-                connector.modelled_ms(),
+            _first_request(
+                connector,
+                "connector",
                 CALLER_TIMEOUT_MS,
-                "ms",
-                CALLER_GOAL,
+                versus=", vs managed integrations' timeout",
+                goal=CALLER_GOAL,
                 baseline_name="managed integrations' 2 s",
                 note=_breakdown(connector) + "; the device cloud's request counts as one of the calls",
             )
@@ -615,13 +613,11 @@ def measure_section(
         receiver, powertools = by_key["receiver"], by_key.get("powertools")
         if powertools is not None:
             section.figures.append(
-                Figure(
-                    "first request, webhook_receiver vs Powertools receiver, "
-                    f"modelled at {receiver.memory_mb} MB",
-                    receiver.modelled_ms(),
+                _first_request(
+                    receiver,
+                    "webhook_receiver vs Powertools receiver",
                     powertools.modelled_ms(receiver.memory_mb),
-                    "ms",
-                    BASELINE_GOAL,
+                    goal=BASELINE_GOAL,
                     baseline_name="Powertools receiver",
                     note=_breakdown(powertools),
                 )
@@ -659,6 +655,28 @@ def measure_section(
         for item in prepared:
             findings.cold[item.target.key] = list(item.runs)
     return section
+
+
+def _first_request(
+    item: Prepared,
+    subject: str,
+    baseline_ms: float,
+    *,
+    goal: Goal,
+    baseline_name: str,
+    note: str,
+    versus: str = "",
+) -> Figure:
+    """The first request of `item`, modelled at its memory size, against a baseline in ms."""
+    return Figure(
+        f"first request, {subject}, modelled at {item.memory_mb} MB{versus}",
+        item.modelled_ms(),
+        baseline_ms,
+        "ms",
+        goal,
+        baseline_name=baseline_name,
+        note=note,
+    )
 
 
 def _breakdown(item: Prepared) -> str:

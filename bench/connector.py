@@ -34,7 +34,7 @@ from bench.measure import alternating, cpu_and_wall_us
 from bench.memory import peak_rss_mb
 from bench.report import Section, markdown_table
 from bench.sizing import Findings
-from bench.stats import Figure, Goal, percentile
+from bench.stats import Figure, Goal, cpu_figures, percentile
 from bridge_local.demo_clouds import LUMEN
 from bridge_local.device_cloud import DEMO_TOKEN, FakeDeviceCloud
 from iot_standin.caller import envelope, matter_command, oauth
@@ -235,26 +235,15 @@ def run(*, smoke: bool, findings: Findings) -> Section:
     rows = []
     for operation in OPERATIONS:
         ours, theirs = (measured[module].operations[operation] for module in PROGRAMS)
-        section.figures.append(
-            Figure(
-                f"connector CPU per invocation p50, {operation}",
-                percentile(ours.cpu_us, 50),
-                percentile(theirs.cpu_us, 50),
-                "µs",
-                CPU_GOAL,
-                baseline_name="hand-written boto3 connector",
-                note=f"{ours.aws_calls:g} AWS calls and one device-cloud request per invocation here, "
-                f"{theirs.aws_calls:g} and one there; {len(ours.cpu_us)} invocations each",
-            )
-        )
-        section.figures.append(
-            Figure(
-                f"connector CPU per invocation p99, {operation}",
-                percentile(ours.cpu_us, 99),
-                percentile(theirs.cpu_us, 99),
-                "µs",
-                baseline_name="hand-written boto3 connector",
-            )
+        section.figures += cpu_figures(
+            "connector CPU per invocation",
+            operation,
+            ours.cpu_us,
+            theirs.cpu_us,
+            CPU_GOAL,
+            baseline_name="hand-written boto3 connector",
+            note=f"{ours.aws_calls:g} AWS calls and one device-cloud request per invocation here, "
+            f"{theirs.aws_calls:g} and one there; {len(ours.cpu_us)} invocations each",
         )
         section.figures.append(
             Figure(

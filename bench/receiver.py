@@ -36,7 +36,7 @@ from bench.measure import alternating, cpu_and_wall_us
 from bench.memory import peak_rss_mb, rss_mb
 from bench.report import Section, markdown_table
 from bench.sizing import Findings
-from bench.stats import Figure, Goal, percentile
+from bench.stats import Figure, Goal, cpu_figure, cpu_figures, percentile
 from bench.webhooks import native_webhook
 from bridge_local.demo_clouds import LUMEN
 from bridge_local.samples import (
@@ -342,33 +342,27 @@ def run_warm(*, smoke: bool, findings: Findings) -> Section:
         )
         ours, theirs = measured["webhook_receiver"], measured["powertools_receiver"]
         peak = max(peak, ours.peak_rss_mb)
+        section.figures += cpu_figures(
+            "receiver CPU per request",
+            label,
+            ours.cpu_us,
+            theirs.cpu_us,
+            goal,
+            baseline_name="Powertools receiver",
+            note=f"{ours.calls:g} AWS calls per webhook here, {theirs.calls:g} there; "
+            f"{len(ours.cpu_us)} requests each",
+        )
+        # For information: the least any receiver must do.
         section.figures.append(
-            Figure(
-                f"receiver CPU per request p50, {label}",
-                percentile(ours.cpu_us, 50),
-                percentile(theirs.cpu_us, 50),
-                "µs",
-                goal,
-                baseline_name="Powertools receiver",
-                note=f"{ours.calls:g} AWS calls per webhook here, {theirs.calls:g} there; "
-                f"{len(ours.cpu_us)} requests each",
+            cpu_figure(
+                "receiver CPU per request",
+                f"{label}, vs parse + HMAC",
+                50,
+                ours.cpu_us,
+                ours.floor_us,
+                baseline_name="json.loads + HMAC",
             )
         )
-        # For information: the slow end, and the least any receiver must do.
-        section.figures += [
-            Figure(
-                name, percentile(ours.cpu_us, q), percentile(baseline, q), "µs", baseline_name=baseline_name
-            )
-            for name, q, baseline, baseline_name in (
-                (f"receiver CPU per request p99, {label}", 99, theirs.cpu_us, "Powertools receiver"),
-                (
-                    f"receiver CPU per request p50, {label}, vs parse + HMAC",
-                    50,
-                    ours.floor_us,
-                    "json.loads + HMAC",
-                ),
-            )
-        ]
         for module, run in (("webhook_receiver", ours), ("powertools_receiver", theirs)):
             rows.append(
                 [
@@ -458,12 +452,13 @@ def run_profiled(*, smoke: bool, findings: Findings) -> Section:
         )
         native, shaped = measured["native"], measured["shaped"]
         section.figures.append(
-            Figure(
-                f"receiver CPU per request p50, profiled native webhook of {label}",
-                percentile(native.cpu_us, 50),
-                percentile(shaped.cpu_us, 50),
-                "µs",
-                PROFILED_GOAL,
+            cpu_figure(
+                "receiver CPU per request",
+                f"profiled native webhook of {label}",
+                50,
+                native.cpu_us,
+                shaped.cpu_us,
+                goal=PROFILED_GOAL,
                 baseline_name="the same events pre-shaped",
                 note=f"{native.calls:g} AWS calls per webhook, {shaped.calls:g} pre-shaped; "
                 f"{len(native.cpu_us)} requests each",

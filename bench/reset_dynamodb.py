@@ -26,7 +26,7 @@ from bench.measure import timed
 from bench.memory import peak_rss_mb
 from bench.report import Section, markdown_table
 from bench.sizing import Findings
-from bench.stats import Figure, Goal
+from bench.stats import Figure, Goal, peak_rss_figure
 from bridge_local.answered import json_response
 from iotbridge.clients import botocore_session
 from iotbridge.detector_reset.domain.plan import parse_plan
@@ -184,14 +184,7 @@ def run(*, smoke: bool, findings: Findings | None = None) -> Section:
             ]
         )
     section.figures.append(
-        Figure(
-            f"table reset peak RSS, {large:,} vs {small:,} detectors",
-            results[large]["peak_rss_mb"],
-            results[small]["peak_rss_mb"],
-            "MiB",
-            MEMORY_GOAL,
-            baseline_name=f"{small:,} detectors",
-        )
+        peak_rss_figure("table reset", {count: r["peak_rss_mb"] for count, r in results.items()}, MEMORY_GOAL)
     )
     section.details.append(
         "The bound is what the configuration allows on this backend: every worker always has a detector's "

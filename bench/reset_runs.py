@@ -17,7 +17,7 @@ from bench.measure import timed
 from bench.memory import peak_rss_mb, rss_mb
 from bench.report import Section, markdown_table
 from bench.sizing import Findings, ResetCpu
-from bench.stats import Figure, Goal
+from bench.stats import Figure, Goal, peak_rss_figure
 from iotbridge.clients import SERVICE_MODELS_DIR
 from iotbridge.detector_reset.domain.plan import parse_plan
 from iotbridge.detector_reset.wiring import ResetWiring
@@ -234,14 +234,7 @@ def run_memory(*, smoke: bool, findings: Findings) -> Section:
             results[count] = _run_job(standin.url, RESET_WORKERS=workers)
         results[count]["total_seconds"] = time.perf_counter() - started
     section.figures.append(
-        Figure(
-            f"reset peak RSS, {large:,} vs {small:,} detectors",
-            results[large]["peak_rss_mb"],
-            results[small]["peak_rss_mb"],
-            "MiB",
-            MEMORY_GOAL,
-            baseline_name=f"{small:,} detectors",
-        )
+        peak_rss_figure("reset", {count: r["peak_rss_mb"] for count, r in results.items()}, MEMORY_GOAL)
     )
     rows = [
         [

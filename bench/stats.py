@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -85,6 +85,59 @@ class Figure:
             return "met" if self.met else "NOT met"
         word = "met" if self.met else "NOT met"
         return f"{word} ({abs(margin):.0%} {'inside' if self.met else 'outside'})"
+
+
+def cpu_figure(
+    what: str,
+    label: str,
+    q: float,
+    ours: Sequence[float],
+    theirs: Sequence[float],
+    *,
+    goal: Goal | None = None,
+    baseline_name: str,
+    note: str = "",
+) -> Figure:
+    """The q-th percentile of a program's CPU samples against its baseline's, named `<what> p<q>, <label>`."""
+    return Figure(
+        f"{what} p{q:g}, {label}",
+        percentile(ours, q),
+        percentile(theirs, q),
+        "µs",
+        goal,
+        baseline_name=baseline_name,
+        note=note,
+    )
+
+
+def cpu_figures(
+    what: str,
+    label: str,
+    ours: Sequence[float],
+    theirs: Sequence[float],
+    goal: Goal,
+    *,
+    baseline_name: str,
+    note: str,
+) -> list[Figure]:
+    """A program's CPU p50 against its baseline's, held to `goal`, then its p99, for information."""
+    return [
+        cpu_figure(what, label, 50, ours, theirs, goal=goal, baseline_name=baseline_name, note=note),
+        cpu_figure(what, label, 99, ours, theirs, baseline_name=baseline_name),
+    ]
+
+
+def peak_rss_figure(subject: str, peaks_mb: Mapping[int, float], goal: Goal) -> Figure:
+    """The peak RSS of the run over the most detectors against the fewest's: how memory grows with them."""
+    small, large = min(peaks_mb), max(peaks_mb)
+    return Figure(
+        f"{subject} peak RSS, {large:,} vs {small:,} detectors",
+        peaks_mb[large],
+        peaks_mb[small],
+        "MiB",
+        goal,
+        baseline_name=f"{small:,} detectors",
+    )
 
 
 def format_number(value: float) -> str:

@@ -43,6 +43,28 @@ def _string(minimum: int, maximum: int, pattern: str | None = None) -> dict[str,
     return shape
 
 
+def _structure(
+    members: Mapping[str, str | dict[str, Any]], required: list[str] | None = None
+) -> dict[str, Any]:
+    """A structure; a member given as a shape's name is a plain reference to that shape."""
+    shape: dict[str, Any] = {"type": "structure"}
+    if required is not None:
+        shape["required"] = required
+    shape["members"] = {
+        name: {"shape": ref} if isinstance(ref, str) else ref for name, ref in members.items()
+    }
+    return shape
+
+
+def _list(member: str, **bounds: int) -> dict[str, Any]:
+    return {"type": "list", "member": {"shape": member}, **bounds}
+
+
+def _located(shape: str, location: str, name: str) -> dict[str, Any]:
+    """A member bound to the request's URI or query string rather than its body."""
+    return {"shape": shape, "location": location, "locationName": name}
+
+
 def _error(status: int) -> dict[str, Any]:
     return {
         "type": "structure",
@@ -85,67 +107,47 @@ IOTEVENTS_DATA_MODEL: dict[str, Any] = {
         },
     },
     "shapes": {
-        "BatchPutMessageRequest": {
-            "type": "structure",
-            "required": ["messages"],
-            "members": {"messages": {"shape": "Messages"}},
-        },
-        "Messages": {"type": "list", "member": {"shape": "Message"}, "min": 1},
-        "Message": {
-            "type": "structure",
-            "required": ["messageId", "inputName", "payload"],
-            "members": {
-                "messageId": {"shape": "MessageId"},
-                "inputName": {"shape": "EphemeralInputName"},
-                "payload": {"shape": "Payload"},
-                "timestamp": {"shape": "TimestampValue"},
+        "BatchPutMessageRequest": _structure({"messages": "Messages"}, required=["messages"]),
+        "Messages": _list("Message", min=1),
+        "Message": _structure(
+            {
+                "messageId": "MessageId",
+                "inputName": "EphemeralInputName",
+                "payload": "Payload",
+                "timestamp": "TimestampValue",
             },
-        },
-        "TimestampValue": {
-            "type": "structure",
-            "members": {"timeInMillis": {"shape": "EpochMilliTimestamp"}},
-        },
+            required=["messageId", "inputName", "payload"],
+        ),
+        "TimestampValue": _structure({"timeInMillis": "EpochMilliTimestamp"}),
         "EpochMilliTimestamp": {"type": "long", "min": 1, "max": 9223372036854775807},
         "Payload": {"type": "blob"},
         "EphemeralInputName": _string(1, 128, "^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"),
         "MessageId": _string(1, 64, "^[a-zA-Z0-9_-]+$"),
-        "BatchUpdateDetectorRequest": {
-            "type": "structure",
-            "required": ["detectors"],
-            "members": {"detectors": {"shape": "UpdateDetectorRequests"}},
-        },
-        "UpdateDetectorRequests": {"type": "list", "member": {"shape": "UpdateDetectorRequest"}, "min": 1},
-        "UpdateDetectorRequest": {
-            "type": "structure",
-            "required": ["messageId", "detectorModelName", "state"],
-            "members": {
-                "messageId": {"shape": "MessageId"},
-                "detectorModelName": {"shape": "DetectorModelName"},
-                "keyValue": {"shape": "KeyValue"},
-                "state": {"shape": "DetectorStateDefinition"},
+        "BatchUpdateDetectorRequest": _structure(
+            {"detectors": "UpdateDetectorRequests"}, required=["detectors"]
+        ),
+        "UpdateDetectorRequests": _list("UpdateDetectorRequest", min=1),
+        "UpdateDetectorRequest": _structure(
+            {
+                "messageId": "MessageId",
+                "detectorModelName": "DetectorModelName",
+                "keyValue": "KeyValue",
+                "state": "DetectorStateDefinition",
             },
-        },
-        "DetectorStateDefinition": {
-            "type": "structure",
-            "required": ["stateName", "variables", "timers"],
-            "members": {
-                "stateName": {"shape": "StateName"},
-                "variables": {"shape": "VariableDefinitions"},
-                "timers": {"shape": "TimerDefinitions"},
-            },
-        },
-        "VariableDefinitions": {"type": "list", "member": {"shape": "VariableDefinition"}},
-        "VariableDefinition": {
-            "type": "structure",
-            "required": ["name", "value"],
-            "members": {"name": {"shape": "VariableName"}, "value": {"shape": "VariableValue"}},
-        },
-        "TimerDefinitions": {"type": "list", "member": {"shape": "TimerDefinition"}},
-        "TimerDefinition": {
-            "type": "structure",
-            "required": ["name", "seconds"],
-            "members": {"name": {"shape": "TimerName"}, "seconds": {"shape": "Seconds"}},
-        },
+            required=["messageId", "detectorModelName", "state"],
+        ),
+        "DetectorStateDefinition": _structure(
+            {"stateName": "StateName", "variables": "VariableDefinitions", "timers": "TimerDefinitions"},
+            required=["stateName", "variables", "timers"],
+        ),
+        "VariableDefinitions": _list("VariableDefinition"),
+        "VariableDefinition": _structure(
+            {"name": "VariableName", "value": "VariableValue"}, required=["name", "value"]
+        ),
+        "TimerDefinitions": _list("TimerDefinition"),
+        "TimerDefinition": _structure(
+            {"name": "TimerName", "seconds": "Seconds"}, required=["name", "seconds"]
+        ),
         "Seconds": {"type": "integer"},
         "TimerName": _string(1, 128),
         "VariableName": _string(1, 128, "^[a-zA-Z][a-zA-Z0-9_]*$"),
@@ -153,38 +155,24 @@ IOTEVENTS_DATA_MODEL: dict[str, Any] = {
         "StateName": _string(1, 128),
         "DetectorModelName": _string(1, 128, "^[a-zA-Z0-9_-]+$"),
         "KeyValue": _string(1, 128, "^[a-zA-Z0-9\\-_:]+$"),
-        "ListDetectorsRequest": {
-            "type": "structure",
-            "required": ["detectorModelName"],
-            "members": {
-                "detectorModelName": {
-                    "shape": "DetectorModelName",
-                    "location": "uri",
-                    "locationName": "detectorModelName",
-                },
-                "stateName": {"shape": "StateName", "location": "querystring", "locationName": "stateName"},
-                "nextToken": {"shape": "NextToken", "location": "querystring", "locationName": "nextToken"},
-                "maxResults": {
-                    "shape": "MaxResults",
-                    "location": "querystring",
-                    "locationName": "maxResults",
-                },
+        "ListDetectorsRequest": _structure(
+            {
+                "detectorModelName": _located("DetectorModelName", "uri", "detectorModelName"),
+                "stateName": _located("StateName", "querystring", "stateName"),
+                "nextToken": _located("NextToken", "querystring", "nextToken"),
+                "maxResults": _located("MaxResults", "querystring", "maxResults"),
             },
-        },
+            required=["detectorModelName"],
+        ),
         "NextToken": {"type": "string"},
         "MaxResults": {"type": "integer", "min": 1, "max": 250},
-        "DescribeDetectorRequest": {
-            "type": "structure",
-            "required": ["detectorModelName"],
-            "members": {
-                "detectorModelName": {
-                    "shape": "DetectorModelName",
-                    "location": "uri",
-                    "locationName": "detectorModelName",
-                },
-                "keyValue": {"shape": "KeyValue", "location": "querystring", "locationName": "keyValue"},
+        "DescribeDetectorRequest": _structure(
+            {
+                "detectorModelName": _located("DetectorModelName", "uri", "detectorModelName"),
+                "keyValue": _located("KeyValue", "querystring", "keyValue"),
             },
-        },
+            required=["detectorModelName"],
+        ),
         "ErrorCode": {
             "type": "string",
             "enum": [

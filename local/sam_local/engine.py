@@ -144,13 +144,13 @@ class Engine:
         raise EngineError(f"dockerd did not answer within {timeout:.0f}s; see {self.log_file}")
 
     def docker_ok(self) -> bool:
-        done = subprocess.run(  # noqa: S603
-            [self.docker, "version", "--format", "{{.Server.Version}}"],
-            env=self.env,
-            capture_output=True,
-            check=False,
+        return self._docker_cli("version", "--format", "{{.Server.Version}}").returncode == 0
+
+    def _docker_cli(self, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+        """The docker client against this engine, its output captured; a failure is its exit code."""
+        return subprocess.run(  # noqa: S603 - the engine's own client, arguments from this module
+            [self.docker, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
-        return done.returncode == 0
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the engine by its process id (SIGTERM, then SIGKILL), and remove its bridge if it made one."""
@@ -208,13 +208,7 @@ class Engine:
 
     def gateway(self) -> str:
         """The address containers reach the host at (the bridge network's gateway)."""
-        done = subprocess.run(  # noqa: S603
-            [self.docker, "network", "inspect", "bridge"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = self._docker_cli("network", "inspect", "bridge")
         if done.returncode == 0:
             for config in json.loads(done.stdout)[0].get("IPAM", {}).get("Config") or []:
                 if config.get("Gateway"):
@@ -224,13 +218,7 @@ class Engine:
         raise EngineError("could not find the bridge network's gateway address")
 
     def image_label(self, image: str, label: str) -> str | None:
-        done = subprocess.run(  # noqa: S603
-            [self.docker, "image", "inspect", image, "--format", "{{json .Config.Labels}}"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = self._docker_cli("image", "inspect", image, "--format", "{{json .Config.Labels}}")
         if done.returncode != 0:
             return None
         labels = json.loads(done.stdout or "null") or {}
@@ -238,25 +226,13 @@ class Engine:
         return str(value) if value is not None else None
 
     def image_size(self, image: str) -> int:
-        done = subprocess.run(  # noqa: S603
-            [self.docker, "image", "inspect", image, "--format", "{{.Size}}"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = self._docker_cli("image", "inspect", image, "--format", "{{.Size}}")
         return int(done.stdout.strip() or 0) if done.returncode == 0 else 0
 
     def try_pull(self, image: str, timeout: float) -> bool:
         """Whether `image` could be pulled within `timeout` seconds (a registry is reachable)."""
         try:
-            done = subprocess.run(  # noqa: S603
-                [self.docker, "pull", "--quiet", image],
-                env=self.env,
-                capture_output=True,
-                timeout=timeout,
-                check=False,
-            )
+            done = self._docker_cli("pull", "--quiet", image, timeout=timeout)
         except subprocess.TimeoutExpired:
             return False
         return done.returncode == 0

@@ -76,6 +76,16 @@ def test_layer_carries_the_shared_package_and_the_iotevents_data_model(build_dir
         python / "iotbridge" / "service_models" / "iotevents-data" / "2018-10-23" / "service-2.json"
     ).is_file()
     assert (python / "boto3").is_dir(), "the layer pins its own boto3"
+    assert (python / "iotbridge" / "matter" / "catalogue.json").is_file(), "the Matter catalogue's rows"
+
+
+@pytest.mark.slow
+def test_layer_ships_no_developer_tool(build_dir: Path) -> None:
+    # The contract and botocore-model generators write files the project commits; Lambda never runs them.
+    python = build_dir / "SharedLayer" / "python"
+    shipped = {p.relative_to(python).as_posix() for p in (python / "iotbridge").rglob("*.py")}
+    assert not (python / "tools").exists()
+    assert [p for p in shipped if p.rsplit("/", 1)[-1] in {"contract.py", "botocore_models.py"}] == []
 
 
 @pytest.mark.slow
