@@ -70,6 +70,20 @@ class InMemorySecretsManager:
         return {"Name": SecretId, "SecretString": self.secrets[SecretId]}
 
 
+class InMemorySsm:
+    """GetParameter over a dict of parameter values; counts calls."""
+
+    def __init__(self, parameters: dict[str, str]) -> None:
+        self.parameters = parameters
+        self.calls = 0
+
+    def get_parameter(self, Name: str) -> dict[str, Any]:
+        self.calls += 1
+        if Name not in self.parameters:
+            raise client_error("ParameterNotFound", 400, f"{Name} not found", "GetParameter")
+        return {"Parameter": {"Name": Name, "Type": "String", "Value": self.parameters[Name]}}
+
+
 class InMemorySqs:
     """SendMessageBatch and SendMessage with SQS's limits.
 

@@ -23,7 +23,9 @@ from iotbridge.correlation.model import Begun, PendingRequest, Status, SweepRepo
 CONNECTOR = "lumen-home"
 ACCOUNT = "123456789012"
 AUTHORIZATION_PREFIX = "iot-bridge/authorization/"
-SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{AUTHORIZATION_PREFIX}{CONNECTOR}-Ab12Cd"
+SECRET_ARN = (
+    f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{AUTHORIZATION_PREFIX}{CONNECTOR}/token-Ab12Cd"
+)
 
 
 def jwt(claims: dict[str, Any]) -> str:
@@ -104,13 +106,15 @@ class Entry:
     request: PendingRequest
     status: Status
     lease_until: float | None
+    lease: str | None = None  # the lease token of the invocation handing it over
 
 
 class InMemoryPendingRequests:
     """The correlation table's entries, as CorrelationTable keeps them: `begin` records a request as being
     handed over (for its lease), finds one handed over before, or one another invocation holds; a lease
     that ended or an entry past its retention may be taken over; `handed_over` and `release` act only on an
-    entry still being handed over. `failures` maps a method name to the error its next call raises."""
+    entry still being handed over under the caller's own lease. `failures` maps a method name to the error
+    its next call raises."""
 
     def __init__(self, clock: Callable[[], float] = time.time, retention_seconds: float = 7 * 86400) -> None:
         self.entries: dict[str, Entry] = {}
@@ -137,21 +141,23 @@ class InMemoryPendingRequests:
                     return Begun.HANDED_OVER
                 if not lease_over:
                     return Begun.IN_PROGRESS
-            self.entries[request.key] = Entry(request, Status.DISPATCHING, now + max(lease_seconds, 1.0))
+            self.entries[request.key] = Entry(
+                request, Status.DISPATCHING, now + max(lease_seconds, 1.0), request.lease
+            )
             return Begun.NEW
 
     def handed_over(self, request: PendingRequest) -> None:
         with self._lock:
             self._called("handed_over")
             entry = self.entries.get(request.key)
-            if entry is not None and entry.status is Status.DISPATCHING:
-                entry.status, entry.lease_until = Status.PENDING, None
+            if entry is not None and entry.status is Status.DISPATCHING and entry.lease == request.lease:
+                entry.status, entry.lease_until, entry.lease = Status.PENDING, None, None
 
     def release(self, request: PendingRequest) -> None:
         with self._lock:
             self._called("release")
             entry = self.entries.get(request.key)
-            if entry is not None and entry.status is Status.DISPATCHING:
+            if entry is not None and entry.status is Status.DISPATCHING and entry.lease == request.lease:
                 del self.entries[request.key]
 
     def answer(self, request: PendingRequest) -> None:
@@ -159,7 +165,7 @@ class InMemoryPendingRequests:
         with self._lock:
             entry = self.entries[request.key]
             if entry.status in (Status.DISPATCHING, Status.PENDING, Status.EXPIRED):
-                entry.status, entry.lease_until = Status.ANSWERED, None
+                entry.status, entry.lease_until, entry.lease = Status.ANSWERED, None, None
 
     def expire_overdue(self, budget: TimeBudget, *, page_size: int = 100) -> SweepReport:
         with self._lock:
@@ -168,7 +174,7 @@ class InMemoryPendingRequests:
             now = self._clock()
             for key, entry in self.entries.items():
                 if entry.status in (Status.DISPATCHING, Status.PENDING) and entry.request.deadline < now:
-                    entry.status, entry.lease_until = Status.EXPIRED, None
+                    entry.status, entry.lease_until, entry.lease = Status.EXPIRED, None, None
                     expired[kind_of_key(key)] += 1
             return SweepReport(expired)
 
@@ -199,8 +205,9 @@ class InMemoryUserDirectory:
 
 class InMemoryAuthorizations:
     """General Authorization secrets by ARN and version (None: the current one), as the Secrets Manager
-    adapter reads them: a name outside the prefix, or a secret that does not exist, is unusable; an empty
-    one is not text; `failure` (e.g. DependencyUnavailableError) is raised while set."""
+    adapter reads them: a name outside the prefix or outside the connector's own part of it
+    (`<prefix><connector id>/`), or a secret that does not exist, is unusable; an empty one is not text;
+    `failure` (e.g. DependencyUnavailableError) is raised while set."""
 
     def __init__(
         self, secrets: dict[tuple[str, str | None], str], prefix: str = AUTHORIZATION_PREFIX
@@ -210,12 +217,15 @@ class InMemoryAuthorizations:
         self.failure: BaseException | None = None
         self.reads: list[tuple[str, str | None]] = []
 
-    def secret_for(self, arn: str, version_id: str | None) -> str:
+    def secret_for(self, connector_id: str, arn: str, version_id: str | None) -> str:
         self.reads.append((arn, version_id))
         if self.failure is not None:
             raise self.failure
-        if not arn.split(":secret:", 1)[-1].startswith(self.prefix):
+        name = arn.split(":secret:", 1)[-1]
+        if not name.startswith(self.prefix):
             raise UnusableCredentialError("outside_prefix")
+        if not name.startswith(f"{self.prefix}{connector_id}/"):
+            raise UnusableCredentialError("other_connector")
         value = self.secrets.get((arn, version_id))
         if value is None:
             raise UnusableCredentialError("unreadable")

@@ -158,7 +158,11 @@ def test_a_profile_change_in_ssm_applies_once_the_cache_age_passes(
         Type="String",
         Overwrite=True,
     )
-    assert post(LUMEN, body)["json"]["queued"] == 1  # the plug's state now matches no rule: ignored
+    # The cloud's next delivery (the lights cloud does not sign its delivery id, so the same bytes again
+    # would be the first delivery repeated, answered as it was)
+    later = body.replace(b"2026-11-30T18:04:11Z", b"2026-11-30T18:05:11Z")
+    assert later != body
+    assert post(LUMEN, later)["json"]["queued"] == 1  # the plug's state now matches no rule: ignored
 
 
 def test_an_invalid_profile_in_ssm_refuses_its_connector_and_is_logged_once_without_values(

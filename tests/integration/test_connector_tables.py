@@ -228,6 +228,38 @@ def test_an_answer_that_comes_before_the_hand_over_stays_answered(
     assert correlation.begin(request, LEASE) is Begun.HANDED_OVER
 
 
+def test_a_first_invocation_that_fails_after_a_retry_took_its_lease_over_leaves_the_retry_s_entry(
+    dynamodb: Any, tables: Tables, correlation: CorrelationTable, clock: Clock
+) -> None:
+    # GIVEN a first invocation whose lease ended, and a retry (the same request) that took the entry over
+    first, retry = pending(), pending()
+    assert correlation.begin(first, LEASE) is Begun.NEW
+    clock.now += LEASE + 1
+    assert correlation.begin(retry, LEASE) is Begun.NEW
+
+    # WHEN the first fails and releases what it held, or hands over late
+    correlation.release(first)
+    correlation.handed_over(first)
+
+    # THEN the entry is still the retry's: being handed over, until the retry marks it handed over
+    item = entry(dynamodb, tables.correlation, retry)
+    assert item is not None and item["status"] == {"S": Status.DISPATCHING}
+    correlation.handed_over(retry)
+    assert correlation.begin(pending(), LEASE) is Begun.HANDED_OVER
+
+
+def test_the_lease_token_leaves_the_entry_once_it_is_handed_over(
+    dynamodb: Any, tables: Tables, correlation: CorrelationTable
+) -> None:
+    request = pending()
+    correlation.begin(request, LEASE)
+
+    correlation.handed_over(request)
+
+    item = entry(dynamodb, tables.correlation, request)
+    assert item is not None and "leaseToken" not in item and "leaseUntil" not in item
+
+
 # --- The relay's side: answered -----------------------------------------------------------------------
 
 
@@ -281,6 +313,23 @@ def test_an_answer_to_no_request_is_unmatched_and_records_nothing(
 
     key = record_key(COMMAND, "lumen-home", "never-sent")
     assert "Item" not in dynamodb.get_item(TableName=tables.correlation, Key={"id": {"S": key}})
+
+
+def test_an_answer_to_no_request_costs_one_call(dynamodb: Any, correlation: CorrelationTable) -> None:
+    # GIVEN the client's calls counted as they are sent
+    calls: list[str] = []
+    dynamodb.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+
+    # WHEN an answer to no request is marked, and one to a request answered before
+    correlation.begin(pending("answered-before"), LEASE)
+    correlation.answered(DISCOVERY, "lumen-home", "answered-before")
+    calls.clear()
+    unmatched = correlation.answered(DISCOVERY, "lumen-home", "never-sent")
+    repeated = correlation.answered(DISCOVERY, "lumen-home", "answered-before")
+
+    # THEN each is one UpdateItem: what the failed condition returns says what the entry was
+    assert (unmatched, repeated) == (AnswerMatch.UNMATCHED, AnswerMatch.REPEATED)
+    assert calls == ["UpdateItem", "UpdateItem"]
 
 
 def test_an_answer_through_another_connector_is_unmatched_and_leaves_the_request_pending(
@@ -369,6 +418,50 @@ def test_the_sweep_leaves_expired_requests_expired_for_a_late_answer(
     assert correlation.begin(request, LEASE) is Begun.HANDED_OVER
 
 
+def overdue(correlation: CorrelationTable, clock: Clock, count: int) -> list[PendingRequest]:
+    """`count` commands handed over two minutes ago, their deadline a minute ago."""
+    found = []
+    for n in range(count):
+        request = pending(f"c{uuid.uuid4().hex[:10]}{n}", kind=COMMAND, deadline_in=60, at=clock.now - 120)
+        correlation.begin(request, LEASE)
+        correlation.handed_over(request)
+        found.append(request)
+    return found
+
+
+def test_a_backlog_larger_than_one_sweep_is_drained_in_every_shard_while_more_keeps_coming(
+    dynamodb: Any, tables: Tables, correlation: CorrelationTable, clock: Clock
+) -> None:
+    # GIVEN a backlog of overdue commands, and each sweep able to expire fewer than arrive between two
+    backlog = overdue(correlation, clock, 40)
+    counted = 0
+    for _ in range(6):
+        clock.now += 300  # the schedule's five minutes
+        overdue(correlation, clock, 20)
+
+        # WHEN the sweeps run, each out of time before it is through
+        report = correlation.expire_overdue(Budget(checks=21), page_size=5)
+        assert report.complete is False
+        counted += report.expired[COMMAND]
+
+    # THEN every request of the backlog was reached, whichever shard it is in
+    left = [
+        r
+        for r in backlog
+        if (entry(dynamodb, tables.correlation, r) or {}).get("status") != {"S": Status.EXPIRED}
+    ]
+    assert left == []
+    # AND once arrivals stop, the sweeps drain the rest, each request counted once
+    for _ in range(20):
+        clock.now += 300
+        report = correlation.expire_overdue(Budget(checks=21), page_size=5)
+        counted += report.expired[COMMAND]
+        if report.complete:
+            break
+    assert report.complete is True
+    assert counted == 40 + 6 * 20
+
+
 # --- The user table -----------------------------------------------------------------------------------
 
 
@@ -397,6 +490,24 @@ def test_a_deactivation_reaches_a_reader_once_its_cached_answer_is_older_than_it
     assert reader.is_deactivated("lumen-home", "acct-1") is False
     cache_clock.now = 61
     assert reader.is_deactivated("lumen-home", "acct-1") is True
+
+
+def test_an_activation_reaches_a_reader_at_once_even_with_deactivated_cached_before(
+    dynamodb: Any, tables: Tables
+) -> None:
+    # GIVEN a reader that found the user deactivated a second ago (its cache age is a minute)
+    writer = ConnectorUserTable(dynamodb, tables.users)
+    writer.set_status("lumen-home", "acct-1", active=False)
+    cache_clock = Clock(0.0)
+    reader = ConnectorUserTable(dynamodb, tables.users, max_age_seconds=60, cache_clock=cache_clock)
+    assert reader.is_deactivated("lumen-home", "acct-1") is True
+
+    # WHEN the connector function activates the user again
+    writer.set_status("lumen-home", "acct-1", active=True)
+    cache_clock.now = 1
+
+    # THEN the reader sees it at its next read, without waiting out its cache
+    assert reader.is_deactivated("lumen-home", "acct-1") is False
 
 
 def test_the_user_table_keeps_no_user_id_in_its_keys(dynamodb: Any, tables: Tables) -> None:
@@ -529,7 +640,7 @@ def test_the_receiver_marks_the_command_its_webhook_answers(
     assert item is not None and item["status"] == {"S": Status.ANSWERED}
 
 
-def test_the_receiver_answers_410_for_a_user_the_connector_function_deactivated(
+def test_the_receiver_drops_the_events_of_a_user_the_connector_function_deactivated(
     receiver: Callable[..., dict[str, Any]], relay: RelayResources, dynamodb: Any, tables: Tables
 ) -> None:
     user = str(BODIES["device-event"]["UserId"])
@@ -537,8 +648,8 @@ def test_the_receiver_answers_410_for_a_user_the_connector_function_deactivated(
 
     response = receiver(BODIES["device-event"])
 
-    assert response["statusCode"] == 410
-    assert "deactivated" in json.loads(response["body"])["message"]
+    assert response["statusCode"] == 202
+    assert json.loads(response["body"])["queued"] == 0
     assert queued(relay) == []
 
 

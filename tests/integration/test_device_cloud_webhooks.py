@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import urllib3
 from standardwebhooks import Webhook
 
 from bridge_local.aws import local_client
@@ -173,11 +172,11 @@ class Configuration:
     def put_secret(self, name: str, value: str) -> None:
         self.secretsmanager.create_secret(Name=self.secret_prefix + name, SecretString=value)
 
-    def clouds(self, *, allow_loopback: bool = True, http: Any = None) -> WebhookDeviceClouds:
+    def clouds(self, *, allow_loopback: bool = True, exchanges: Any = None) -> WebhookDeviceClouds:
         return WebhookDeviceClouds(
             SsmConnectorProfiles(self.ssm, prefix=self.profile_prefix, max_age_seconds=300),
             SecretsManagerSigningKeys(self.secretsmanager, prefix=self.secret_prefix, max_age_seconds=300),
-            http=http or urllib3.PoolManager(num_pools=4, maxsize=2),
+            exchanges=exchanges,
             allow_loopback=allow_loopback,
         )
 
@@ -554,39 +553,39 @@ def test_a_general_authorization_secret_is_read_by_arn_and_version(
     config: Configuration, authorizations: Callable[..., SecretsManagerAuthorizations]
 ) -> None:
     created = config.secretsmanager.create_secret(
-        Name=config.authorization_prefix + "lumen", SecretString="service-key-v1"
+        Name=config.authorization_prefix + "lumen/service-key", SecretString="service-key-v1"
     )
     later = config.secretsmanager.put_secret_value(SecretId=created["ARN"], SecretString="service-key-v2")
 
     reader = authorizations()
-    assert reader.secret_for(created["ARN"], created["VersionId"]) == "service-key-v1"
-    assert reader.secret_for(created["ARN"], later["VersionId"]) == "service-key-v2"
-    assert reader.secret_for(created["ARN"], None) == "service-key-v2"
+    assert reader.secret_for("lumen", created["ARN"], created["VersionId"]) == "service-key-v1"
+    assert reader.secret_for("lumen", created["ARN"], later["VersionId"]) == "service-key-v2"
+    assert reader.secret_for("lumen", created["ARN"], None) == "service-key-v2"
 
 
 def test_a_missing_secret_or_version_is_an_unusable_credential(
     config: Configuration, authorizations: Callable[..., SecretsManagerAuthorizations]
 ) -> None:
     created = config.secretsmanager.create_secret(
-        Name=config.authorization_prefix + "lumen", SecretString="k"
+        Name=config.authorization_prefix + "lumen/k", SecretString="k"
     )
-    missing = created["ARN"].split(":secret:")[0] + f":secret:{config.authorization_prefix}nobody-AbCdEf"
+    missing = created["ARN"].split(":secret:")[0] + f":secret:{config.authorization_prefix}lumen/none-AbCdEf"
 
     with pytest.raises(UnusableCredentialError):
-        authorizations().secret_for(missing, None)
+        authorizations().secret_for("lumen", missing, None)
     with pytest.raises(UnusableCredentialError):
-        authorizations().secret_for(created["ARN"], str(uuid.uuid4()))
+        authorizations().secret_for("lumen", created["ARN"], str(uuid.uuid4()))
 
 
 def test_a_binary_secret_is_an_unusable_credential(
     config: Configuration, authorizations: Callable[..., SecretsManagerAuthorizations]
 ) -> None:
     created = config.secretsmanager.create_secret(
-        Name=config.authorization_prefix + "binary", SecretBinary=b"\x00\x01"
+        Name=config.authorization_prefix + "lumen/binary", SecretBinary=b"\x00\x01"
     )
 
     with pytest.raises(UnusableCredentialError) as raised:
-        authorizations().secret_for(created["ARN"], created["VersionId"])
+        authorizations().secret_for("lumen", created["ARN"], created["VersionId"])
     assert raised.value.reason == "not_text"
 
 
@@ -598,17 +597,34 @@ def test_a_secret_outside_the_prefix_is_never_read(
     )
 
     with pytest.raises(UnusableCredentialError) as raised:
-        authorizations(unreachable_secrets()).secret_for(created["ARN"], created["VersionId"])
+        authorizations(unreachable_secrets()).secret_for("lumen", created["ARN"], created["VersionId"])
     assert raised.value.reason == "outside_prefix"
+
+
+@pytest.mark.parametrize("owner", ["aerie-sensors", "lumen-home"])
+def test_another_connector_s_general_authorization_secret_is_never_read(
+    config: Configuration, authorizations: Callable[..., SecretsManagerAuthorizations], owner: str
+) -> None:
+    # GIVEN a secret under the authorization prefix, in the part of another connector (or one whose name
+    # merely starts with this connector's id)
+    created = config.secretsmanager.create_secret(
+        Name=f"{config.authorization_prefix}{owner}/service-key", SecretString="another connector's key"
+    )
+
+    # WHEN connector "lumen" is invoked naming it
+    # THEN it is refused before any call (the client could not even reach Secrets Manager)
+    with pytest.raises(UnusableCredentialError) as raised:
+        authorizations(unreachable_secrets()).secret_for("lumen", created["ARN"], created["VersionId"])
+    assert raised.value.reason == "other_connector"
 
 
 def test_an_unreachable_secrets_manager_is_unavailable_not_an_unusable_credential(
     config: Configuration, authorizations: Callable[..., SecretsManagerAuthorizations]
 ) -> None:
-    arn = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{config.authorization_prefix}lumen-AbCdEf"
+    arn = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{config.authorization_prefix}lumen/k-AbCdEf"
 
     with pytest.raises(DependencyUnavailableError):
-        authorizations(unreachable_secrets()).secret_for(arn, None)
+        authorizations(unreachable_secrets()).secret_for("lumen", arn, None)
 
 
 def unreachable_secrets() -> Any:

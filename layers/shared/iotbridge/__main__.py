@@ -141,8 +141,24 @@ def _profile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.action == "validate":
         rules = ", ".join(rule.name for rule in profile.rules)
         print(f"{args.file}: valid ({profile.verification.scheme}; rules {rules})", file=out)
+        _warn_of_an_unsigned_delivery_id(profile, err)
         return EXIT_OK
     return _profile_test(args, profile, out, err)
+
+
+def _warn_of_an_unsigned_delivery_id(profile: Any, err: TextIO) -> None:
+    from iotbridge.profile.verification import delivery_id_is_signed
+
+    if delivery_id_is_signed(profile.verification, profile.deduplication):
+        return
+    header = profile.message_id_header
+    print(
+        f"warning: the delivery id ({header} header) is not part of the signed content, so a captured "
+        "delivery could be sent again under a new id; the relay tells deliveries apart by the digest of the "
+        "signed bytes instead (identical signed bytes within the dedupe window are one delivery). Sign the "
+        "id ({id} in signedContent) or take it from the body (deduplication.body) where the cloud allows.",
+        file=err,
+    )
 
 
 def _profile_test(args: argparse.Namespace, profile: Any, out: TextIO, err: TextIO) -> int:

@@ -9,9 +9,26 @@ which variable to fix, and a receiver can still answer with a retryable status.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import ClassVar, Self, cast
 
-from .settings import SettingsError
+from .settings import FunctionSettings, SettingsError
+
+
+class FunctionWiring[S: FunctionSettings]:
+    """Base of a function's composition root (a frozen dataclass): `build` makes it from its settings, and
+    `from_environment` from the settings this environment holds, read by `settings_type`."""
+
+    __slots__ = ()
+
+    settings_type: ClassVar[type[FunctionSettings]]
+
+    @classmethod
+    def build(cls, settings: S) -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    def from_environment(cls) -> Self:
+        return cls.build(cast(S, cls.settings_type.from_environment()))
 
 
 class BuiltAtInit[W]:

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -112,6 +112,22 @@ def render_path(location: Iterable[int | str]) -> str:
     return out
 
 
+# Every answer, message and log line that lists problems lists at most this many, and counts the rest: a
+# body or profile with a million problems must not make an answer over Lambda's 6 MB response limit.
+MAX_LISTED_PROBLEMS = 100
+
+
+def listed_problems(problems: Iterable[Problem], more: int = 0) -> tuple[list[Problem], int]:
+    """The first MAX_LISTED_PROBLEMS of `problems`, and how many are left out (`more` already were)."""
+    listed: list[Problem] = []
+    for problem in problems:
+        if len(listed) < MAX_LISTED_PROBLEMS:
+            listed.append(problem)
+        else:
+            more += 1
+    return listed, more
+
+
 class BridgeError(Exception):
     """Base of every error the project raises on purpose."""
 
@@ -147,8 +163,8 @@ class InvalidInputError(PermanentError):
     subject: ClassVar[str] = "input"
     whole: ClassVar[str] = "(input)"
 
-    def __init__(self, problems: Sequence[Problem], *, more: int = 0) -> None:
-        self.problems = list(problems)
+    def __init__(self, problems: Iterable[Problem], *, more: int = 0) -> None:
+        self.problems, more = listed_problems(problems, more)
         self.more = more
         count = len(self.problems) + more
         noun = "problem" if count == 1 else "problems"

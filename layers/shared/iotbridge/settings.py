@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Self
 
 from .errors import InvalidInputError, Problem
@@ -104,24 +104,6 @@ class Environment:
         return value
 
 
-class FunctionSettings:
-    """Base of a function's settings class (a frozen dataclass): `read` takes each value from an
-    Environment, and `from_environment` fails with every problem those reads found, or returns them."""
-
-    __slots__ = ()
-
-    @classmethod
-    def read(cls, env: Environment) -> Self:
-        raise NotImplementedError
-
-    @classmethod
-    def from_environment(cls, env: Environment | None = None) -> Self:
-        env = env or Environment()
-        settings = cls.read(env)
-        env.check()
-        return settings
-
-
 @dataclass(frozen=True, slots=True)
 class ClientSettings:
     """How every AWS client of a function connects: timeouts, and endpoints set by environment."""
@@ -152,3 +134,24 @@ class ClientSettings:
     def one_try_seconds(self) -> float:
         """The longest one try of a call can take before botocore gives up on it."""
         return self.connect_timeout_seconds + self.read_timeout_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSettings:
+    """Base of a function's settings class (a frozen dataclass): `read` takes the function's own values from
+    an Environment, and `from_environment` adds the client settings every function shares, then fails with
+    every problem those reads found, or returns them."""
+
+    # Keyword-only, so a function's own fields without defaults may follow it.
+    clients: ClientSettings = field(default_factory=ClientSettings, kw_only=True)
+
+    @classmethod
+    def read(cls, env: Environment) -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    def from_environment(cls, env: Environment | None = None) -> Self:
+        env = env or Environment()
+        settings = replace(cls.read(env), clients=ClientSettings.read(env))
+        env.check()
+        return settings

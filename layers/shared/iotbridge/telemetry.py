@@ -45,7 +45,18 @@ def publish(
             pass
 
 
+# Frames of an unexpected exception's trace kept at each end: a RecursionError's 1,000 frames made a 140 KB
+# log line per request.
+_TRACE_FRAMES = 8
+
+
 def failure_fields(exc: BaseException) -> dict[str, Any]:
-    """An unexpected exception for the log: its type and where it was raised, never its message (it may
-    quote the request)."""
-    return {"error": type(exc).__name__, "trace": traceback.format_tb(exc.__traceback__)}
+    """An unexpected exception for the log: its type and where it was raised (the outermost and innermost
+    frames), never its message (it may quote the request)."""
+    frames = list(traceback.walk_tb(exc.__traceback__))
+    if len(frames) <= 2 * _TRACE_FRAMES:
+        return {"error": type(exc).__name__, "trace": traceback.StackSummary.extract(iter(frames)).format()}
+    left_out = f"... {len(frames) - 2 * _TRACE_FRAMES} frames left out\n"
+    outer = traceback.StackSummary.extract(iter(frames[:_TRACE_FRAMES])).format()
+    inner = traceback.StackSummary.extract(iter(frames[-_TRACE_FRAMES:])).format()
+    return {"error": type(exc).__name__, "trace": [*outer, left_out, *inner]}

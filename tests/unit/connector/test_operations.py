@@ -228,6 +228,22 @@ def test_an_unusable_general_authorization_secret_is_a_401_and_the_cloud_is_not_
     assert measured(outcome) == {"InvocationsFailed": 1, f"Failed_{reason}": 1}
 
 
+def test_another_connector_s_general_authorization_secret_is_a_401_and_never_reaches_this_cloud(
+    fakes: ConnectorFakes, operations: ConnectorOperations
+) -> None:
+    # GIVEN a secret of another connector, under the authorization prefix
+    other = SECRET_ARN.replace(f"/{CONNECTOR}/", "/aerie-sensors/")
+    fakes.authorizations.secrets[(other, None)] = "aerie-sensors-service-key"
+
+    # WHEN this connector's invocation names it
+    outcome = invoke(operations, DISCOVER_DEVICES, general_authorization(other), deviceDiscoveryId="d1")
+
+    # THEN it is refused as a credential this connector may not use, and its device cloud is not asked
+    assert (outcome.code, outcome.reason) == (401, "credential_other_connector")
+    assert fakes.cloud.requests == []
+    assert fakes.pending.entries == {}
+
+
 def test_an_empty_general_authorization_secret_is_unusable(fakes: ConnectorFakes) -> None:
     fakes.authorizations.secrets[(SECRET_ARN, "v-2")] = ""
 
@@ -420,6 +436,42 @@ def test_a_request_another_invocation_is_handing_over_answers_503_until_its_leas
     assert taken.code == 200
     assert len(fakes.cloud.requests) == 1
     assert fakes.pending.status_of(TRACE_ID) is Status.PENDING
+
+
+def test_a_first_invocation_that_fails_after_a_retry_took_its_lease_over_leaves_the_retry_s_entry(
+    fakes: ConnectorFakes, operations: ConnectorOperations
+) -> None:
+    # GIVEN a first invocation whose device cloud call outlasts its lease, and a retry that takes the
+    # request over meanwhile and is still handing it over when the first call fails
+    arrived, go_on = threading.Event(), threading.Event()
+    retry: list[InvocationOutcome] = []
+    worker = threading.Thread(target=lambda: retry.append(send_off(operations)))
+
+    def interleave(_: Any) -> None:
+        if len(fakes.cloud.requests) == 1:  # the first invocation's call
+            fakes.clock.advance(5.0)  # its lease (1.5 s) is over
+            worker.start()
+            assert arrived.wait(10)
+        else:  # the retry's call, held until the first has failed
+            arrived.set()
+            assert go_on.wait(10)
+
+    fakes.cloud.on_request = interleave
+    fakes.cloud.failures.append(DeviceCloudUnavailableError("timeout"))
+
+    # WHEN the first call fails (and releases what it holds), then the retry's call succeeds
+    try:
+        first = send_off(operations)
+    finally:
+        go_on.set()
+        worker.join(10)
+
+    # THEN the retry's entry survived the first's release: a third try is acknowledged without asking
+    assert (first.code, [o.code for o in retry]) == (504, [200])
+    assert fakes.pending.status_of(TRACE_ID) is Status.PENDING
+    third = send_off(operations)
+    assert third.reason == "handed_over_before"
+    assert len(fakes.cloud.requests) == 2
 
 
 def test_a_retry_that_overlaps_the_first_invocation_does_not_ask_the_cloud_again(

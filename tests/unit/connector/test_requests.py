@@ -14,6 +14,7 @@ import pytest
 from fakes.connector import CONNECTOR, SECRET_ARN, ConnectorFakes
 from iot_standin.caller import envelope, general_authorization, matter_command, oauth
 from iotbridge.budget import UnlimitedBudget
+from iotbridge.connector.domain.invocations import matter_commands
 from iotbridge.connector.domain.requests import (
     ACTIVATE_USER,
     DEACTIVATE_USER,
@@ -324,6 +325,51 @@ def test_a_command_id_that_breaks_its_rule_is_named_by_its_map_not_quoted() -> N
         "Invalid invocation: payload.endpoints[0].clusters[0].commands.[key]: "
         "String should have at most 24 characters"
     )
+
+
+@pytest.mark.parametrize(
+    ("cluster_id", "command_id", "named"),
+    [
+        ("\u0666", "0", "payload.endpoints[0].clusters[0].id"),  # ARABIC-INDIC DIGIT SIX
+        ("0x0006", "\u0660", "payload.endpoints[0].clusters[0].commands.[key]"),  # ARABIC-INDIC DIGIT ZERO
+        ("\uff16", "0x00", "payload.endpoints[0].clusters[0].id"),  # FULLWIDTH DIGIT SIX
+    ],
+)
+def test_a_matter_id_that_is_not_ascii_is_a_400_naming_the_field(
+    cluster_id: str, command_id: str, named: str
+) -> None:
+    # GIVEN a command whose cluster or command id is written in Unicode digits (int() reads them)
+    event = command(endpoints=matter_command("1", cluster_id, command_id))
+    # WHEN the connector answers it (its device cloud is never reached: `refusal` checks)
+    answered = refusal(event)
+    # THEN it is a 400 naming the field
+    assert answered["header"]["responseCode"] == 400
+    message = answered["payload"]["responseMessage"]
+    assert f"{named}: a Matter id is ASCII" in message, message
+
+
+@pytest.mark.parametrize(
+    ("cluster_id", "command_id", "name"),
+    [
+        ("0x0006", "0x00", "OnOff.Off"),
+        ("6", "1", "OnOff.On"),
+        ("0X0006", "0x02", "OnOff.Toggle"),
+        (" 6 ", "0", None),
+        ("6", "0_0", None),
+        ("0x06 ", "0", None),
+        ("+6", "0", None),
+    ],
+)
+def test_only_a_whole_decimal_or_hex_id_resolves_to_a_catalogue_command(
+    cluster_id: str, command_id: str, name: str | None
+) -> None:
+    # GIVEN a command whose ids are ASCII, padded or signed or not
+    parsed = parse_invocation(command(endpoints=matter_command("1", cluster_id, command_id)))
+    assert isinstance(parsed, SendCommandInvocation)
+    # WHEN its Matter commands are read
+    [found] = matter_commands(parsed)
+    # THEN only an id written whole in decimal or 0x hex names a catalogue command
+    assert found.name == name
 
 
 def test_an_invocation_with_very_many_problems_lists_the_first_ones_and_counts_the_rest() -> None:

@@ -30,6 +30,24 @@ def test_the_example_profiles_are_valid(cloud: DemoCloud) -> None:
     assert "valid" in out and cloud.profile().verification.scheme in out
 
 
+def test_validate_warns_of_a_delivery_id_outside_the_signed_content(tmp_path: Path) -> None:
+    # GIVEN Lumen's profile (GitHub-style: the body is signed, its X-Lumen-Delivery header is not), and the
+    # same profile signing the id
+    signed = json.loads(LUMEN.profile_file.read_text())
+    signed["verification"] |= {"signedContent": "{id}.{body}", "messageIdHeader": "X-Lumen-Delivery"}
+    del signed["deduplication"]
+    path = tmp_path / "signed.json"
+    path.write_text(json.dumps(signed))
+    # WHEN each is validated
+    code, out, err = run("profile", "validate", str(LUMEN.profile_file))
+    signed_code, _, signed_err = run("profile", "validate", str(path))
+    # THEN both are valid; only the first gets a warning naming the header, on stderr
+    assert (code, signed_code) == (EXIT_OK, EXIT_OK)
+    assert "valid" in out
+    assert err.startswith("warning: the delivery id (x-lumen-delivery header) is not part of the signed")
+    assert signed_err == ""
+
+
 def test_validate_lists_every_problem_with_its_path(tmp_path: Path) -> None:
     document = json.loads(LUMEN.profile_file.read_text())
     document["verification"]["algorithm"] = "md5"
@@ -143,3 +161,31 @@ def test_the_tool_runs_as_a_module_with_the_layer_on_the_path() -> None:
     )
     assert completed.returncode == EXIT_OK, completed.stderr
     assert "valid" in completed.stdout
+
+
+def test_validate_refuses_a_profile_nested_too_deep_without_a_traceback(tmp_path: Path) -> None:
+    # GIVEN a profile whose condition nests 1,000 parentheses
+    document = json.loads(LUMEN.profile_file.read_text())
+    document["rules"][0]["when"] = "(" * 1000 + "event.x" + ")" * 1000
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(document))
+    # WHEN it is validated
+    code, _, err = run("profile", "validate", str(path))
+    # THEN it is an invalid profile (exit 2), its problem named by path, in a few lines
+    assert code == EXIT_USAGE
+    assert "rules[0].when" in err and "Traceback" not in err
+    assert len(err) < 500
+
+
+def test_profile_test_lists_at_most_a_hundred_problems(tmp_path: Path) -> None:
+    # GIVEN a discovery of 5,000 devices without ids
+    payload = tmp_path / "many.json"
+    devices = [{"model": "LB-20T"}] * 5000
+    events = [{"type": "discovery.result", "discoveryId": "d", "devices": devices}]
+    payload.write_text(json.dumps({"accountId": "a", "events": events}))
+    # WHEN the tool tries it against Lumen's profile
+    code, out, _ = run("profile", "test", str(LUMEN.profile_file), "--payload", str(payload))
+    # THEN the answer it prints lists the first 100 problems and counts the rest
+    answer = json.loads(out)
+    assert code == EXIT_FAILED
+    assert (len(answer["errors"]), answer["moreErrors"]) == (100, 4900)

@@ -19,7 +19,12 @@ from iotbridge.profile.document import (
     parse_profile_json,
 )
 from iotbridge.profile.rules import MEMBER_NAMES
-from iotbridge.profile.verification import HmacScheme, StandardWebhooksScheme, TokenScheme
+from iotbridge.profile.verification import (
+    HmacScheme,
+    StandardWebhooksScheme,
+    TokenScheme,
+    delivery_id_is_signed,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 STATE_RULE: dict[str, Any] = {
@@ -673,3 +678,46 @@ def test_json_text_that_is_not_an_object_is_a_profile_error() -> None:
 
 def test_json_text_of_a_valid_profile_parses() -> None:
     assert parse_profile_json(json.dumps(MINIMAL)).rules[0].name == "state"
+
+
+@pytest.mark.parametrize(
+    ("verification", "deduplication", "signed"),
+    [
+        ({"scheme": "standard-webhooks"}, None, True),
+        ({"scheme": "standard-webhooks"}, {"header": "X-Delivery"}, False),
+        ({"scheme": "hmac", "signatureHeader": "X-Sig", "messageIdHeader": "X-Id"}, None, False),
+        (
+            {
+                "scheme": "hmac",
+                "signatureHeader": "X-Sig",
+                "messageIdHeader": "X-Id",
+                "signedContent": "{id}.{body}",
+            },
+            None,
+            True,
+        ),
+        (
+            {
+                "scheme": "hmac",
+                "signatureHeader": "X-Sig",
+                "messageIdHeader": "X-Id",
+                "signedContent": "{id}.{body}",
+            },
+            {"header": "X-Other"},
+            False,
+        ),
+        ({"scheme": "hmac", "signatureHeader": "X-Sig"}, {"body": "body.eventId"}, True),
+        ({"scheme": "hmac", "signatureHeader": "X-Sig"}, {"digest": True}, True),
+        ({"scheme": "token", "header": "X-Token"}, {"header": "X-Delivery"}, False),
+    ],
+)
+def test_a_delivery_id_is_signed_only_when_the_signature_covers_where_it_comes_from(
+    verification: dict[str, Any], deduplication: dict[str, Any] | None, signed: bool
+) -> None:
+    # GIVEN a scheme and where the delivery id comes from
+    document = profile_with(verification=verification, deduplication=deduplication)
+    if deduplication is None:
+        del document["deduplication"]
+    profile = parse_profile(document)
+    # WHEN it is asked THEN the id counts as signed only when the signature covers it
+    assert delivery_id_is_signed(profile.verification, profile.deduplication) is signed

@@ -1,7 +1,7 @@
 """The relay's side of the connector: an accepted DEVICE_DISCOVERY or DEVICE_COMMAND_RESPONSE marks the
 request it answers, a profile fills in the request id its device cloud echoes, events of deactivated users
-are refused with 410, and neither an unknown request nor a correlation table outage refuses or loses an
-event."""
+are dropped and counted (never a 410, which would stop the connector's whole endpoint), and neither an
+unknown request nor a correlation table outage refuses or loses an event."""
 
 from __future__ import annotations
 
@@ -359,20 +359,39 @@ def test_a_profiled_discovery_is_marked_by_the_discovery_id_its_members_map() ->
 # --- Deactivated users ------------------------------------------------------------------------------
 
 
-def test_events_of_a_deactivated_user_are_410_gone_and_nothing_is_queued_or_marked() -> None:
+def test_events_of_a_deactivated_user_are_202_dropped_and_counted_and_nothing_is_queued_or_marked() -> None:
+    # GIVEN a user the connector function deactivated
     relay = Relay()
     relay.users.deactivated.add((DEMO_CONNECTOR_ID, USER))
     relay.correlation.expect(COMMAND, DEMO_CONNECTOR_ID, TRACE_ID)
 
+    # WHEN a webhook of only their events comes
     answer = relay.send(BODIES["command-response"])
     response = http_response(answer)
 
-    assert (answer.status, answer.outcome) == (410, "user_deactivated")
-    assert response["statusCode"] == 410
-    assert "deactivated" in json.loads(response["body"])["message"]
+    # THEN it is acknowledged (a 410 would have the sender stop the endpoint every user shares), nothing
+    # is queued or marked, and the dropped events are counted
+    assert (answer.status, answer.outcome) == (202, "ignored")
+    assert response["statusCode"] == 202
+    assert json.loads(response["body"]) == {"webhookId": "msg_1", "queued": 0}
     assert USER not in response["body"]
+    assert counted(answer) == {"EventsOfDeactivatedUsers": 1}
     assert relay.queued() == [] and relay.correlation.calls == []
-    assert relay.dedupe.records == {}
+
+
+def test_an_accepted_delivery_repeated_after_its_user_was_deactivated_answers_as_it_first_did() -> None:
+    # GIVEN a delivery accepted while its user was active
+    relay = Relay()
+    first = relay.send(BODIES["device-event"])
+    assert (first.status, first.queued) == (202, 1)
+
+    # WHEN the user is deactivated and the sender repeats the delivery
+    relay.users.deactivated.add((DEMO_CONNECTOR_ID, USER))
+    again = relay.send(BODIES["device-event"])
+
+    # THEN it is a duplicate, answered with its first answer, and queued once
+    assert (again.status, again.outcome, again.body) == (202, "duplicate", first.body)
+    assert relay.queued() == [BODIES["device-event"]]
 
 
 def test_a_user_deactivated_for_another_connector_is_still_active_here() -> None:
@@ -382,13 +401,13 @@ def test_a_user_deactivated_for_another_connector_is_still_active_here() -> None
     assert relay.send(BODIES["device-event"]).status == 202
 
 
-def test_a_profiled_connector_s_deactivated_user_is_410() -> None:
+def test_a_profiled_connector_s_deactivated_user_is_dropped_not_refused() -> None:
     relay = Relay()
     relay.users.deactivated.add((LUMEN.connector_id, "lumen-acct-2291"))
 
     answer = relay.send_lumen(lumen_command_result(user="lumen-acct-2291"))
 
-    assert answer.status == 410
+    assert (answer.status, answer.of_deactivated_users) == (202, 1)
     assert relay.queued() == []
 
 

@@ -19,6 +19,7 @@ from fakes.receiver import (
 from iotbridge.profile.document import ConnectorProfile, parse_profile
 from iotbridge.signatures.standard_webhooks import SignatureError
 from iotbridge.webhook_receiver.domain.intake import Answer, IntakeLimits, WebhookIntake, WebhookRequest
+from iotbridge.webhook_receiver.domain.verification import sign
 from iotbridge.webhook_receiver.ports import DependencyUnavailableError
 from samples.device_clouds import AERIE, LUMEN, DemoCloud
 
@@ -75,12 +76,14 @@ def light(device: str = "bulb-1", **state: Any) -> dict[str, Any]:
 
 def test_native_webhook_is_mapped_queued_and_answered_with_its_delivery_id() -> None:
     relay = Relay()
-    answer = relay.send(LUMEN, lumen_body(light(brightness=40), light("bulb-2", power="off")))
+    body = lumen_body(light(brightness=40), light("bulb-2", power="off"))
+    answer = relay.send(LUMEN, body)
 
+    # Lumen signs only the body, not its delivery id: the signed bytes' digest tells deliveries apart.
     assert (answer.status, answer.outcome, answer.body) == (
         202,
         "accepted",
-        {"webhookId": "dlv-1", "queued": 2},
+        {"webhookId": "sha256:" + hashlib.sha256(body).hexdigest(), "queued": 2},
     )
     first, second = relay.queued()
     assert first["ConnectorDeviceId"] == "bulb-1" and first["UserId"] == "acct-1"
@@ -100,10 +103,52 @@ def test_the_same_delivery_again_is_a_duplicate_and_queues_nothing() -> None:
     assert len(relay.queued()) == 1
 
 
-def test_another_body_under_a_used_delivery_id_is_a_conflict() -> None:
+def lumen_signing_its_id() -> ConnectorProfile:
+    """Lumen's profile, with the delivery id signed before the body."""
+    document = json.loads(LUMEN.profile_file.read_bytes())
+    document["verification"] |= {"signedContent": "{id}.{body}", "messageIdHeader": "X-Lumen-Delivery"}
+    del document["deduplication"]
+    return parse_profile(document)
+
+
+def test_another_body_under_a_used_signed_delivery_id_is_a_conflict() -> None:
+    # GIVEN a profile whose scheme signs the delivery id, and a delivery accepted under "dlv-1"
+    profile = lumen_signing_its_id()
+    relay = Relay({LUMEN.connector_id: profile})
+
+    def send(body: bytes) -> Answer:
+        headers = sign(profile.verification, LUMEN.secret, body, message_id="dlv-1", now=NOW)
+        return relay.send(LUMEN, body, headers=headers)
+
+    assert send(lumen_body(light())).status == 202
+    # WHEN another body comes under the same id THEN it is a 409, and nothing more is queued
+    assert send(lumen_body(light(brightness=10))).status == 409
+    assert len(relay.queued()) == 1
+
+
+def test_a_captured_delivery_sent_again_under_new_unsigned_ids_is_queued_once() -> None:
+    # GIVEN a GitHub-style profile (the delivery id header is outside the signed bytes) and one delivery
     relay = Relay()
-    relay.send(LUMEN, lumen_body(light()))
-    assert relay.send(LUMEN, lumen_body(light(brightness=10))).status == 409
+    body = lumen_body(light(brightness=40))
+    first = relay.send(LUMEN, body, delivery_id="dlv-1")
+    # WHEN the same signed body is sent at once under five new ids (the signature still matches)
+    again = [relay.send(LUMEN, body, delivery_id=f"dlv-replay-{n}") for n in range(5)]
+    # THEN each copy gets the first answer as a duplicate, and the event is queued once
+    assert first.outcome == "accepted"
+    assert {(a.status, a.outcome) for a in again} == {(202, "duplicate")}
+    assert all(a.body == first.body for a in again)
+    assert len(relay.queued()) == 1
+
+
+def test_another_body_under_a_used_unsigned_delivery_id_is_its_own_delivery() -> None:
+    # GIVEN a GitHub-style profile and a delivery accepted under "dlv-1"
+    relay = Relay()
+    relay.send(LUMEN, lumen_body(light()), delivery_id="dlv-1")
+    # WHEN another signed body comes under the same (unsigned) id
+    other = relay.send(LUMEN, lumen_body(light(brightness=10)), delivery_id="dlv-1")
+    # THEN it is queued as a delivery of its own: the id played no part, so nothing is lost
+    assert (other.status, other.outcome) == (202, "accepted")
+    assert len(relay.queued()) == 2
 
 
 def test_native_events_no_rule_matches_are_acknowledged_and_counted_when_the_profile_ignores_them() -> None:

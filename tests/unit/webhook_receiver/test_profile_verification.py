@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import stripe
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,14 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from standardwebhooks import Webhook
 
 from iotbridge.profile.verification import HmacScheme, StandardWebhooksScheme, TokenScheme
-from iotbridge.signatures.standard_webhooks import MAX_SIGNATURE_HEADER_CHARS, SignatureError
+from iotbridge.signatures.standard_webhooks import (
+    MAX_SIGNATURE_HEADER_CHARS,
+    MAX_V1A_ENTRIES,
+    SMALL_ORDER_PUBLIC_KEYS,
+    SecretFormatError,
+    SignatureError,
+    parse_public_key,
+)
 from iotbridge.webhook_receiver.domain.verification import Verified, secret_values, verify
 
 NOW = 1_790_000_000
@@ -855,3 +863,73 @@ def test_sign_refuses_a_scheme_it_does_not_know_rather_than_signing_it_as_hmac()
 
     with pytest.raises(AssertionError):
         sign(UnknownScheme(), "s3cret", b"{}", message_id="m-1", now=0.0)  # type: ignore[arg-type]
+
+
+# --- v1a keys and entries that would make forging cheap or checking dear --------------------------------
+
+
+def made_up_signature_verifies_for_some_id(raw_key: bytes) -> bool:
+    """Whether cryptography itself takes R = identity, S = 0 for any of 64 webhook ids under `raw_key`."""
+    key = Ed25519PublicKey.from_public_bytes(raw_key)
+    forged = bytes.fromhex("01" + "00" * 63)
+    for index in range(64):
+        try:
+            key.verify(forged, f"msg_{index}.{NOW}.".encode() + BODY)
+        except InvalidSignature:
+            continue
+        return True
+    return False
+
+
+@pytest.mark.parametrize("raw_key", sorted(SMALL_ORDER_PUBLIC_KEYS), ids=lambda k: k.hex()[:8] + k.hex()[-2:])
+def test_a_small_order_public_key_is_refused_when_the_secret_is_read(raw_key: bytes) -> None:
+    # GIVEN a small-order key, under which the ed25519 library verifies a made-up signature
+    assert made_up_signature_verifies_for_some_id(raw_key)
+    headers = webhook_headers("v1a," + b64(bytes.fromhex("01" + "00" * 63)))
+    # WHEN it is the stored key / parsed
+    # THEN it is no key: every request to its connector is refused as unusable, and parsing says why
+    assert reason(standard_webhooks(versions=["v1a"]), headers, BODY, ("whpk_" + b64(raw_key),)) == (
+        "unusable_secret"
+    )
+    with pytest.raises(SecretFormatError, match="small-order"):
+        parse_public_key("whpk_" + b64(raw_key))
+
+
+def test_an_all_zero_key_no_longer_lets_an_all_zero_signature_through() -> None:
+    # GIVEN a whpk_ of 32 zero bytes and the all-zero signature, which verified for about 1 id in 4
+    scheme = standard_webhooks(versions=["v1a"])
+    stored = ("whpk_" + b64(bytes(32)),)
+    # WHEN 16 ids are each sent with it
+    reasons = {
+        reason(scheme, webhook_headers("v1a," + b64(bytes(64)), msg_id=f"msg_{i}"), BODY, stored)
+        for i in range(16)
+    }
+    # THEN none is accepted
+    assert reasons == {"unusable_secret"}
+
+
+@pytest.mark.parametrize("y", [2**255 - 19, 2**255 - 18, 2**255 - 1], ids=["p", "p+1", "2^255-1"])
+def test_a_non_canonical_public_key_encoding_is_refused(y: int) -> None:
+    # GIVEN an encoding whose y is at or above the field prime (another spelling of a point, or none)
+    raw = y.to_bytes(32, "little")
+    # WHEN it is parsed THEN it is refused
+    with pytest.raises(SecretFormatError, match="canonical"):
+        parse_public_key("whpk_" + b64(raw))
+
+
+def test_more_v1a_entries_than_the_bound_are_refused_before_any_is_tried() -> None:
+    # GIVEN a header with one v1a entry more than the bound, the valid one last
+    forged = [v1a_entry(OTHER_KEY, BODY)] * MAX_V1A_ENTRIES
+    headers = webhook_headers(" ".join([*forged, v1a_entry(SENDER_KEY, BODY)]))
+    scheme = standard_webhooks(versions=["v1a"])
+    # WHEN it is verified THEN it is refused as malformed
+    assert reason(scheme, headers, BODY, (public_value(SENDER_KEY),)) == "malformed_signature"
+
+
+def test_rotation_on_both_sides_still_verifies_within_the_entry_bound() -> None:
+    # GIVEN a sender signing with its old and new keys, and a secret holding both public keys and another
+    old, new = OTHER_KEY, SENDER_KEY
+    headers = webhook_headers(f"{v1a_entry(old, BODY)} {v1a_entry(new, BODY)}")
+    stored = (public_value(Ed25519PrivateKey.generate()), public_value(new), public_value(old))
+    # WHEN it is verified THEN it is accepted
+    assert verify(standard_webhooks(versions=["v1a"]), headers, BODY, stored, NOW) == Verified("msg_1")

@@ -15,7 +15,9 @@ The outbound protocol, which a device cloud implements to take the connector's r
                    "fields": {}}]}
     {"type": "activateUser" | "deactivateUser", ...}
 
-A 2xx takes the request; `activateUser` and `deactivateUser` answer `{"userId": "..."}`. The cloud reports
+A 2xx takes the request, whatever its body; `activateUser` and `deactivateUser` answer `{"userId": "..."}`
+(their body the only one read). The whole exchange, connect to last byte, keeps to one deadline, and the
+URL's name may not resolve to an internal address (iotbridge.connector.outbound). The cloud reports
 discoveries and command outcomes later to the relay, echoing `requestId`. A retried invocation sends the
 same `webhook-id`, so a cloud that deduplicates on it (as Standard Webhooks receivers do) acts once.
 """
@@ -29,8 +31,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-# urllib3 comes with botocore: imported with the module, at init, and no dependency of its own.
-import urllib3
 from aws_lambda_powertools import Logger
 
 from iotbridge.profile.device_cloud import DeviceCloud, is_loopback_url
@@ -39,6 +39,7 @@ from iotbridge.registry.profiles import SsmConnectorProfiles
 from iotbridge.registry.secrets import UNREADABLE_SECRET_CODES, SecretsManagerSigningKeys, read_secret
 from iotbridge.signatures.standard_webhooks import SECRET_PREFIX, SecretFormatError, SignatureError, sign
 
+from .outbound import Answer, OutboundExchanges
 from .ports import (
     CloudRequest,
     ConnectorSetupError,
@@ -92,20 +93,36 @@ class WebhookDeviceCloud:
         return self._profile.user_id_claim
 
     def activate_user(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
-        return _user_id(self._owner.post(self._profile, request, timeout_seconds))
+        return _user_id(self._owner.post(self._profile, request, timeout_seconds, read_body=True), request)
 
     def discover_devices(self, request: CloudRequest, *, timeout_seconds: float) -> None:
-        self._owner.post(self._profile, request, timeout_seconds)
+        # Any 2xx takes the request, whatever its body: the cloud has it, and asking again would repeat it.
+        self._owner.post(self._profile, request, timeout_seconds, read_body=False)
 
     def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> None:
-        self._owner.post(self._profile, request, timeout_seconds)
+        self._owner.post(self._profile, request, timeout_seconds, read_body=False)
 
     def deactivate_user(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
-        return _user_id(self._owner.post(self._profile, request, timeout_seconds))
+        return _user_id(self._owner.post(self._profile, request, timeout_seconds, read_body=True), request)
 
 
-def _user_id(answer: Any) -> str | None:
-    value = answer.get("userId") if isinstance(answer, dict) else None
+def _user_id(answer: Answer, request: CloudRequest) -> str | None:
+    """The user id of a 2xx to activateUser or deactivateUser. A body that cannot be read (not JSON, too
+    large, not in time) is a failure the caller retries, as the id is needed; except for a deactivation
+    whose request already names the user (the token's claim): the cloud has revoked, and that id serves."""
+    if answer.body_problem is not None or answer.content is None:
+        if request.operation == "deactivateUser" and request.user_id is not None:
+            return None
+        raise DeviceCloudUnavailableError(answer.body_problem or "unreadable_answer")
+    if not answer.content.strip():
+        return None
+    try:
+        parsed = json.loads(answer.content)
+    except (ValueError, RecursionError):
+        if request.operation == "deactivateUser" and request.user_id is not None:
+            return None
+        raise DeviceCloudUnavailableError("unreadable_answer") from None
+    value = parsed.get("userId") if isinstance(parsed, dict) else None
     return value if isinstance(value, str) and value else None
 
 
@@ -121,13 +138,15 @@ class WebhookDeviceClouds:
         profiles: SsmConnectorProfiles,
         secrets: SecretsManagerSigningKeys,
         *,
-        http: Any,
+        exchanges: OutboundExchanges | None = None,
         allow_loopback: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._profiles = profiles
         self._secrets = secrets
-        self._http = http
+        self._exchanges = exchanges or OutboundExchanges(
+            allow_loopback=allow_loopback, max_answer_bytes=MAX_ANSWER_BYTES
+        )
         self._allow_loopback = allow_loopback
         self._clock = clock
 
@@ -143,8 +162,12 @@ class WebhookDeviceClouds:
             raise ConnectorSetupError("insecure_url")
         return WebhookDeviceCloud(self, profile.device_cloud)
 
-    def post(self, profile: DeviceCloud, request: CloudRequest, timeout_seconds: float) -> Any:
-        """POST one request, signed; the cloud's answer (parsed JSON, or None for an empty body)."""
+    def post(
+        self, profile: DeviceCloud, request: CloudRequest, timeout_seconds: float, *, read_body: bool
+    ) -> Answer:
+        """POST one request, signed, within `timeout_seconds` all told; the cloud's 2xx answer (its body
+        read when `read_body` says so). Raises DeviceCloudRefusedError or DeviceCloudUnavailableError for
+        any other status."""
         body = json.dumps(request_body(request), separators=(",", ":")).encode("utf-8")
         message_id = delivery_id(request)
         timestamp = int(self._clock())
@@ -155,48 +178,14 @@ class WebhookDeviceClouds:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": self._signature(request.connector_id, profile, message_id, timestamp, body),
         }
-        try:
-            answer = self._http.request(
-                "POST",
-                profile.url,
-                body=body,
-                headers=headers,
-                timeout=urllib3.Timeout(total=timeout_seconds),
-                retries=False,
-                redirect=False,
-                preload_content=False,
-            )
-        except urllib3.exceptions.NewConnectionError as exc:  # (a kind of connect timeout to urllib3)
-            raise _unreachable(exc) from None
-        except (urllib3.exceptions.TimeoutError, TimeoutError):
-            raise DeviceCloudUnavailableError("timeout") from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _unreachable(exc) from None
-        try:
-            status = int(answer.status)
-            content = answer.read(MAX_ANSWER_BYTES + 1)
-            if len(content) > MAX_ANSWER_BYTES:
-                # The rest is left unread: the connection is closed with it, not kept in the pool.
-                answer.close()
-        except (urllib3.exceptions.TimeoutError, TimeoutError):
-            raise DeviceCloudUnavailableError("timeout") from None
-        except (urllib3.exceptions.HTTPError, OSError):
-            raise DeviceCloudUnavailableError("unreadable_answer") from None
-        finally:
-            answer.release_conn()
-        if 400 <= status < 500:
-            raise DeviceCloudRefusedError(status)
-        if not 200 <= status < 300:
-            raise DeviceCloudUnavailableError(f"status_{status // 100}xx")
-        if len(content) > MAX_ANSWER_BYTES:
-            # Not the answer cut short, read as if whole: an answer this large is not what the protocol says.
-            raise DeviceCloudUnavailableError("answer_too_large")
-        if not content.strip():
-            return None
-        try:
-            return json.loads(content)
-        except (ValueError, RecursionError):
-            raise DeviceCloudUnavailableError("unreadable_answer") from None
+        answer = self._exchanges.post(
+            profile.url, body, headers, timeout_seconds=timeout_seconds, read_body=read_body
+        )
+        if 400 <= answer.status < 500:
+            raise DeviceCloudRefusedError(answer.status)
+        if not 200 <= answer.status < 300:
+            raise DeviceCloudUnavailableError(f"status_{answer.status // 100}xx")
+        return answer
 
     def _signature(
         self, connector_id: str, profile: DeviceCloud, message_id: str, timestamp: int, body: bytes
@@ -213,20 +202,19 @@ class WebhookDeviceClouds:
             raise ConnectorSetupError("unusable_outbound_secret") from None
 
 
-def _unreachable(exc: BaseException) -> DeviceCloudUnavailableError:
-    # The exception's type only: its text names the URL, which may carry a path of the team's choosing.
-    logger.warning("device cloud unreachable", extra={"error": type(exc).__name__})
-    return DeviceCloudUnavailableError("unreachable")
-
-
 class SecretsManagerAuthorizations(CachedByName[str]):
     """General Authorization secrets, by the ARN (and version) managed integrations names, and only under
-    the prefix the function may read (its IAM policy says the same); cached with a bounded age."""
+    the prefix the function may read (its IAM policy says the same) and, within it, under the connector's
+    own `<prefix><connector id>/`: one connector's invocation never reads another's secret. Cached with a
+    bounded age."""
 
-    def secret_for(self, arn: str, version_id: str | None) -> str:
+    def secret_for(self, connector_id: str, arn: str, version_id: str | None) -> str:
         name = arn.split(":secret:", 1)[-1]
         if not name.startswith(self._prefix):
             raise UnusableCredentialError("outside_prefix")
+        # The "/" ends the connector id: connector "lumen" may not read "lumen-home"'s secrets.
+        if not name.startswith(f"{self._prefix}{connector_id}/"):
+            raise UnusableCredentialError("other_connector")
         key = f"{arn}\x00{version_id or ''}"
         cached, value = self._cache.get(key)
         if cached and value is not None:

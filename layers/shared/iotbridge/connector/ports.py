@@ -153,6 +153,7 @@ class UserDirectory(Protocol):
 
 
 class Authorizations(Protocol):
-    def secret_for(self, arn: str, version_id: str | None) -> str:
-        """The text of a General Authorization secret. Raises UnusableCredentialError."""
+    def secret_for(self, connector_id: str, arn: str, version_id: str | None) -> str:
+        """The text of a General Authorization secret the connector may use (one named under its own part
+        of the authorization prefix). Raises UnusableCredentialError."""
         ...

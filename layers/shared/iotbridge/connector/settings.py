@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from iotbridge.profile.document import DEFAULT_PROFILE_PREFIX
-from iotbridge.settings import ClientSettings, Environment, FunctionSettings
+from iotbridge.settings import Environment, FunctionSettings
 
 DEFAULT_DEVICE_CLOUD_SECRET_PREFIX = "iot-bridge/device-clouds/"  # noqa: S105 - a secret name prefix
 DEFAULT_AUTHORIZATION_SECRET_PREFIX = "iot-bridge/authorization/"  # noqa: S105 - a secret name prefix
@@ -31,7 +31,6 @@ class ConnectorSettings(FunctionSettings):
     correlation_retention_seconds: int = 7 * 24 * 3600
     profile_cache_seconds: int = 300
     secret_cache_seconds: int = 300
-    clients: ClientSettings = field(default_factory=ClientSettings)
 
     @classmethod
     def read(cls, env: Environment) -> ConnectorSettings:
@@ -57,5 +56,4 @@ class ConnectorSettings(FunctionSettings):
             ),
             profile_cache_seconds=env.whole_number("PROFILE_CACHE_SECONDS", 300),
             secret_cache_seconds=env.whole_number("SECRET_CACHE_SECONDS", 300),
-            clients=ClientSettings.read(env),
         )

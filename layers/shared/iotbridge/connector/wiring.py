@@ -1,14 +1,14 @@
 """The connector function's composition root: its settings, three clients (SSM, Secrets Manager, DynamoDB),
-one pool of connections to device clouds, the adapters and the operations."""
+connections to device clouds kept between invocations, the adapters and the operations."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import urllib3
 from botocore.httpsession import get_cert_path
 
 from iotbridge.clients import client
+from iotbridge.composition import FunctionWiring
 from iotbridge.correlation.tables import ConnectorUserTable, CorrelationTable
 from iotbridge.registry.cache import LookupBudget
 from iotbridge.registry.profiles import SsmConnectorProfiles
@@ -16,6 +16,7 @@ from iotbridge.registry.secrets import SecretsManagerSigningKeys
 
 from .adapters import SecretsManagerAuthorizations, WebhookDeviceClouds
 from .domain.invocations import ConnectorOperations, Deadlines
+from .outbound import OutboundExchanges
 from .settings import ConnectorSettings
 
 # Tries of each AWS call, botocore's (iotbridge.clients): the caller waits 2 s, so one retry at most.
@@ -23,13 +24,11 @@ CLIENT_ATTEMPTS = 2
 
 
 @dataclass(frozen=True, slots=True)
-class ConnectorWiring:
+class ConnectorWiring(FunctionWiring[ConnectorSettings]):
+    settings_type = ConnectorSettings
+
     settings: ConnectorSettings
     operations: ConnectorOperations
-
-    @classmethod
-    def from_environment(cls) -> ConnectorWiring:
-        return cls.build(ConnectorSettings.from_environment())
 
     @classmethod
     def build(cls, settings: ConnectorSettings) -> ConnectorWiring:
@@ -54,8 +53,8 @@ class ConnectorWiring:
                 lookups=lookups,
             ),
             # Kept from one invocation to the next: a warm request to a device cloud reuses its connection.
-            http=urllib3.PoolManager(
-                num_pools=16, maxsize=4, cert_reqs="CERT_REQUIRED", ca_certs=get_cert_path(True)
+            exchanges=OutboundExchanges(
+                ca_certs=get_cert_path(True), allow_loopback=settings.allow_loopback_device_clouds
             ),
             allow_loopback=settings.allow_loopback_device_clouds,
         )

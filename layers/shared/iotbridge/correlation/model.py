@@ -13,7 +13,8 @@ the entries whose deadline passed unanswered. The same vocabulary serves both fu
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
@@ -82,6 +83,9 @@ class PendingRequest:
     user_id: str | None  # sensitive: stored, never logged
     requested_at: float
     deadline: float
+    # This invocation's hold on the entry while it hands the request over: a retry that took the entry
+    # over after the lease ended holds another, so the first invocation can no longer release or mark it.
+    lease: str = field(default_factory=lambda: uuid.uuid4().hex, repr=False, compare=False)
 
     @property
     def key(self) -> str:

@@ -16,6 +16,7 @@ that sees botocore's errors, which become DependencyUnavailableError.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -97,6 +98,7 @@ class CorrelationTable:
             "requestedAt": {"N": f"{request.requested_at:.3f}"},
             "deadline": {"N": str(int(request.deadline))},
             "leaseUntil": {"N": str(int((now + max(lease_seconds, 1.0)) * 1000))},
+            "leaseToken": {"S": request.lease},
             "expiration": {"N": str(int(request.deadline) + self._retention)},
             "due": {"S": due_shard(key)},
         }
@@ -136,38 +138,15 @@ class CorrelationTable:
 
     def handed_over(self, request: PendingRequest) -> None:
         """The device cloud has the request. An answer that came first (a fast cloud) has already turned
-        the entry ANSWERED, and stays."""
-        self._update_dispatching(
-            request.key,
-            "SET #status = :pending REMOVE #leaseUntil",
-            {":pending": {"S": Status.PENDING}},
-        )
-
-    def release(self, request: PendingRequest) -> None:
-        """The device cloud could not be asked: forget the entry, so a retried invocation asks again."""
-        try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key={"id": {"S": request.key}},
-                ConditionExpression="#status = :dispatching",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":dispatching": {"S": Status.DISPATCHING}},
-            )
-        except ClientError as exc:
-            if failure_of(exc).code != _CONDITION_FAILED:
-                _unavailable("correlation", exc)
-        except BotoCoreError as exc:
-            _unavailable("correlation", exc)
-
-    def _update_dispatching(self, key: str, expression: str, values: dict[str, Any]) -> None:
+        the entry ANSWERED, and stays; so does an entry a retry took over after this lease ended."""
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key={"id": {"S": key}},
-                UpdateExpression=expression,
-                ConditionExpression="#status = :dispatching",
-                ExpressionAttributeNames={"#status": "status", "#leaseUntil": "leaseUntil"},
-                ExpressionAttributeValues={":dispatching": {"S": Status.DISPATCHING}, **values},
+                Key={"id": {"S": request.key}},
+                UpdateExpression="SET #status = :pending REMOVE #leaseUntil, #leaseToken",
+                **self._held_by(
+                    request, names={"#leaseUntil": "leaseUntil"}, values={":pending": {"S": Status.PENDING}}
+                ),
             )
         except ClientError as exc:
             if failure_of(exc).code != _CONDITION_FAILED:
@@ -175,57 +154,110 @@ class CorrelationTable:
         except BotoCoreError as exc:
             _unavailable("correlation", exc)
 
+    def release(self, request: PendingRequest) -> None:
+        """The device cloud could not be asked: forget the entry, so a retried invocation asks again; unless a
+        retry took it over after this lease ended (the entry is then the retry's)."""
+        try:
+            self._client.delete_item(
+                TableName=self._table, Key={"id": {"S": request.key}}, **self._held_by(request)
+            )
+        except ClientError as exc:
+            if failure_of(exc).code != _CONDITION_FAILED:
+                _unavailable("correlation", exc)
+        except BotoCoreError as exc:
+            _unavailable("correlation", exc)
+
+    @staticmethod
+    def _held_by(
+        request: PendingRequest,
+        *,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The condition that the entry is still being handed over under this request's lease, with the
+        names and values the rest of the call uses."""
+        return {
+            "ConditionExpression": "#status = :dispatching AND #leaseToken = :lease",
+            "ExpressionAttributeNames": {"#status": "status", "#leaseToken": "leaseToken", **(names or {})},
+            "ExpressionAttributeValues": {
+                ":dispatching": {"S": Status.DISPATCHING},
+                ":lease": {"S": request.lease},
+                **(values or {}),
+            },
+        }
+
     def expire_overdue(self, budget: TimeBudget, *, page_size: int = 100) -> SweepReport:
         """Turn every entry past its deadline and still unanswered EXPIRED, and count them by kind. Each is
-        counted once: the update's condition holds only while the entry awaits its answer."""
+        counted once: the update's condition holds only while the entry awaits its answer.
+
+        The shards are read a page each in turn, from a first shard that moves on with every run: a
+        backlog larger than one run can expire is worked off in every shard, not in the first ones only."""
         expired = dict.fromkeys(KINDS, 0)
         now = self._clock()
-        for shard in range(DUE_SHARDS):
-            start: dict[str, Any] | None = None
-            while True:
-                if budget.remaining_seconds() < _SWEEP_MARGIN_SECONDS:
-                    return SweepReport(expired, complete=False)
-                request: dict[str, Any] = {
-                    "TableName": self._table,
-                    "IndexName": DEADLINE_INDEX,
-                    "KeyConditionExpression": "#due = :due AND #deadline < :now",
-                    "ExpressionAttributeNames": {"#due": "due", "#deadline": "deadline"},
-                    "ExpressionAttributeValues": {
-                        ":due": {"S": f"due#{shard}"},
-                        ":now": {"N": str(int(now))},
-                    },
-                    "Limit": page_size,
-                }
-                if start is not None:
-                    request["ExclusiveStartKey"] = start
-                try:
-                    page = self._client.query(**request)
-                except (ClientError, BotoCoreError) as exc:
-                    _unavailable("correlation", exc)
-                for item in page.get("Items", []):
-                    key = _text(item, "id")
-                    if key is not None and self._expire(key, now):
-                        kind = kind_of_key(key)
-                        expired[kind] = expired.get(kind, 0) + 1
-                    if budget.remaining_seconds() < _SWEEP_MARGIN_SECONDS:
-                        return SweepReport(expired, complete=False)
-                start = page.get("LastEvaluatedKey")
-                if not start:
-                    break
+        first = int(now // 60) % DUE_SHARDS
+        # Each shard with where its next page starts; a shard leaves the turn after its last page.
+        turn: deque[tuple[int, dict[str, Any] | None]] = deque(
+            ((first + n) % DUE_SHARDS, None) for n in range(DUE_SHARDS)
+        )
+        while turn:
+            shard, start = turn.popleft()
+            if budget.remaining_seconds() < _SWEEP_MARGIN_SECONDS:
+                return SweepReport(expired, complete=False)
+            page = self._overdue_page(shard, start, now, page_size)
+            if not self._expire_page(page.get("Items", []), now, expired, budget):
+                return SweepReport(expired, complete=False)
+            start = page.get("LastEvaluatedKey")
+            if start:
+                turn.append((shard, start))
         return SweepReport(expired)
+
+    def _overdue_page(
+        self, shard: int, start: dict[str, Any] | None, now: float, page_size: int
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DEADLINE_INDEX,
+            "KeyConditionExpression": "#due = :due AND #deadline < :now",
+            "ExpressionAttributeNames": {"#due": "due", "#deadline": "deadline"},
+            "ExpressionAttributeValues": {":due": {"S": f"due#{shard}"}, ":now": {"N": str(int(now))}},
+            "Limit": page_size,
+        }
+        if start is not None:
+            request["ExclusiveStartKey"] = start
+        try:
+            page: dict[str, Any] = self._client.query(**request)
+        except (ClientError, BotoCoreError) as exc:
+            _unavailable("correlation", exc)
+        return page
+
+    def _expire_page(
+        self, items: list[dict[str, Any]], now: float, expired: dict[str, int], budget: TimeBudget
+    ) -> bool:
+        """Expire a page's entries, counting them in `expired`; False when time ran out first."""
+        for item in items:
+            key = _text(item, "id")
+            if key is not None and self._expire(key, now):
+                kind = kind_of_key(key)
+                expired[kind] = expired.get(kind, 0) + 1
+            if budget.remaining_seconds() < _SWEEP_MARGIN_SECONDS:
+                return False
+        return True
 
     def _expire(self, key: str, now: float) -> bool:
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"id": {"S": key}},
-                UpdateExpression="SET #status = :expired, #expiredAt = :now REMOVE #due, #leaseUntil",
+                UpdateExpression=(
+                    "SET #status = :expired, #expiredAt = :now REMOVE #due, #leaseUntil, #leaseToken"
+                ),
                 ConditionExpression="attribute_exists(#due) AND #status IN (:dispatching, :pending)",
                 ExpressionAttributeNames={
                     "#status": "status",
                     "#expiredAt": "expiredAt",
                     "#due": "due",
                     "#leaseUntil": "leaseUntil",
+                    "#leaseToken": "leaseToken",
                 },
                 ExpressionAttributeValues={
                     ":expired": {"S": Status.EXPIRED},
@@ -252,7 +284,9 @@ class CorrelationTable:
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"id": {"S": key}},
-                UpdateExpression="SET #status = :answered, #answeredAt = :now REMOVE #due, #leaseUntil",
+                UpdateExpression=(
+                    "SET #status = :answered, #answeredAt = :now REMOVE #due, #leaseUntil, #leaseToken"
+                ),
                 ConditionExpression=(
                     "attribute_exists(#id) AND #connectorId = :connector"
                     " AND #status IN (:dispatching, :pending, :expired)"
@@ -263,6 +297,7 @@ class CorrelationTable:
                     "#answeredAt": "answeredAt",
                     "#due": "due",
                     "#leaseUntil": "leaseUntil",
+                    "#leaseToken": "leaseToken",
                     "#connectorId": "connectorId",
                 },
                 ExpressionAttributeValues={
@@ -279,7 +314,8 @@ class CorrelationTable:
         except ClientError as exc:
             if failure_of(exc).code != _CONDITION_FAILED:
                 _unavailable("correlation", exc)
-            old = exc.response.get("Item") or self._read(key)
+            # DynamoDB returns the entry whenever it exists: none means no such request, and no second call.
+            old = exc.response.get("Item")
             if _text(old, "connectorId") == connector_id and _text(old, "status") == Status.ANSWERED:
                 return AnswerMatch.REPEATED
             return AnswerMatch.UNMATCHED
@@ -302,8 +338,9 @@ class CorrelationTable:
 
 
 class ConnectorUserTable:
-    """Which users of a connector are deactivated. The receiver reads it for each user its events name,
-    cached for `max_age_seconds` (a deactivation takes effect within that time); the connector function
+    """Which users of a connector are deactivated. The receiver reads it for each user its events name; an
+    active user is cached for `max_age_seconds` (a deactivation takes effect within that time), a
+    deactivated one is read again every time (an activation takes effect at once). The connector function
     writes it on AWS.ActivateUser and AWS.DeactivateUser."""
 
     ACTIVE = "ACTIVE"
@@ -334,7 +371,10 @@ class ConnectorUserTable:
         except (ClientError, BotoCoreError) as exc:
             _unavailable("users", exc)
         deactivated = _text(response.get("Item"), "status") == self.DEACTIVATED
-        self._cache.put(key, deactivated, self._max_age)
+        if not deactivated:
+            # Only "active" is kept: a deactivated user's events are dropped, and an ActivateUser must not
+            # wait out the cache for them to flow again.
+            self._cache.put(key, deactivated, self._max_age)
         return deactivated
 
     def set_status(self, connector_id: str, user_id: str, *, active: bool) -> None:

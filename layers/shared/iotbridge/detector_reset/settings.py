@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from iotbridge.settings import ClientSettings, Environment, FunctionSettings
+from iotbridge.settings import Environment, FunctionSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,7 +14,6 @@ class ResetSettings(FunctionSettings):
     time_margin_seconds: float = 60.0
     max_item_attempts: int = 8
     failure_share: float = 0.05
-    clients: ClientSettings = field(default_factory=ClientSettings)
 
     @classmethod
     def read(cls, env: Environment) -> ResetSettings:
@@ -24,5 +23,4 @@ class ResetSettings(FunctionSettings):
             time_margin_seconds=env.number("RESET_TIME_MARGIN_SECONDS", 60.0),
             max_item_attempts=env.whole_number("RESET_MAX_ITEM_ATTEMPTS", 8, minimum=1),
             failure_share=env.number("RESET_FAILURE_SHARE", 0.05),
-            clients=ClientSettings.read(env),
         )

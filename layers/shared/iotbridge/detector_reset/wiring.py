@@ -8,6 +8,7 @@ from typing import Any
 
 from iotbridge.budget import LambdaBudget, UnlimitedBudget
 from iotbridge.clients import DeferredClient
+from iotbridge.composition import FunctionWiring
 
 from .adapters import DetectorTableService, IotCorePublisher, IotEventsDataService, LambdaSelfInvoker
 from .domain.job import JobOptions, ResetJob
@@ -20,16 +21,14 @@ DEFAULT_BACKEND = IotEventsDataBackend()
 
 
 @dataclass(frozen=True, slots=True)
-class ResetWiring:
+class ResetWiring(FunctionWiring[ResetSettings]):
+    settings_type = ResetSettings
+
     settings: ResetSettings
     # The detector service for a plan's backend.
     services: Callable[[Backend], DetectorService]
     # The continuation sink for a function ARN (a new invocation of that same function).
     continuations: Callable[[str], ContinuationSink]
-
-    @classmethod
-    def from_environment(cls) -> ResetWiring:
-        return cls.build(ResetSettings.from_environment())
 
     @classmethod
     def build(cls, settings: ResetSettings) -> ResetWiring:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from iotbridge.settings import ClientSettings, Environment, FunctionSettings
+from iotbridge.settings import Environment, FunctionSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +15,6 @@ class ForwarderSettings(FunctionSettings):
     max_receive_count: int | None = None
     # Message groups of one batch forwarded side by side (order is kept within a group).
     forward_workers: int = 10
-    clients: ClientSettings = field(default_factory=ClientSettings)
 
     @classmethod
     def read(cls, env: Environment) -> ForwarderSettings:
@@ -24,5 +23,4 @@ class ForwarderSettings(FunctionSettings):
             send_max_attempts=env.whole_number("SEND_MAX_ATTEMPTS", 3, minimum=1),
             max_receive_count=env.whole_number("MAX_RECEIVE_COUNT", 0, minimum=0) or None,
             forward_workers=env.whole_number("FORWARD_WORKERS", 10, minimum=1),
-            clients=ClientSettings.read(env),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from iotbridge.clients import client
+from iotbridge.composition import FunctionWiring
 
 from .adapters import ManagedIntegrationsConnectorEvents, SqsDeadLetterQueue
 from .domain.forwarding import Forwarder
@@ -12,12 +13,10 @@ from .settings import ForwarderSettings
 
 
 @dataclass(frozen=True, slots=True)
-class ForwarderWiring:
-    forwarder: Forwarder
+class ForwarderWiring(FunctionWiring[ForwarderSettings]):
+    settings_type = ForwarderSettings
 
-    @classmethod
-    def from_environment(cls) -> ForwarderWiring:
-        return cls.build(ForwarderSettings.from_environment())
+    forwarder: Forwarder
 
     @classmethod
     def build(cls, settings: ForwarderSettings) -> ForwarderWiring:

@@ -384,6 +384,18 @@ def device_type(name: str) -> DeviceTypeSpec:
         raise _unknown("device type", f'"{name}"', name, DEVICE_TYPES, "the catalogue") from None
 
 
+# A Matter id as AWS's MatterId pattern writes one, whole: ASCII decimal digits, or 0x and ASCII hex digits.
+# (int() would also take Arabic-Indic digits, padding and underscores, which no Matter id is.)
+_MATTER_ID_TEXT = re.compile(r"0[xX][0-9a-fA-F]{1,22}|[0-9]{1,24}")
+
+
+def parse_id(text: str) -> int:
+    """A Matter id written in decimal or 0x hex, as AWS sends one. Raises ValueError for any other text."""
+    if not _MATTER_ID_TEXT.fullmatch(text):
+        raise ValueError("a Matter id is ASCII decimal digits, or 0x and hex digits")
+    return int(text, 16) if text[:2] in ("0x", "0X") else int(text, 10)
+
+
 def command_name(cluster_id: int, command_id: int) -> str | None:
     """The catalogue's name of a command given by ids ("OnOff.Off" for 0x0006, 0x00); None when the
     catalogue does not hold it."""

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import urllib.parse
 from typing import Annotated, Any
 
@@ -12,6 +14,44 @@ from iotbridge.wire import CamelModel
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_URL_CHARS = 2048
+# IPv6 prefixes whose last 32 bits are the IPv4 address a packet ends up at: NAT64's well-known prefix, and
+# the deprecated IPv4-compatible form.
+_CARRIES_IPV4 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("::/96"))
+
+type Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def address_literal(host: str) -> Address | None:
+    """The address a URL's host names literally, in any spelling the resolver reads as an address (short
+    dotted forms, a whole integer, hex and octal parts: `127.1`, `2130706433`, `0x7f000001`, `0177.0.0.1`);
+    None for a name."""
+    host = host.strip("[]").rstrip(".")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if ":" in host or not host:
+        return None
+    try:
+        # inet_aton is what getaddrinfo reads an IPv4 literal with, every legacy spelling included.
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def is_internal_address(address: Address) -> bool:
+    """Whether an address is outside the public internet: loopback, private, link-local (the metadata
+    services' 169.254.169.254, 169.254.170.2, fd00:ec2::254 among them), shared (CGNAT), unique local,
+    multicast, reserved or unspecified, or an IPv6 address that carries such an IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = address.ipv4_mapped or address.sixtofour
+        if carried is None and address.teredo is not None:
+            carried = address.teredo[1]
+        if carried is None and any(address in network for network in _CARRIES_IPV4) and int(address) > 1:
+            carried = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if carried is not None and is_internal_address(carried):
+            return True
+    return not address.is_global or address.is_multicast or address.is_reserved or address.is_unspecified
 
 
 def _device_cloud_url(value: Any) -> str:
@@ -26,6 +66,10 @@ def _device_cloud_url(value: Any) -> str:
     if not parts.hostname or parts.fragment or parts.username is not None or not whole:
         raise ValueError("must name a host, with no credentials and no fragment")
     if parts.scheme == "https":
+        address = address_literal(parts.hostname)
+        if address is not None and is_internal_address(address):
+            # A name that resolves to one is refused when the connector function connects.
+            raise ValueError("must not name an internal address (loopback, private, link-local, metadata)")
         return value
     if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS and port is not None:
         return value  # a device cloud on this machine: the connector function takes it only when told to

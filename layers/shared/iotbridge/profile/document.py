@@ -74,6 +74,9 @@ def parse_profile(data: Any) -> ConnectorProfile:
         return ConnectorProfile.model_validate(data)
     except ValidationError as exc:
         raise ProfileError(problems_of(exc, location=_without_union_tags)) from None
+    except RecursionError:
+        # A document that reads as JSON but nests deeper than validation can follow: unusable, not a fault.
+        raise ProfileError([Problem("", "nested too deep to validate")]) from None
 
 
 def parse_profile_json(text: str | bytes) -> ConnectorProfile:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from jmespath.visitor import Options, TreeInterpreter  # botocore's own dependency: in the layer already
 from pydantic import PlainValidator, WithJsonSchema
 
 from iotbridge.errors import PermanentError
@@ -28,7 +29,20 @@ def _compiled(text: str) -> Any:
         return jmespath.compile(text)
     except JMESPathError as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"not a JMESPath expression ({first_line})") from None
+        raise ValueError(f"not a JMESPath expression ({first_line[:120]})") from None
+    except RecursionError:
+        # jmespath's parser recurses once per nesting level: 1,000 parentheses exhaust Python's stack.
+        raise ValueError("not a usable JMESPath expression (nested too deep)") from None
+
+
+# The JMESPath work one webhook may cost (see Evaluation): a node visited is one step, and a function costs
+# one more per item of the lists and objects it is given or gives back, and per 64 characters of text.
+MAX_EVALUATION_STEPS = 1_000_000
+_CHARACTERS_PER_STEP = 64
+
+
+class EvaluationBudgetError(PermanentError):
+    """The expressions of one webhook needed more than MAX_EVALUATION_STEPS: the webhook is refused whole."""
 
 
 class ExpressionError(PermanentError, ValueError):
@@ -104,28 +118,66 @@ class Expression(str):
     compiled: Any
     fast: _Evaluate | None
 
-    def search(self, context: Any) -> Any:
-        """What the expression finds in `context`. Raises ExpressionError when it cannot be evaluated there
-        (a function given a value of the wrong type, `length(null)`, an ordering of text against a number)."""
-        if self.fast is not None:
-            return self.fast(context)
+    def search(self, context: Any, evaluation: Evaluation | None = None) -> Any:
+        """What the expression finds in `context`, its work counted by `evaluation` (one webhook's; by
+        default a budget of its own). Raises ExpressionError when it cannot be evaluated there (a function
+        given a value of the wrong type, `length(null)`, a sum beyond any float, a structure nested too
+        deep), and EvaluationBudgetError when the evaluation's budget runs out."""
         from jmespath.exceptions import JMESPathError
 
         try:
-            return _INTERPRETER.visit(self.compiled.parsed, context)
-        except (JMESPathError, TypeError):
+            if self.fast is not None:
+                return self.fast(context)
+            return (evaluation or Evaluation()).visit(self.compiled.parsed, context)
+        except (JMESPathError, TypeError, ValueError, ArithmeticError, RecursionError):
             # jmespath orders any two values it deems comparable, text among them, so text against a
-            # number raises Python's TypeError rather than one of its own errors.
+            # number raises Python's TypeError; `sum` of a huge integer and a float, OverflowError.
             raise ExpressionError(self) from None
 
 
-def _interpreter() -> Any:
-    from jmespath.visitor import Options, TreeInterpreter
+def _steps(value: Any) -> int:
+    if isinstance(value, list | dict):
+        return len(value)
+    return len(value) // _CHARACTERS_PER_STEP if isinstance(value, str) else 0
 
-    return TreeInterpreter(Options())
+
+class _CountingInterpreter(TreeInterpreter):
+    """JMESPath's interpreter, counting its steps against one Evaluation's budget."""
+
+    def __init__(self, evaluation: Evaluation) -> None:
+        super().__init__(Options())
+        self._evaluation = evaluation
+
+    def visit(self, node: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        self._evaluation.spend(1)
+        return super().visit(node, *args, **kwargs)
+
+    def visit_function_expression(self, node: dict[str, Any], value: Any) -> Any:
+        # A function works on whole values in what is one step to the interpreter (`contains`, `sort`,
+        # `to_string`): it pays for what it is given and gives back.
+        arguments = [self.visit(child, value) for child in node["children"]]
+        self._evaluation.spend(sum(_steps(argument) for argument in arguments))
+        result = self._functions.call_function(node["value"], arguments)
+        self._evaluation.spend(_steps(result))
+        return result
 
 
-_INTERPRETER = _interpreter()
+class Evaluation:
+    """The JMESPath work of one webhook, counted against a budget, so that an expression that reads the
+    whole body once per event (`contains(body.events[*].type, 'x')` in a rule) costs a bounded amount
+    whatever the body. Raises EvaluationBudgetError once the budget is spent."""
+
+    def __init__(self, steps: int = MAX_EVALUATION_STEPS) -> None:
+        self.steps_left = steps
+        self._interpreter = _CountingInterpreter(self)
+
+    def spend(self, steps: int) -> None:
+        self.steps_left -= steps
+        if self.steps_left < 0:
+            raise EvaluationBudgetError(f"more than {MAX_EVALUATION_STEPS} evaluation steps")
+
+    def visit(self, parsed: dict[str, Any], context: Any) -> Any:
+        return self._interpreter.visit(parsed, context)
 
 
 def _expression(text: Any) -> Expression:

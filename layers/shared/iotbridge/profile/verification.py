@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal, assert_never, get_args
 
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
@@ -113,3 +113,23 @@ class Deduplication(CamelModel):
         if sum((self.header is not None, self.body is not None, self.digest)) != 1:
             raise ValueError("choose exactly one of header, body or digest")
         return self
+
+
+def delivery_id_is_signed(verification: SignatureScheme, deduplication: Deduplication | None) -> bool:
+    """Whether the delivery id is covered by the signature: a value in the signed body, a digest of it, or a
+    message id the scheme signs. Otherwise a captured delivery sent again under a new id would pass as new,
+    so the relay tells such deliveries apart by the digest of the signed bytes instead."""
+    if deduplication is not None and (deduplication.digest or deduplication.body is not None):
+        # Taken from the body: a copy sent again carries the same id (a static token signs nothing, but
+        # whoever holds it can send any body anyway).
+        return True
+    header = deduplication.header if deduplication is not None else verification.message_id_header
+    match verification:
+        case StandardWebhooksScheme():
+            return header == verification.message_id_header
+        case HmacScheme():
+            return header == verification.message_id_header and "{id}" in verification.signed_content
+        case TokenScheme():
+            return False
+        case _:
+            assert_never(verification)

@@ -14,6 +14,7 @@ from iotbridge.signatures.standard_webhooks import SignatureError
 from .cache import NEGATIVE_CACHE_SECONDS, CachedByName
 
 logger = Logger(child=True)
+_LOGGED_CHARS = 300  # of each problem in the log line of an unusable profile
 
 
 class Unusable:
@@ -61,7 +62,8 @@ class SsmConnectorProfiles(CachedByName[ConnectorProfile | Unusable | None]):
         except ProfileError as exc:
             logger.error(
                 "connector profile is invalid: requests for this connector are refused until it is fixed",
-                extra={"parameter": name, "problems": exc.descriptions()[:20]},
+                # Bounded: a profile's problems can quote long paths of its own (a map's keys).
+                extra={"parameter": name, "problems": [d[:_LOGGED_CHARS] for d in exc.descriptions()[:20]]},
             )
             return Unusable(), self._max_age
         return profile, self._max_age

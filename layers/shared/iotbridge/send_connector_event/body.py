@@ -11,13 +11,12 @@ from typing import Any, Final, cast
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from iotbridge.errors import InvalidInputError, Problem, render_path
+from iotbridge.errors import MAX_LISTED_PROBLEMS, InvalidInputError, Problem, render_path
 from iotbridge.send_connector_event.models import ConnectorEvent, ConnectorIdText
 from iotbridge.send_connector_event.operations import OPERATION_MEMBERS, OPERATIONS
 
 MAX_EVENTS_PER_BODY: Final = 50
-# A 422 lists at most this many problems, and counts the rest.
-MAX_LISTED_PROBLEMS: Final = 100
+# A 422 lists at most MAX_LISTED_PROBLEMS problems (the error bounds its own list), and counts the rest.
 
 
 class EventValidationError(InvalidInputError):
@@ -175,9 +174,7 @@ def _refusal(exc: ValidationError, data: object, context: dict[str, str]) -> Eve
     items = cast(list[object], data if array else [data])
     total = exc.error_count()
     if total <= _RENDERED_ERRORS_LIMIT:
-        problems = _problems(exc, items, array)
-        listed = problems[:MAX_LISTED_PROBLEMS]
-        return EventValidationError(listed, more=len(problems) - len(listed))
+        return EventValidationError(_problems(exc, items, array))
     listed = _first_problems(data, context)[:MAX_LISTED_PROBLEMS]
     return EventValidationError(listed, more=max(0, total - len(listed)))
 

@@ -25,7 +25,28 @@ ED25519_PUBLIC_KEY_BYTES = 32
 MAX_WEBHOOK_ID_CHARS = 256
 MAX_SIGNATURE_HEADER_CHARS = 4096
 MAX_SIGNATURE_ENTRIES = 10
+# v1a entries tried per request (each against every stored public key): a sender rotating its key signs
+# with the old and the new one. An ed25519 check costs far more than an HMAC; more entries are refused.
+MAX_V1A_ENTRIES = 2
 MAX_TIMESTAMP_DIGITS = 12
+# The encodings of ed25519's eight small-order points (and the two with x = 0 written with the sign bit set).
+# Under such a key a made-up signature verifies for a share of messages, so none is taken as a key.
+_P = 2**255 - 19
+SMALL_ORDER_PUBLIC_KEYS = frozenset(
+    bytes.fromhex(value)
+    for value in (
+        "0100000000000000000000000000000000000000000000000000000000000000",  # order 1 (the identity)
+        "0100000000000000000000000000000000000000000000000000000000000080",  # the identity, sign bit set
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # order 2
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",  # order 2, sign bit set
+        "0000000000000000000000000000000000000000000000000000000000000000",  # order 4
+        "0000000000000000000000000000000000000000000000000000000000000080",  # order 4
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",  # order 8
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",  # order 8
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",  # order 8
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",  # order 8
+    )
+)
 
 
 class SignatureError(PermanentError):
@@ -112,6 +133,8 @@ def parse_headers(
             raise SignatureError("malformed_signature") from None
     if not decoded["v1"] and not decoded["v1a"]:
         raise SignatureError("no_v1_signature")
+    if len(decoded["v1a"]) > MAX_V1A_ENTRIES:
+        raise SignatureError("malformed_signature")
     return SignedHeaders(
         webhook_id=webhook_id,
         timestamp=int(timestamp),
@@ -172,6 +195,11 @@ def parse_public_key(value: str) -> bytes:
         raise SecretFormatError("public key is not base64 after its whpk_ prefix") from None
     if len(key) != ED25519_PUBLIC_KEY_BYTES:
         raise SecretFormatError("public key is not 32 bytes")
+    # y (the low 255 bits) at or above p is a second spelling of another point: only one spelling is a key.
+    if int.from_bytes(key, "little") & ((1 << 255) - 1) >= _P:
+        raise SecretFormatError("public key is not a canonical ed25519 encoding")
+    if key in SMALL_ORDER_PUBLIC_KEYS:
+        raise SecretFormatError("public key is a small-order point, under which forged signatures verify")
     return key
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from iotbridge.profile.document import DEFAULT_PROFILE_PREFIX
 from iotbridge.profile.verification import MAX_TOLERANCE_SECONDS
-from iotbridge.settings import ClientSettings, Environment, FunctionSettings
+from iotbridge.settings import Environment, FunctionSettings
 
 MIN_GROUP_KEY_CHARS = 32
 
@@ -29,7 +29,6 @@ class ReceiverSettings(FunctionSettings):
     correlation_table: str = ""
     user_table: str = ""
     user_cache_seconds: int = 60
-    clients: ClientSettings = field(default_factory=ClientSettings)
 
     @classmethod
     def read(cls, env: Environment) -> ReceiverSettings:
@@ -47,7 +46,6 @@ class ReceiverSettings(FunctionSettings):
             correlation_table=env.text("CORRELATION_TABLE"),
             user_table=env.text("CONNECTOR_USER_TABLE"),
             user_cache_seconds=env.whole_number("USER_STATUS_CACHE_SECONDS", 60),
-            clients=ClientSettings.read(env),
         )
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from iotbridge.clients import client
+from iotbridge.composition import FunctionWiring
 from iotbridge.correlation.tables import ConnectorUserTable, CorrelationTable
 from iotbridge.registry.cache import LookupBudget
 from iotbridge.registry.profiles import SsmConnectorProfiles
@@ -17,12 +18,10 @@ from .settings import ReceiverSettings
 
 
 @dataclass(frozen=True, slots=True)
-class ReceiverWiring:
-    intake: WebhookIntake
+class ReceiverWiring(FunctionWiring[ReceiverSettings]):
+    settings_type = ReceiverSettings
 
-    @classmethod
-    def from_environment(cls) -> ReceiverWiring:
-        return cls.build(ReceiverSettings.from_environment())
+    intake: WebhookIntake
 
     @classmethod
     def build(cls, settings: ReceiverSettings) -> ReceiverWiring:

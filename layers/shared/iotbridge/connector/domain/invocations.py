@@ -165,13 +165,9 @@ def matter_commands(invocation: SendCommandInvocation) -> tuple[RequestedCommand
 
 def _catalogue_name(cluster_id: str, command_id: str) -> str | None:
     try:
-        return matter.command_name(_number(cluster_id), _number(command_id))
+        return matter.command_name(matter.parse_id(cluster_id), matter.parse_id(command_id))
     except ValueError:
         return None
-
-
-def _number(text: str) -> int:
-    return int(text, 16) if text[:2] in ("0x", "0X") else int(text)
 
 
 class ConnectorOperations:
@@ -259,7 +255,10 @@ class ConnectorOperations:
         if isinstance(auth, GeneralAuthorization):
             secret = auth.secrets_manager
             return Credential(
-                "GeneralAuthorization", self._authorizations.secret_for(secret.arn, secret.version_id)
+                "GeneralAuthorization",
+                self._authorizations.secret_for(
+                    invocation.payload.connector_id, secret.arn, secret.version_id
+                ),
             )
         return Credential("OAuth2.0", auth.token)
 

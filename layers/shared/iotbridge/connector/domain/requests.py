@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from iotbridge.errors import InvalidInputError, Problem, render_path
 from iotbridge.send_connector_event.models import (
@@ -96,10 +96,20 @@ class DiscoverDevicesPayload(Payload):
     device_discovery_id: DeviceDiscoveryIdText
 
 
+def _ascii_id(text: str) -> str:
+    # int() reads Arabic-Indic and other Unicode digits: such an id would resolve to a catalogue command.
+    if not text.isascii():
+        raise ValueError("a Matter id is ASCII: decimal digits, or 0x and hex digits")
+    return text
+
+
+MatterIdText = Annotated[str, Field(min_length=1, max_length=24), AfterValidator(_ascii_id)]
+
+
 class MatterCommandCluster(_Envelope):
-    id: Annotated[str, Field(min_length=1, max_length=24)]
+    id: MatterIdText
     # Command id -> its fields, as the Matter data model writes a command.
-    commands: dict[Annotated[str, Field(min_length=1, max_length=24)], Any] = {}
+    commands: dict[MatterIdText, Any] = {}
 
 
 class MatterCommandEndpoint(_Envelope):

@@ -1,9 +1,9 @@
 """From a raw HTTP request to an answer, with no AWS SDK in sight.
 
 Order of checks: size (bounds the work), signature (before the body is parsed), content type, JSON,
-the SendConnectorEvent contract, the users' status (events of a deactivated user are refused), then
-deduplication and the durable hand-off to the queue, after which the connector's pending discoveries and
-commands that the events answer are marked answered.
+the SendConnectorEvent contract, then deduplication; a delivery's first run leaves out the events of
+deactivated users (dropped and counted, never refused), hands the rest durably to the queue and marks the
+connector's pending discoveries and commands that they answer answered.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from iotbridge.budget import TimeBudget, UnlimitedBudget
 from iotbridge.correlation.model import KIND_OF_OPERATION, METRIC_NOUNS, AnswerMatch
 from iotbridge.errors import PermanentError, Problem
 from iotbridge.profile.document import ConnectorProfile
-from iotbridge.profile.expressions import ExpressionError
+from iotbridge.profile.expressions import EvaluationBudgetError, ExpressionError
+from iotbridge.profile.verification import delivery_id_is_signed
 from iotbridge.send_connector_event.body import EventValidationError, connector_id_problems, wire_events
 from iotbridge.send_connector_event.operations import CORRELATED_MEMBER
 from iotbridge.send_connector_event.queued import QueuedEvent
@@ -75,7 +76,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     queued: int = 0
     ignored: int = 0  # native events no profile rule matched, acknowledged without being queued
-    # Events of deactivated users left out of an accepted webhook whose other events were queued.
+    # Events of deactivated users left out of the delivery: dropped, counted, never queued.
     of_deactivated_users: int = 0
     # For each queued event that answers a request (a discovery, a command): its kind, and what marking
     # the request answered found (None: the correlation table could not be reached).
@@ -130,10 +131,6 @@ def rejection(status: int, outcome: str, message: str, **extra: Any) -> Answer:
 # Answers that do not depend on the request.
 BODY_NOT_BASE64 = rejection(400, "malformed_body_encoding", "The body is not valid base64.")
 TRY_LATER = rejection(503, "internal", "Try again later.")
-# Standard Webhooks senders take 410 as "stop sending": the user unlinked their account from the connector.
-USER_DEACTIVATED = rejection(
-    410, "user_deactivated", "The user of these events was deactivated: the connector takes no more of them."
-)
 
 
 def _unauthorized(reason: str) -> Answer:
@@ -314,13 +311,6 @@ class WebhookIntake:
             return Answer(
                 status=202, body={"webhookId": webhook_id, "queued": 0}, outcome="ignored", ignored=ignored
             )
-        try:
-            kept = self._of_active_users(connector_id, events)
-        except DependencyUnavailableError as exc:
-            return rejection(503, f"unavailable.{exc.reason}", "Try again later.")
-        if not kept:
-            return USER_DEACTIVATED
-        of_deactivated_users, events = len(events) - len(kept), kept
         received_at = int(self._clock())
         queued = [
             QueuedEvent(
@@ -340,12 +330,18 @@ class WebhookIntake:
                 )
 
         answers: list[tuple[str, AnswerMatch | None]] = []
+        kept: list[QueuedEvent] = []
 
         def enqueue() -> dict[str, Any]:
-            self._queue.enqueue(queued)
+            # The users' status is read inside the delivery's one run: a repeat of an accepted delivery
+            # answers as it first did, whatever became of its users since.
+            active = {id(event) for event in self._of_active_users(connector_id, events)}
+            kept.extend(item for item in queued if id(item.event) in active)
+            if kept:
+                self._queue.enqueue(kept)
             # Once per delivery: a repeat of it is answered from its record and marks nothing again.
-            answers.extend(self._mark_answered(connector_id, events))
-            return {"webhookId": webhook_id, "queued": len(queued)}
+            answers.extend(self._mark_answered(connector_id, [item.event for item in kept]))
+            return {"webhookId": webhook_id, "queued": len(kept)}
 
         remaining = (budget or UnlimitedBudget()).remaining_seconds()
         lease = remaining if math.isfinite(remaining) else DEFAULT_LEASE_SECONDS
@@ -367,10 +363,12 @@ class WebhookIntake:
         return Answer(
             status=202,
             body=result,
-            outcome="accepted",
-            queued=len(queued),
+            # Events of deactivated users are dropped and counted, never refused: a 410 would tell the
+            # sender to stop delivering to the connector's endpoint, which all its users share.
+            outcome="accepted" if kept else "ignored",
+            queued=len(kept),
             ignored=ignored,
-            of_deactivated_users=of_deactivated_users,
+            of_deactivated_users=len(queued) - len(kept),
             answers=tuple(answers),
         )
 
@@ -398,15 +396,16 @@ class MissingDeliveryIdError(PermanentError):
 
 def delivery_id(profile: ConnectorProfile, verified: Verified, request: WebhookRequest, data: Any) -> str:
     """What tells this delivery from others, repeated on the sender's retries: the profile's choice of a
-    header (the scheme's own message id by default), a value in the body, or a digest of the signed bytes.
-    Raises MissingDeliveryIdError (a header) or MappingError (a value in the body)."""
+    header (the scheme's own message id by default), a value in the body, or a digest of the signed bytes;
+    a digest of the signed bytes too when the header's id is not signed. Raises MissingDeliveryIdError (a
+    header) or MappingError (a value in the body)."""
     dedupe = profile.deduplication
     if dedupe is not None and dedupe.digest:
         return "sha256:" + hashlib.sha256(request.body).hexdigest()
     if dedupe is not None and dedupe.body is not None:
         try:
             found = dedupe.body.search({"body": data})
-        except ExpressionError:
+        except (ExpressionError, EvaluationBudgetError):
             found = None
         if isinstance(found, int) and not isinstance(found, bool):
             found = str(found)
@@ -425,10 +424,15 @@ def delivery_id(profile: ConnectorProfile, verified: Verified, request: WebhookR
         found = request.headers.get(dedupe.header)
         if not _usable_id(found):
             raise MissingDeliveryIdError(dedupe.header)
-        return found
-    # The scheme's own message id, verified with the signature (the profile model requires one source).
-    assert verified.message_id is not None
-    return verified.message_id
+    else:
+        # The scheme's own message id, verified with the signature (the profile model requires one source).
+        assert verified.message_id is not None
+        found = verified.message_id
+    if not delivery_id_is_signed(profile.verification, dedupe):
+        # An id outside the signed bytes can be changed on a captured delivery: the signed bytes tell
+        # deliveries apart instead, so a copy sent again under a new id is a duplicate.
+        return "sha256:" + hashlib.sha256(verified.signed_head + request.body).hexdigest()
+    return found
 
 
 def _usable_id(value: Any) -> TypeGuard[str]:

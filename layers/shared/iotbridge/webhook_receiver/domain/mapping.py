@@ -19,7 +19,13 @@ from typing import Any
 from iotbridge import matter
 from iotbridge.errors import InvalidInputError, Problem
 from iotbridge.profile.document import ConnectorProfile
-from iotbridge.profile.expressions import Expression, ExpressionError
+from iotbridge.profile.expressions import (
+    MAX_EVALUATION_STEPS,
+    Evaluation,
+    EvaluationBudgetError,
+    Expression,
+    ExpressionError,
+)
 from iotbridge.profile.matter_targets import DevicesMapping, MatterEndpointMapping, SetAttribute
 from iotbridge.profile.rules import Rule
 from iotbridge.profile.values import FromValue, LiteralValue, TemplateValue
@@ -28,6 +34,12 @@ from iotbridge.send_connector_event.operations import CORRELATED_MEMBER
 from .transforms import TransformError, apply
 
 CAPABILITY_REPORT_VERSION = "1.0.0"
+# The work of one webhook is bounded before it is mapped: at most this many native events (ten times the
+# largest batch a device cloud we know of sends: Enode's 100), most of which a profile may ignore...
+MAX_NATIVE_EVENTS = 1_000
+# ...and at most this many discovered devices in all: a mapped device takes at least 128 bytes of its event,
+# so no more than this could ever fit the 1 MiB queue message an event must fit.
+MAX_NATIVE_DEVICES = 8_000
 
 
 class MappingError(InvalidInputError):
@@ -67,20 +79,37 @@ def native_path(source: str, expression: str) -> str:
     return expression
 
 
+class _OverBoundError(Exception):
+    """The webhook needs more work than its bounds allow: refused whole, with this one problem."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.rule)
+        self.problem = problem
+
+
+@dataclass(slots=True)
+class _Work:
+    """What one webhook's mapping may still spend: JMESPath steps, and devices."""
+
+    evaluation: Evaluation = field(default_factory=Evaluation)
+    devices_left: int = MAX_NATIVE_DEVICES
+
+
 @dataclass(frozen=True, slots=True)
 class _Scope:
     """One native event being mapped by one rule: what its expressions read, where it is, and the problems
-    found so far (shared by every event of the body)."""
+    found so far and the work left (both shared by every event of the body)."""
 
     values: Mapping[str, Any]
     source: str
     rule: str
     problems: list[Problem] = field(default_factory=list)
+    work: _Work = field(default_factory=_Work)
 
     def search(self, expression: Expression) -> Any:
         """What the expression finds; when it cannot be evaluated here, a problem, and nothing found."""
         try:
-            return expression.search(self.values)
+            return expression.search(self.values, self.work.evaluation)
         except ExpressionError:
             self.add("event", f"{expression} cannot be evaluated on this event")
             return None
@@ -92,10 +121,12 @@ class _Scope:
 _SIMPLE_PATH = re.compile(r"body(\.[A-Za-z_][A-Za-z0-9_]*)*")  # fullmatch: "$" allows a trailing newline
 
 
-def _events_of(profile: ConnectorProfile, context: Mapping[str, Any]) -> list[tuple[str, Any]]:
+def _events_of(
+    profile: ConnectorProfile, context: Mapping[str, Any], evaluation: Evaluation
+) -> list[tuple[str, Any]]:
     """The native events and where each is (`body.devices[2]`), for the problems that name them."""
     try:
-        found = profile.events.search(context)
+        found = profile.events.search(context, evaluation)
     except ExpressionError:
         found = None
     where = str(profile.events)
@@ -105,6 +136,9 @@ def _events_of(profile: ConnectorProfile, context: Mapping[str, Any]) -> list[tu
         single = False
     else:
         raise MappingError([Problem("", "the profile's events expression finds no object or list")])
+    if len(found) > MAX_NATIVE_EVENTS:
+        path = native_path("body", where) if _SIMPLE_PATH.fullmatch(where) else ""
+        raise MappingError([Problem(path, f"a webhook may carry at most {MAX_NATIVE_EVENTS} native events")])
     if _SIMPLE_PATH.fullmatch(where):
         return [(where if single else f"{where}[{index}]", item) for index, item in enumerate(found)]
     # Any other expression: where each event is in the body, found by identity (JMESPath hands back the
@@ -128,15 +162,26 @@ def _locate(body: Any, wanted: set[int]) -> dict[int, str]:
 
 
 def map_body(profile: ConnectorProfile, body: Any, headers: Mapping[str, str]) -> Mapped:
-    """The SendConnectorEvent bodies a native body stands for. Raises MappingError listing every problem."""
+    """The SendConnectorEvent bodies a native body stands for. Raises MappingError listing its problems (the
+    first ones: the error bounds its list), or the one bound of the work the body would need beyond."""
+    try:
+        return _mapped(profile, body, headers, _Work())
+    except EvaluationBudgetError:
+        bound = f"the profile's expressions need more than {MAX_EVALUATION_STEPS} evaluation steps for it"
+        raise MappingError([Problem("", f"a webhook's bound: {bound}")]) from None
+    except _OverBoundError as exc:
+        raise MappingError([exc.problem]) from None
+
+
+def _mapped(profile: ConnectorProfile, body: Any, headers: Mapping[str, str], work: _Work) -> Mapped:
     context = {"body": body, "headers": dict(headers)}
     problems: list[Problem] = []
     mapped: list[MappedEvent] = []
     ignored = 0
-    for source, native in _events_of(profile, context):
+    for source, native in _events_of(profile, context, work.evaluation):
         values = {**context, "event": native}
         unevaluated = len(problems)
-        rule = next((r for r in profile.rules if _applies(r, values, source, problems)), None)
+        rule = next((r for r in profile.rules if _applies(r, values, source, problems, work)), None)
         if rule is None and len(problems) > unevaluated:
             continue  # a condition could not be evaluated: that is the problem, not the lack of a match
         if rule is None:
@@ -145,7 +190,7 @@ def map_body(profile: ConnectorProfile, body: Any, headers: Mapping[str, str]) -
             else:
                 problems.append(Problem(native_path(source, "event"), "no rule of the profile matches it"))
             continue
-        scope = _Scope(values, source, rule.name, problems)
+        scope = _Scope(values, source, rule.name, problems, work)
         before = len(problems)
         event: dict[str, Any] = {"Operation": rule.operation}
         for member, spec in rule.members.items():
@@ -165,10 +210,12 @@ def map_body(profile: ConnectorProfile, body: Any, headers: Mapping[str, str]) -
     return Mapped(mapped, ignored)
 
 
-def _applies(rule: Rule, values: Mapping[str, Any], source: str, problems: list[Problem]) -> bool:
+def _applies(
+    rule: Rule, values: Mapping[str, Any], source: str, problems: list[Problem], work: _Work
+) -> bool:
     if rule.when is None:
         return True
-    return _truthy(_Scope(values, source, rule.name, problems).search(rule.when))
+    return _truthy(_Scope(values, source, rule.name, problems, work).search(rule.when))
 
 
 def _truthy(value: Any) -> bool:
@@ -253,16 +300,17 @@ def _attribute_value(item: SetAttribute, scope: _Scope) -> Any:
         if item.required:
             scope.add(item.from_, f"{item.attribute} is required and missing")
         return _NOT_SET
+    attribute = item.target[2]
+    clamps = item.clamp and attribute.bounds is not None
     try:
-        value = _matter_value(apply(item.transform, found))
+        value = _matter_value(apply(item.transform, found, clamped=clamps))
     except TransformError as exc:
         scope.add(item.from_, f"{item.attribute} {exc}")
         return _NOT_SET
-    attribute = item.target[2]
     # Only a number clamps into a numeric attribute (clamped() refuses NaN, and a bool or string attribute
     # has no range): anything else is left to the attribute's own check.
     numeric = isinstance(value, int | float) and not isinstance(value, bool) and not _is_nan(value)
-    if item.clamp and numeric and attribute.bounds is not None:
+    if clamps and numeric:
         value = attribute.clamped(value)
     broken = attribute.problem(value)
     if broken is not None:
@@ -314,6 +362,12 @@ def _devices(spec: DevicesMapping, scope: _Scope) -> list[dict[str, Any]]:
     if not isinstance(found, list):
         scope.add(spec.from_, "devices must be a list")
         return []
+    scope.work.devices_left -= len(found)
+    if scope.work.devices_left < 0:
+        where = native_path(scope.source, spec.from_)
+        raise _OverBoundError(
+            Problem(where, f"a webhook may carry at most {MAX_NATIVE_DEVICES} devices in all")
+        )
     devices = []
     for index, native in enumerate(found):
         # Expressions of a device read it as `device` (and as `event`, for profiles that say so).

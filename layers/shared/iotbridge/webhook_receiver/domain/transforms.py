@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,15 +22,20 @@ class TransformError(PermanentError, ValueError):
     """A native value a transform cannot take. Its text names the rule, never the value."""
 
 
+# Transforms compute on the reals extended by the infinities: a JSON number beyond any float (1 followed by
+# 400 zeros, or 1e400) is one, and so is a finite result too large for a float (1e308 % in half-percents).
+# Only a clamp can take an infinity into range; any other use of one is "out of range" (see apply).
+
+
 def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TransformError("must be a number")
     try:
         number = float(value)
     except OverflowError:  # an integer beyond any float: JSON allows 1 followed by 400 zeros
-        raise TransformError("is out of range") from None
-    if not math.isfinite(number):
-        raise TransformError("must be a number")
+        return math.inf if value > 0 else -math.inf
+    if math.isnan(number):  # an infinity less itself, from an earlier step
+        raise TransformError("is out of range")
     return number
 
 
@@ -40,11 +46,11 @@ def _positive(value: Any, unit: str) -> float:
     return number
 
 
-def _rounded(number: float) -> int:
-    # Halves away from zero, as the catalogue's clamp rounds.
-    if not math.isfinite(number):  # a finite input can overflow on the way (1e308 * 254)
+def _rounded(number: float) -> int | float:
+    # Halves away from zero, as the catalogue's clamp rounds; an infinity stays one, for a clamp to bound.
+    if math.isnan(number):  # inf - inf, inf * 0: no value at all
         raise TransformError("is out of range")
-    return round_half_away(number)
+    return round_half_away(number) if math.isfinite(number) else number
 
 
 def _boolean(value: Any) -> bool:
@@ -53,7 +59,7 @@ def _boolean(value: Any) -> bool:
     return value
 
 
-def _lux(value: Any) -> int:
+def _lux(value: Any) -> int | float:
     lux = _number(value)
     if lux < 0:
         raise TransformError("must be at least 0 lux")
@@ -125,11 +131,30 @@ def _one(step: Any, value: Any) -> Any:
     raise TransformError("is not a transform")  # the profile model admits no other kind
 
 
-def apply(spec: Any, value: Any) -> Any:
-    """`value` through a profile's transform (one, or a list applied in order); unchanged without one."""
+def apply(spec: Any, value: Any, *, clamped: bool = False) -> Any:
+    """`value` through a profile's transform (one, or a list applied in order); unchanged without one.
+
+    A number beyond any float is "out of range", unless a clamp follows: the caller's (`clamped`), or one of
+    the steps. Then it is an infinity, which the clamp takes to the nearer bound."""
     if spec is None:
         return value
     steps: Sequence[Any] = spec if isinstance(spec, list) else [spec]
+    extended = clamped or any(isinstance(step, ClampTransform) for step in steps)
     for step in steps:
+        if not extended:
+            _within_floats(value)
         value = _one(step, value)
+    if isinstance(value, float) and not math.isfinite(value) and not (clamped and not math.isnan(value)):
+        raise TransformError("is out of range")
     return value
+
+
+def _within_floats(value: Any) -> None:
+    """Refuses a number no float holds, where no clamp will bound it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise TransformError("must be a number")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _LARGEST_FLOAT:
+        raise TransformError("is out of range")
+
+
+_LARGEST_FLOAT = int(sys.float_info.max)

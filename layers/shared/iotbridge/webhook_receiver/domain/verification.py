@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import assert_never
 
 from iotbridge.profile.verification import HmacScheme, SignatureScheme, StandardWebhooksScheme, TokenScheme
@@ -39,9 +39,12 @@ _DIGESTS = {"sha256": hashlib.sha256, "sha1": hashlib.sha1, "sha512": hashlib.sh
 
 @dataclass(frozen=True, slots=True)
 class Verified:
-    """What a verified request says about itself: its delivery id, when the scheme carries one."""
+    """What a verified request says about itself: its delivery id, when the scheme carries one, and the
+    signed bytes that come before the raw body (what tells a replay from a new delivery when the id is not
+    signed)."""
 
     message_id: str | None
+    signed_head: bytes = field(default=b"", compare=False)
 
 
 def _header(headers: Mapping[str, str], name: str | None, *, limit: int) -> str | None:
@@ -103,7 +106,7 @@ def verify_standard_webhooks(
     verify_signature(
         signed, body, keys, now=now, tolerance_seconds=scheme.tolerance_seconds, public_keys=public_keys
     )
-    return Verified(signed.webhook_id)
+    return Verified(signed.webhook_id, f"{signed.webhook_id}.{signed.timestamp}.".encode())
 
 
 # --- HMAC of the sender's choosing --------------------------------------------------------------------------
@@ -158,9 +161,12 @@ def _hmac_signatures(scheme: HmacScheme, header: str) -> tuple[list[bytes], str 
 
 def hmac_content(scheme: HmacScheme, body: bytes, *, timestamp: str | None, message_id: str | None) -> bytes:
     """The signed bytes: the content template's text before `{body}`, then the raw body."""
+    return _hmac_head(scheme, timestamp=timestamp, message_id=message_id) + body
+
+
+def _hmac_head(scheme: HmacScheme, *, timestamp: str | None, message_id: str | None) -> bytes:
     head = scheme.signed_content[: -len("{body}")]
-    head = head.replace("{timestamp}", timestamp or "").replace("{id}", message_id or "")
-    return head.encode("utf-8") + body
+    return head.replace("{timestamp}", timestamp or "").replace("{id}", message_id or "").encode("utf-8")
 
 
 def verify_hmac(
@@ -178,7 +184,8 @@ def verify_hmac(
         )
         # Checked before any hash: a stale request costs no HMAC.
         check_timestamp(_timestamp(timestamp), now=now, tolerance_seconds=scheme.tolerance_seconds)
-    content = hmac_content(scheme, body, timestamp=timestamp, message_id=message_id)
+    head = _hmac_head(scheme, timestamp=timestamp, message_id=message_id)
+    content = head + body
     keys = [_hmac_key(scheme, secret) for secret in secrets]
     if not keys:
         raise SignatureError("unusable_secret")
@@ -191,7 +198,7 @@ def verify_hmac(
             matched |= hmac.compare_digest(expected, candidate)
     if not matched:
         raise SignatureError("signature_mismatch")
-    return Verified(message_id)
+    return Verified(message_id, head)
 
 
 # --- A static token -----------------------------------------------------------------------------------------
