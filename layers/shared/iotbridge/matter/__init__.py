@@ -35,7 +35,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any, Final
@@ -349,31 +349,31 @@ def _split(path: str, what: str) -> tuple[ClusterSpec, str]:
         ) from None
 
 
+def _member[V](
+    path: str, what: str, members_of: Callable[[ClusterSpec], Mapping[str, V]]
+) -> tuple[ClusterSpec, V]:
+    """The cluster and the member of the kind `what` at `path`, or a CatalogueError naming close names."""
+    spec, name = _split(path, what)
+    members = members_of(spec)
+    try:
+        return spec, members[name]
+    except KeyError:
+        raise _unknown(what, f'"{path}"', name, members, spec.name) from None
+
+
 def attribute(path: str) -> tuple[ClusterSpec, AttributeSpec]:
     """The cluster and attribute at `path` ("LevelControl.CurrentLevel")."""
-    spec, name = _split(path, "attribute")
-    try:
-        return spec, spec.attributes[name]
-    except KeyError:
-        raise _unknown("attribute", f'"{path}"', name, spec.attributes, spec.name) from None
+    return _member(path, "attribute", lambda spec: spec.attributes)
 
 
 def command(path: str) -> tuple[ClusterSpec, int]:
     """The cluster and command id at `path` ("OnOff.Off")."""
-    spec, name = _split(path, "command")
-    try:
-        return spec, spec.commands[name]
-    except KeyError:
-        raise _unknown("command", f'"{path}"', name, spec.commands, spec.name) from None
+    return _member(path, "command", lambda spec: spec.commands)
 
 
 def event(path: str) -> tuple[ClusterSpec, int]:
     """The cluster and event id at `path` ("Switch.InitialPress")."""
-    spec, name = _split(path, "event")
-    try:
-        return spec, spec.events[name]
-    except KeyError:
-        raise _unknown("event", f'"{path}"', name, spec.events, spec.name) from None
+    return _member(path, "event", lambda spec: spec.events)
 
 
 def device_type(name: str) -> DeviceTypeSpec:
