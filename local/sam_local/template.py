@@ -41,11 +41,34 @@ _BUILD_METHOD_LINE = re.compile(r"^\s+BuildMethod: \S+\s*$")
 _METADATA_LINE = re.compile(r"^(?P<indent>\s+)Metadata:\s*$")
 
 
+_BLOCK_LIST_KEY = re.compile(r"^(?P<indent>\s+)(?P<key>Architectures|CompatibleArchitectures):\s*$")
+_BLOCK_LIST_ITEM = re.compile(r"^\s+- (?P<value>[a-z0-9_]+)\s*$")
+
+
+def _flow_lists(lines: list[str]) -> list[str]:
+    """`Architectures:` followed by one `- arm64` item (how `sam build` writes its output template) as the
+    one-line `Architectures: [arm64]` the source template uses, so that one set of edits serves both."""
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        key = _BLOCK_LIST_KEY.match(line)
+        item = _BLOCK_LIST_ITEM.match(lines[index + 1]) if key and index + 1 < len(lines) else None
+        following = lines[index + 2] if index + 2 < len(lines) else ""
+        if key and item and not _BLOCK_LIST_ITEM.match(following):
+            out.append(f"{key['indent']}{key['key']}: [{item['value']}]")
+            index += 2
+            continue
+        out.append(line)
+        index += 1
+    return out
+
+
 def derive_template(text: str, derivation: Derivation) -> str:  # noqa: C901 - one branch per edited line
     """The template with the architecture, timeouts, layer and paths of `derivation`."""
     if derivation.architecture not in ARCHITECTURES:
         raise DerivationError(f"unknown architecture {derivation.architecture!r}")
-    lines = text.splitlines()
+    lines = _flow_lists(text.splitlines())
     out: list[str] = []
     found = {"Architectures": 0, "ContentUri": 0}
     skip_metadata_indent: int | None = None

@@ -60,6 +60,32 @@ def test_arm64_template_raises_timeouts_only_upwards() -> None:
     assert "BuildMethod: makefile" in derived
 
 
+def test_the_built_templates_block_lists_are_derived_like_the_sources_flow_lists() -> None:
+    # GIVEN a template as `sam build` writes it: Architectures as a block list of one item
+    built = (
+        "Globals:\n  Function:\n    Architectures:\n    - arm64\n    Timeout: 10\n"
+        "Resources:\n  SharedLayer:\n    Type: AWS::Serverless::LayerVersion\n    Properties:\n"
+        "      ContentUri: SharedLayer\n      CompatibleArchitectures:\n      - arm64\n"
+        "      RetentionPolicy: Delete\n"
+    )
+
+    # WHEN it is derived for x86_64
+    derived = template.derive_template(built, template.Derivation("x86_64", min_timeout=120))
+
+    # THEN both lists name the new architecture, in the source's one-line form, and nothing else moved
+    assert template.architectures_of(derived) == ["x86_64"]
+    assert "      CompatibleArchitectures: [x86_64]\n      RetentionPolicy: Delete\n" in derived
+    assert "- arm64" not in derived
+    assert template.timeouts_of(derived) == [120]
+
+
+def test_a_block_list_of_two_architectures_is_not_rewritten() -> None:
+    two = "Globals:\n  Function:\n    Architectures:\n    - arm64\n    - x86_64\n"
+
+    with pytest.raises(template.DerivationError):
+        template.derive_template(two, template.Derivation("x86_64"))
+
+
 def test_derivation_fails_on_a_template_without_architectures() -> None:
     with pytest.raises(template.DerivationError):
         template.derive_template("Resources: {}\n", template.Derivation("x86_64"))
