@@ -278,43 +278,37 @@ class ConnectorOperations:
     def _activate(
         self, invocation: Invocation, cloud: DeviceCloudClient, credential: Credential, budget: TimeBudget
     ) -> InvocationOutcome:
-        connector_id = invocation.payload.connector_id
         user_id = self._claimed_user(cloud, credential)
         if user_id is None:
             request = self._cloud_request("activateUser", invocation, credential)
             user_id = cloud.activate_user(request, timeout_seconds=self._cloud_time(budget))
-        usable = self._usable_user(user_id, invocation)
-        if isinstance(usable, InvocationOutcome):
-            return usable
-        self._users.set_status(connector_id, usable, active=True)
-        return InvocationOutcome(
-            200,
-            "The user is activated.",
-            "ok",
-            operation=ACTIVATE_USER,
-            connector_id=connector_id,
-            user_id=usable,
-            measurements=(Measurement("UsersActivated", 1),),
-        )
+        return self._set_user_status(invocation, user_id, active=True)
 
     def _deactivate(
         self, invocation: Invocation, cloud: DeviceCloudClient, credential: Credential, budget: TimeBudget
     ) -> InvocationOutcome:
-        connector_id = invocation.payload.connector_id
         claimed = self._claimed_user(cloud, credential)
         request = self._cloud_request("deactivateUser", invocation, credential, user_id=claimed)
         user_id = cloud.deactivate_user(request, timeout_seconds=self._cloud_time(budget)) or claimed
+        return self._set_user_status(invocation, user_id, active=False)
+
+    def _set_user_status(
+        self, invocation: Invocation, user_id: str | None, *, active: bool
+    ) -> InvocationOutcome:
+        """Record the user the device cloud named as activated or deactivated, and the answer that says so."""
         usable = self._usable_user(user_id, invocation)
         if isinstance(usable, InvocationOutcome):
             return usable
-        self._users.set_status(connector_id, usable, active=False)
+        connector_id = invocation.payload.connector_id
+        self._users.set_status(connector_id, usable, active=active)
         return InvocationOutcome(
             200,
-            "The user is deactivated.",
+            "The user is activated." if active else "The user is deactivated.",
             "ok",
-            operation=DEACTIVATE_USER,
+            operation=ACTIVATE_USER if active else DEACTIVATE_USER,
             connector_id=connector_id,
-            measurements=(Measurement("UsersDeactivated", 1),),
+            user_id=usable if active else None,
+            measurements=(Measurement("UsersActivated" if active else "UsersDeactivated", 1),),
         )
 
     @staticmethod
