@@ -139,33 +139,39 @@ class CorrelationTable:
     def handed_over(self, request: PendingRequest) -> None:
         """The device cloud has the request. An answer that came first (a fast cloud) has already turned
         the entry ANSWERED, and stays; so does an entry a retry took over after this lease ended."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"id": {"S": request.key}},
-                UpdateExpression="SET #status = :pending REMOVE #leaseUntil, #leaseToken",
-                **self._held_by(
-                    request, names={"#leaseUntil": "leaseUntil"}, values={":pending": {"S": Status.PENDING}}
-                ),
-            )
-        except ClientError as exc:
-            if failure_of(exc).code != _CONDITION_FAILED:
-                _unavailable("correlation", exc)
-        except BotoCoreError as exc:
-            _unavailable("correlation", exc)
+        self._conditionally(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"id": {"S": request.key}},
+            UpdateExpression="SET #status = :pending REMOVE #leaseUntil, #leaseToken",
+            **self._held_by(
+                request, names={"#leaseUntil": "leaseUntil"}, values={":pending": {"S": Status.PENDING}}
+            ),
+        )
 
     def release(self, request: PendingRequest) -> None:
         """The device cloud could not be asked: forget the entry, so a retried invocation asks again; unless a
         retry took it over after this lease ended (the entry is then the retry's)."""
+        self._conditionally(
+            self._client.delete_item,
+            TableName=self._table,
+            Key={"id": {"S": request.key}},
+            **self._held_by(request),
+        )
+
+    @staticmethod
+    def _conditionally(write: Callable[..., object], **request: Any) -> bool:
+        """A conditional write: False when its condition failed, which the caller expects; any other failure
+        is the table being unavailable."""
         try:
-            self._client.delete_item(
-                TableName=self._table, Key={"id": {"S": request.key}}, **self._held_by(request)
-            )
+            write(**request)
         except ClientError as exc:
-            if failure_of(exc).code != _CONDITION_FAILED:
-                _unavailable("correlation", exc)
+            if failure_of(exc).code == _CONDITION_FAILED:
+                return False
+            _unavailable("correlation", exc)
         except BotoCoreError as exc:
             _unavailable("correlation", exc)
+        return True
 
     @staticmethod
     def _held_by(
@@ -244,35 +250,29 @@ class CorrelationTable:
         return True
 
     def _expire(self, key: str, now: float) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"id": {"S": key}},
-                UpdateExpression=(
-                    "SET #status = :expired, #expiredAt = :now REMOVE #due, #leaseUntil, #leaseToken"
-                ),
-                ConditionExpression="attribute_exists(#due) AND #status IN (:dispatching, :pending)",
-                ExpressionAttributeNames={
-                    "#status": "status",
-                    "#expiredAt": "expiredAt",
-                    "#due": "due",
-                    "#leaseUntil": "leaseUntil",
-                    "#leaseToken": "leaseToken",
-                },
-                ExpressionAttributeValues={
-                    ":expired": {"S": Status.EXPIRED},
-                    ":now": {"N": f"{now:.3f}"},
-                    ":dispatching": {"S": Status.DISPATCHING},
-                    ":pending": {"S": Status.PENDING},
-                },
-            )
-        except ClientError as exc:
-            if failure_of(exc).code == _CONDITION_FAILED:
-                return False  # answered meanwhile (the index lags the table), or expired by another sweep
-            _unavailable("correlation", exc)
-        except BotoCoreError as exc:
-            _unavailable("correlation", exc)
-        return True
+        # False: answered meanwhile (the index lags the table), or expired by another sweep
+        return self._conditionally(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"id": {"S": key}},
+            UpdateExpression=(
+                "SET #status = :expired, #expiredAt = :now REMOVE #due, #leaseUntil, #leaseToken"
+            ),
+            ConditionExpression="attribute_exists(#due) AND #status IN (:dispatching, :pending)",
+            ExpressionAttributeNames={
+                "#status": "status",
+                "#expiredAt": "expiredAt",
+                "#due": "due",
+                "#leaseUntil": "leaseUntil",
+                "#leaseToken": "leaseToken",
+            },
+            ExpressionAttributeValues={
+                ":expired": {"S": Status.EXPIRED},
+                ":now": {"N": f"{now:.3f}"},
+                ":dispatching": {"S": Status.DISPATCHING},
+                ":pending": {"S": Status.PENDING},
+            },
+        )
 
     # --- the webhook receiver ---------------------------------------------------------------------------
 
