@@ -16,7 +16,16 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from bench import cold_start, connector, forwarder_batch, receiver, reset_dynamodb, reset_runs, sdk_calls
+from bench import (
+    cold_start,
+    connector,
+    forwarder_batch,
+    receiver,
+    reset_dynamodb,
+    reset_runs,
+    sdk_calls,
+    verification,
+)
 from bench.layout import FUNCTIONS, ROOT, template_environment
 from bench.report import Section, command_line, console_summary, document, machine
 from bench.sizing import Findings, sizing_section
@@ -38,6 +47,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("receiver", "Receiver, warm, through the SDK", receiver.run_warm),
     Benchmark(
         "profiles", "Receiver, warm: a device cloud's own webhooks through a profile", receiver.run_profiled
+    ),
+    Benchmark(
+        "verification", "Signature schemes: verification per request, warm and first", verification.run
     ),
     Benchmark("connector", "Connector, warm, through the SDK", connector.run),
     Benchmark("calls", "AWS call, client side", sdk_calls.run),

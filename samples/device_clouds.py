@@ -21,13 +21,11 @@ PROFILES_DIR = Path(__file__).resolve().parents[1] / "events" / "profiles"
 
 
 @dataclass(frozen=True)
-class DemoCloud:
+class ProfiledCloud:
+    """A device cloud with a profile (`events/profiles/<connector id>.json`) and its native payloads (one file
+    each under `events/profiles/<connector id>/`)."""
+
     connector_id: str
-    secret: str  # as stored in Secrets Manager: one value per line
-    what: str
-    # The whsec_ secret the connector function signs its requests to this cloud with (None: the connector
-    # function does not ask this cloud anything).
-    outbound_secret: str | None = None
 
     @property
     def profile_file(self) -> Path:
@@ -46,6 +44,15 @@ class DemoCloud:
 
     def payload_names(self) -> list[str]:
         return sorted(path.stem for path in self.payloads_dir.glob("*.json"))
+
+
+@dataclass(frozen=True)
+class DemoCloud(ProfiledCloud):
+    secret: str  # as stored in Secrets Manager: one value per line
+    what: str
+    # The whsec_ secret the connector function signs its requests to this cloud with (None: the connector
+    # function does not ask this cloud anything).
+    outbound_secret: str | None = None
 
     def signed(
         self,

@@ -108,9 +108,12 @@ def http_api_event(
     connector_id: str = DEMO_CONNECTOR_ID,
     timestamp: int = SAMPLE_TIMESTAMP,
     request_id: str = "sample-request",
+    token: str | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API payload 2.0 event for POST /connectors/{connectorId}/events."""
-    path = f"/connectors/{connector_id}/events"
+    """An API Gateway HTTP API payload 2.0 event for POST /connectors/{connectorId}/events, or, with a
+    `token`, for POST /connectors/{connectorId}/events/{token} (a URL whose path carries the secret)."""
+    path = f"/connectors/{connector_id}/events" + (f"/{token}" if token is not None else "")
+    route_key = "POST /connectors/{connectorId}/events" + ("/{token}" if token is not None else "")
     when = datetime.fromtimestamp(timestamp, tz=UTC)
     all_headers = {
         "content-length": str(len(body)),
@@ -124,7 +127,7 @@ def http_api_event(
     }
     return {
         "version": "2.0",
-        "routeKey": "POST /connectors/{connectorId}/events",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": "",
         "headers": all_headers,
@@ -141,12 +144,12 @@ def http_api_event(
                 "userAgent": all_headers["user-agent"],
             },
             "requestId": request_id,
-            "routeKey": "POST /connectors/{connectorId}/events",
+            "routeKey": route_key,
             "stage": "$default",
             "time": when.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": timestamp * 1000,
         },
-        "pathParameters": {"connectorId": connector_id},
+        "pathParameters": {"connectorId": connector_id, **({"token": token} if token is not None else {})},
         **_body_fields(body),
     }
 

@@ -18,6 +18,7 @@ from iotbridge.signatures.standard_webhooks import (
     MAX_TIMESTAMP_DIGITS,
     MAX_WEBHOOK_ID_CHARS,
 )
+from iotbridge.webhook_receiver.domain.mapping import MAX_NATIVE_EVENTS
 
 CONTRACT_VERSION = "1.0.0"
 _REF = "#/components/schemas/{model}"
@@ -120,9 +121,36 @@ def openapi() -> dict[str, Any]:
                 "minimum": 0,
                 "description": (
                     "Events put on the queue: 0 only for a profiled connector whose native events all "
-                    "matched no rule of a profile that ignores those."
+                    "matched no rule of a profile that ignores those, or were all skipped."
                 ),
             },
+            "skipped": {
+                "type": "array",
+                "items": {"$ref": _REF.format(model="Skipped")},
+                "maxItems": MAX_LISTED_PROBLEMS,
+                "description": (
+                    "Profiled connectors: the native events left out under `onError: skip` (or values left "
+                    f"out of queued events), the first {MAX_LISTED_PROBLEMS} of them; present only then."
+                ),
+            },
+            "moreSkipped": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "How many more were skipped beyond those listed (present only then).",
+            },
+        },
+        "additionalProperties": False,
+    }
+    schemas["Skipped"] = {
+        "type": "object",
+        "required": ["rule", "path", "reason"],
+        "properties": {
+            "rule": {
+                "type": ["string", "null"],
+                "description": "The profile rule that mapped the event; null when no rule matched it.",
+            },
+            "path": {"type": "string", "description": 'Where in the native body: "events[1].state.level".'},
+            "reason": {"type": "string", "description": "Why. Never quotes the value sent."},
         },
         "additionalProperties": False,
     }
@@ -169,7 +197,10 @@ def openapi() -> dict[str, Any]:
             f"{_profile_schemes()}. The webhook-* headers above then give way to the profile's own headers "
             "(signature, timestamp, delivery id), its rules map each native event to a SendConnectorEvent "
             "body, and the result is validated like any other body before it is acknowledged: a 422 names "
-            "the profile rule and the native field's path, never its value."
+            "the profile rule and the native field's path, never its value. Under the profile's `onError: "
+            "skip` a native event with a problem is left out instead, and listed in the 202's `skipped`. "
+            f"A profiled webhook may carry up to {MAX_NATIVE_EVENTS:,} native events, each queued as an "
+            "event of its own."
         ),
         "x-connector-profile-schemes": _profile_schemes().split(", "),
         "parameters": [

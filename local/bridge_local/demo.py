@@ -17,6 +17,8 @@ from typing import Any
 from iot_standin.testing import StandinAdmin
 from iotbridge.send_connector_event.operations import OPERATIONS
 from iotbridge.webhook_receiver.offline import try_webhook
+from samples import google_nest, smartthings
+from samples.real_clouds import GOOGLE_NEST, REAL_CLOUDS, SMARTTHINGS, RealCloud, events_path
 
 from . import samples
 from .aws import local_client
@@ -59,7 +61,9 @@ def demo_bodies() -> dict[str, bytes]:
         if "invalid" in path.name or "wrong" in path.name:
             continue
         body, _ = read_webhook_file(path)
-        operation = json.loads(body).get("Operation")
+        document = json.loads(body)
+        # A real cloud's sample may be a batch (a JSON list) of its own events: not a demo body.
+        operation = document.get("Operation") if isinstance(document, dict) else None
         if operation in OPERATIONS and operation not in bodies:
             bodies[operation] = body
     for sample in samples.BODIES.values():
@@ -246,6 +250,64 @@ class Demo:
     def _url(self, connector_id: str) -> str:
         return f"{self.api}/connectors/{connector_id}/events"
 
+    def _real_url(self, cloud: RealCloud, token: str | None = None) -> str:
+        path = events_path(cloud.connector_id)
+        token = token or cloud.path_token
+        return self.api + (f"{path}/{token}" if token else path)
+
+    def real_clouds(self) -> None:
+        """Each real device cloud's documented sample, signed its own way (HTTP Signatures, a Google-signed
+        JWT, an HMAC, a token in the URL), reaches SendConnectorEvent; a forgery of each gets the 401."""
+        self.say(
+            "\n5c. Real device clouds, as they send (events/profiles/<cloud>/README.md cites each sample)"
+        )
+        queued: dict[str, int] = {}
+        for cloud in REAL_CLOUDS:
+            self.say(f"   {cloud.connector_id}: {cloud.what}")
+            for name, (body, headers) in cloud.samples(int(time.time())).items():
+                reply = post(self._real_url(cloud), body, headers)
+                answer = json.loads(reply.body or b"{}") if reply.status == 202 else {}
+                queued[cloud.connector_id] = queued.get(cloud.connector_id, 0) + int(answer.get("queued", 0))
+                ok = reply.status == 202 and int(answer.get("queued", 0)) > 0
+                self.record(
+                    f"{cloud.connector_id} {name}",
+                    "202, queued",
+                    f"{reply.status}, {answer.get('queued')}",
+                    ok,
+                )
+                self.say(f"     {name:<18} -> HTTP {reply.status}, {answer.get('queued', 0)} queued")
+                if cloud.path_token:
+                    # Unsigned: what tells a forgery apart is the URL's token alone.
+                    forged = post(self._real_url(cloud, "not-the-token-" + "x" * 40), body, headers)
+                    what = "wrong path token"
+                elif cloud is GOOGLE_NEST:
+                    # Pub/Sub's token covers who sent the push, not its body: a forgery is a token Google
+                    # did not sign.
+                    token = google_nest.push_token(signed_by=google_nest.other_signer())
+                    forged = post(self._real_url(cloud), body, {**headers, **google_nest.push_headers(token)})
+                    what = "token not Google's"
+                else:
+                    forged = post(self._real_url(cloud), body.replace(b"}", b" }", 1), headers)
+                    what = "tampered body"
+                self.record(f"{cloud.connector_id} {what}", "401", str(forged.status), forged.status == 401)
+                self.say(f"     {what:<18} -> HTTP {forged.status}")
+        smart = SMARTTHINGS
+        challenge = "demo-challenge-" + new_webhook_id()
+        reply = post(self._real_url(smart), smartthings.ping(challenge), {"Content-Type": "application/json"})
+        echoed = reply.status == 200 and challenge.encode() in reply.body
+        self.record("smartthings PING", "200, challenge echoed", str(reply.status), echoed)
+        self.say(f"     {'PING handshake':<18} -> HTTP {reply.status}, challenge echoed: {echoed}")
+        for connector_id, count in queued.items():
+            deadline = time.monotonic() + 30
+            seen = 0
+            while time.monotonic() < deadline:
+                seen = len(recorded_events(self.iot, connector_id))
+                if seen >= count:
+                    break
+                time.sleep(0.25)
+            self.record(f"{connector_id} forwarded", f">= {count} events", str(seen), seen >= count)
+            self.say(f"   {connector_id}: {seen} SendConnectorEvent requests")
+
     def detector_resets(self, plan: Path | None) -> None:
         """The same plan on both backends, each holding the same seeded fleet: the same outcome."""
         source, plan_doc = demo_plan(plan)
@@ -324,6 +386,7 @@ def run_demo(
         demo.native_webhooks()
         demo.forwarded()
         demo.native_forwarded()
+        demo.real_clouds()
         demo.detector_resets(plan)
         ConnectorWalk(stack, demo.say, demo.record).run()
         demo.say("\nStopping every process the stack started...")

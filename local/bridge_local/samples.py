@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from samples.real_clouds import REAL_CLOUDS
+
 # The sample data lives in the repository's `samples` package, shared with the tests; named here as before.
 from samples.webhooks import (
     BODIES,
@@ -84,6 +86,17 @@ def sample_events(timestamp: int = SAMPLE_TIMESTAMP) -> dict[str, dict[str, Any]
                 connector_id=cloud.connector_id,
                 timestamp=timestamp,
                 request_id=f"sample-{cloud.connector_id}-{name}",
+            )
+    for real in REAL_CLOUDS:
+        for name, (raw, headers) in real.samples(timestamp).items():
+            # Header names as API Gateway passes them on: lower case.
+            events[f"webhook-{real.connector_id}-{name}.json"] = http_api_event(
+                raw,
+                {header.lower(): value for header, value in headers.items()},
+                connector_id=real.connector_id,
+                timestamp=timestamp,
+                request_id=f"sample-{real.connector_id}-{name}",
+                token=real.path_token,
             )
     return events
 

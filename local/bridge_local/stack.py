@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from iot_standin.testing import StandinAdmin
+from samples.real_clouds import REAL_CLOUDS, LocalEndpoints, local_documents
 
 from . import resources
 from .aws import local_client, local_credentials_env
@@ -35,6 +36,7 @@ from .http_api import HttpApi, Route
 from .lambda_api import LambdaService, RemoteFunction
 from .lambda_runtime import LOCAL_REGION, Invoker
 from .processes import LOOPBACK, ServerProcess, free_port, start_moto_server, start_server
+from .real_cloud_endpoints import RealCloudEndpoints
 from .sam_template import LocalResolver, StackSpec, TemplateError, read
 from .samples import DEMO_CONNECTOR_ID, DEMO_MESSAGE_GROUP_KEY, DEMO_SECRET
 from .sqs_poller import SqsEventSource
@@ -160,6 +162,8 @@ class LocalStack:
         self.fleet_models_seeded: list[str] = []
         self.profiled_connectors: list[str] = []
         self.device_cloud: FakeDeviceCloud | None = None
+        # The stand-ins for what real clouds' profiles fetch and call (their keys, SmartThings' API).
+        self.real_cloud_endpoints: RealCloudEndpoints | None = None
 
     # ----- lifecycle
 
@@ -233,6 +237,8 @@ class LocalStack:
             self.dynamodb_proxy.server_close()
         if self.device_cloud is not None:
             self.device_cloud.stop()
+        if self.real_cloud_endpoints is not None:
+            self.real_cloud_endpoints.stop()
         # Functions first, the services they call last.
         for name in sorted(self.processes, key=lambda n: n in {"moto", "iot"}):
             self.processes[name].stop()
@@ -322,6 +328,38 @@ class LocalStack:
                 connector_id=cloud.connector_id,
                 secret=cloud.secret,
             )
+        if profile_prefix:
+            self._seed_real_clouds(resolver, profile_prefix)
+
+    def _seed_real_clouds(self, resolver: LocalResolver, profile_prefix: str) -> None:
+        """The real clouds' connectors: each profile as `local_profile` rewrites it (keys and hosts at the
+        loopback stand-ins), and its secrets where the scheme reads one."""
+        self.real_cloud_endpoints = RealCloudEndpoints(local_documents()).start()
+        endpoints = LocalEndpoints(self.real_cloud_endpoints.url)
+        outbound_prefix = self.receiver_setting("DEVICE_CLOUD_SECRET_PREFIX", resolver)
+        secrets = self.client("secretsmanager")
+        for cloud in REAL_CLOUDS:
+            self.profiled_connectors.append(cloud.connector_id)
+            resources.create_profile(
+                self.client("ssm"),
+                prefix=profile_prefix,
+                connector_id=cloud.connector_id,
+                profile=cloud.local_profile(endpoints),
+            )
+            if cloud.secret is not None:
+                resources.create_signing_secret(
+                    secrets,
+                    prefix=self.signing_secret_prefix(resolver),
+                    connector_id=cloud.connector_id,
+                    secret=cloud.secret,
+                )
+            if cloud.outbound_secret is not None and outbound_prefix:
+                resources.create_signing_secret(
+                    secrets,
+                    prefix=outbound_prefix,
+                    connector_id=cloud.connector_id,
+                    secret=cloud.outbound_secret,
+                )
 
     def _local_profile(self, cloud: DemoCloud) -> str:
         """A demo cloud's profile as stored locally: its device cloud is the local one."""
@@ -540,6 +578,9 @@ class LocalStack:
             "resetFunction": self.reset_function(),
             "connectorFunction": self.connector_function(),
             "deviceCloudUrl": self.device_cloud.url if self.device_cloud is not None else None,
+            "realCloudEndpointsUrl": (
+                self.real_cloud_endpoints.url if self.real_cloud_endpoints is not None else None
+            ),
             "tables": self.tables,
             "detectorTables": self.detector_tables(),
             "fleet": {"models": sorted(self.fleet_models_seeded), "size": self.config.fleet_size},

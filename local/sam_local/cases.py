@@ -20,7 +20,7 @@ PREFIXES = {
 }
 NOT_SAMPLES = frozenset({"env.json"})
 # Samples signed with a timestamp their profile checks (five minutes): they are signed again just before.
-FRESH_PREFIXES = ("webhook-aerie-sensors-",)
+FRESH_PREFIXES = ("webhook-aerie-sensors-", "webhook-smartthings-", "webhook-google-nest-")
 # Run order of the groups, and samples that must come last within theirs.
 GROUP_ORDER = ("webhook-", "forwarder-", "reset-", "connector-")
 LAST = ("connector-deactivate-user.json",)

@@ -21,6 +21,13 @@ WEBHOOK_STATUS = {
     "webhook-aerie-sensors-readings.json": 202,
     "webhook-aerie-sensors-discovery.json": 202,
     "webhook-aerie-sensors-unknown-sensor.json": 422,
+    # Real clouds, signed again just before (their Date and their token's exp are checked).
+    "webhook-smartthings-device-event.json": 202,
+    "webhook-google-nest-trait-event.json": 202,
+    # Real clouds that sign no timestamp (or nothing at all): good whenever they are sent.
+    "webhook-nuki-device-status.json": 202,
+    "webhook-switchbot-meter.json": 202,
+    "webhook-enode-batch.json": 202,
 }
 # The connector's header.responseCode for each connector sample.
 CONNECTOR_RESPONSE_CODE = {

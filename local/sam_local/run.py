@@ -26,6 +26,7 @@ from bridge_local.aws import local_client
 from bridge_local.signing import post
 from bridge_local.stack import LocalStack, StackConfig
 from iot_standin.testing import StandinAdmin
+from samples.real_clouds import REAL_CLOUDS, LocalEndpoints
 
 from . import checks
 from .base_image import KEY_LABEL, BaseImageError, StandInBuild, cache_key, image_name
@@ -221,9 +222,14 @@ class SamLocalRun:
         assert target.device_cloud is not None
         cloud_port = int(urllib.parse.urlsplit(target.device_cloud.url).port or 0)
         by_port[cloud_port] = cloud_port
+        endpoints_port = self._real_clouds_port(target)
+        if endpoints_port:
+            by_port[endpoints_port] = endpoints_port
         for listen, to in by_port.items():
             self.relays.append(Relay(gateway, listen, to).start())
         self._cloud_on_localhost(target, cloud_port)
+        if endpoints_port:
+            self._real_clouds_on_localhost(target, endpoints_port)
         self.say(
             f"local stacks up; containers reach {gateway}:{{{','.join(str(p) for p in by_port)}}} "
             "(relays to the first stack on 127.0.0.1)"
@@ -246,6 +252,24 @@ class SamLocalRun:
                     Type="String",
                     Overwrite=True,
                 )
+
+    @staticmethod
+    def _real_clouds_port(stack: LocalStack) -> int:
+        """The port of the stand-ins for real clouds' keys and APIs (0: the stack has none)."""
+        endpoints = stack.real_cloud_endpoints
+        return int(urllib.parse.urlsplit(endpoints.url).port or 0) if endpoints is not None else 0
+
+    @staticmethod
+    def _real_clouds_on_localhost(stack: LocalStack, port: int) -> None:
+        """The real clouds' profiles with their keys and hosts at `localhost`, where containers reach the
+        stand-ins (through the relay on the gateway); on the host it is loopback, as before."""
+        ssm = stack.client("ssm")
+        names = [p["Name"] for p in ssm.get_parameters_by_path(Path="/", Recursive=True)["Parameters"]]
+        endpoints = LocalEndpoints(f"http://localhost:{port}")
+        for cloud in REAL_CLOUDS:
+            for name in (n for n in names if n.endswith("/" + cloud.connector_id)):
+                profile = cloud.local_profile(endpoints)
+                ssm.put_parameter(Name=name, Value=profile, Type="String", Overwrite=True)
 
     # ----- the invocations
 

@@ -18,7 +18,7 @@ from iotbridge.connector.domain.invocations import ConnectorOperations, Deadline
 from iotbridge.connector.ports import CloudRequest, DeviceCloudUnavailableError, UnusableCredentialError
 from iotbridge.connector.settings import ConnectorSettings
 from iotbridge.connector.wiring import ConnectorWiring
-from iotbridge.correlation.model import Begun, PendingRequest, Status, SweepReport, kind_of_key
+from iotbridge.correlation.model import DISCOVERY, Begun, PendingRequest, Status, SweepReport, kind_of_key
 
 CONNECTOR = "lumen-home"
 ACCOUNT = "123456789012"
@@ -47,6 +47,8 @@ class FakeDeviceCloud:
 
     user_id_claim: str | None = None
     users: dict[str, str] = field(default_factory=dict)  # credential value -> the cloud's user id
+    # A command's traceId -> the cloud's own id of it, which its answer gives (as deviceCloud.requestId finds)
+    cloud_request_ids: dict[str, str] = field(default_factory=dict)
     failures: list[BaseException] = field(default_factory=list)
     latency: float = 0.0
     advance: Callable[[float], None] | None = None
@@ -74,8 +76,9 @@ class FakeDeviceCloud:
     def discover_devices(self, request: CloudRequest, *, timeout_seconds: float) -> None:
         self._take(request, timeout_seconds)
 
-    def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> None:
+    def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
         self._take(request, timeout_seconds)
+        return self.cloud_request_ids.get(request.request_id or "")
 
     def deactivate_user(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
         self._take(request, timeout_seconds)
@@ -113,11 +116,17 @@ class InMemoryPendingRequests:
     """The correlation table's entries, as CorrelationTable keeps them: `begin` records a request as being
     handed over (for its lease), finds one handed over before, or one another invocation holds; a lease
     that ended or an entry past its retention may be taken over; `handed_over` and `release` act only on an
-    entry still being handed over under the caller's own lease. `failures` maps a method name to the error
-    its next call raises."""
+    entry still being handed over under the caller's own lease. A discovery begun is the latest of its user
+    and connector (`latest`, a newer one winning) until its release; a device cloud's own id of a command
+    names it (`cloud_requests`, the first kept). `failures` maps a method name to the error its next call
+    raises."""
 
     def __init__(self, clock: Callable[[], float] = time.time, retention_seconds: float = 7 * 86400) -> None:
         self.entries: dict[str, Entry] = {}
+        # (connector, user or None) -> the latest discovery begun
+        self.latest: dict[tuple[str, str | None], PendingRequest] = {}
+        # (connector, the cloud's request id) -> the traceId
+        self.cloud_requests: dict[tuple[str, str], str] = {}
         self.failures: dict[str, BaseException] = {}
         self.calls: list[str] = []
         self._clock = clock
@@ -144,6 +153,11 @@ class InMemoryPendingRequests:
             self.entries[request.key] = Entry(
                 request, Status.DISPATCHING, now + max(lease_seconds, 1.0), request.lease
             )
+            if request.kind == DISCOVERY:
+                for user in dict.fromkeys((request.user_id, None)):
+                    older = self.latest.get((request.connector_id, user))
+                    if older is None or older.requested_at <= request.requested_at:
+                        self.latest[(request.connector_id, user)] = request
             return Begun.NEW
 
     def handed_over(self, request: PendingRequest) -> None:
@@ -159,6 +173,16 @@ class InMemoryPendingRequests:
             entry = self.entries.get(request.key)
             if entry is not None and entry.status is Status.DISPATCHING and entry.lease == request.lease:
                 del self.entries[request.key]
+            for key, latest in list(self.latest.items()):
+                if latest.request_id == request.request_id and latest.lease == request.lease:
+                    del self.latest[key]
+
+    def record_cloud_request_id(self, request: PendingRequest, cloud_request_id: str) -> bool:
+        with self._lock:
+            self._called("record_cloud_request_id")
+            key = (request.connector_id, cloud_request_id)
+            self.cloud_requests.setdefault(key, request.request_id)
+            return self.cloud_requests[key] == request.request_id
 
     def answer(self, request: PendingRequest) -> None:
         """What the receiver does when it accepts the request's answer."""

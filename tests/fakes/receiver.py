@@ -1,5 +1,5 @@
 """In-memory stand-ins for the receiver's ports: secrets per connector (or by the name a profile gives),
-profiles per connector, a FIFO queue, a dedupe table."""
+profiles per connector, a FIFO queue, a dedupe table, the lookups of what the connector function recorded."""
 
 from __future__ import annotations
 
@@ -121,3 +121,23 @@ class InMemoryDeduplicator:
         self.in_progress.clear()
         self.busy = False
         self.failure = None
+
+
+class InMemoryLookups:
+    """What the connector function recorded for profiles' lookups, as the correlation table answers them:
+    commands by (connector, the device cloud's request id), the latest open discovery by (connector, user;
+    None: the connector's). Records every read; raises `failure` when set."""
+
+    def __init__(self) -> None:
+        self.commands: dict[tuple[str, str], str] = {}
+        self.discoveries: dict[tuple[str, str | None], str] = {}
+        self.reads: list[tuple[str, str, str | None]] = []
+        self.failure: Exception | None = None
+
+    def lookup(self, kind: str, connector_id: str, key: str | None) -> str | None:
+        self.reads.append((kind, connector_id, key))
+        if self.failure is not None:
+            raise self.failure
+        if kind == "command":
+            return self.commands.get((connector_id, key)) if key is not None else None
+        return self.discoveries.get((connector_id, key))

@@ -213,3 +213,46 @@ def test_with_profiles_switched_off_a_native_webhook_is_an_unsigned_standard_one
 ) -> None:
     rewired(monkeypatch, PROFILE_PARAMETER_PREFIX="")
     assert post(LUMEN, LUMEN.payload("state"))["statusCode"] == 401
+
+
+def test_a_batch_of_100_native_events_is_queued_in_order_per_device_and_its_bad_event_reported(
+    post: Post, profiled: RelayResources
+) -> None:
+    # GIVEN Lumen's profile skipping events with a problem, and one delivery of 100 states of 5 bulbs, one of
+    # them out of range
+    document = json.loads(LUMEN.profile_file.read_text()) | {"onError": "skip"}
+    local_client("ssm", profiled.endpoint).put_parameter(
+        Name=profiled.profile_prefix + LUMEN.connector_id,
+        Value=json.dumps(document),
+        Type="String",
+        Overwrite=True,
+    )
+    states: list[dict[str, Any]] = [
+        {
+            "type": "device.state",
+            "kind": "light",
+            "deviceId": f"bulb-{n % 5}",
+            "state": {"power": "on", "brightness": 987 if n == 42 else n},
+        }
+        for n in range(100)
+    ]
+    # WHEN it is posted to the handler
+    response = post(LUMEN, json.dumps({"accountId": "acct-1", "events": states}).encode())
+    # THEN 99 are queued and the bad one is reported by its rule and path, without its value
+    assert response["statusCode"] == 202
+    assert response["json"]["queued"] == 99
+    assert response["json"]["skipped"] == [
+        {
+            "rule": "light-state",
+            "path": "events[42].state.brightness",
+            "reason": "LevelControl.CurrentLevel must be 0..254",
+        }
+    ]
+    # AND each is a message of its own, every device's in the order sent, each one AWS would accept
+    messages = queued(profiled)
+    assert len(messages) == 99
+    for device in range(5):
+        mine = [m for m in messages if m.event["ConnectorDeviceId"] == f"bulb-{device}"]
+        assert [m.index for m in mine] == sorted(m.index for m in mine)
+    assert sorted(m.index for m in messages) == list(range(99))
+    assert all(botocore_problems(m.send_connector_event_params()) == "" for m in messages)

@@ -4,10 +4,17 @@
 same code as the scheduled function, until done (no time budget, no continuation). Exit codes: 0 done, 1
 failures over the allowed share (or the run stopped early), 2 invalid plan or bad usage.
 
-`python -m iotbridge profile validate FILE` lists every problem of a connector profile; `python -m iotbridge
-profile test FILE --payload native.json [--headers headers.json] [--secret-file secret.txt]` prints the
-SendConnectorEvent bodies the relay would queue for that webhook, or the answer it would give and why. Exit
+`python -m iotbridge profile validate FILE` lists every problem of a connector profile, and warns (on stderr,
+exit code 0) of what its verification does not protect against and of expressions that do not say what they
+read as; `python -m iotbridge profile test FILE --payload native.json [--headers headers.json] [--secret-file
+secret.txt]` prints the SendConnectorEvent bodies the relay would queue for that webhook, or the answer it
+would give and why (`--lookups lookups.json`: what the connector function recorded for the profile's lookups;
+each miss is named; `--explain`: how each native event was mapped, in names and types, never values). Exit
 codes: 0 valid / accepted, 1 the relay would refuse the webhook, 2 invalid profile or bad usage.
+
+`python -m iotbridge catalogue [NAME]` lists the Matter clusters and device types a profile may name; with a
+cluster's name, its attributes (type, range, unit), commands and events with their fields; with a device
+type's, its required clusters. Exit codes: 0 listed, 2 no cluster or device type has that name.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -52,8 +59,43 @@ def _parser() -> argparse.ArgumentParser:
         help="the connector's secret as stored (one value per line); without it a made-up one is used",
     )
     test.add_argument("--now", type=int, metavar="UNIX", help="the time to check timestamps against")
+    test.add_argument(
+        "--lookups",
+        metavar="FILE",
+        help='what the connector function recorded for the profile\'s lookups (JSON: {"command": {"<cloud '
+        'request id>": "<TraceId>"}, "discovery": {"<user id, or *>": "<DeviceDiscoveryId>"}}); without it '
+        "every lookup misses",
+    )
     test.add_argument("--connector-id", default="profile-test", help="the connector id of the request")
+    test.add_argument(
+        "--explain",
+        action="store_true",
+        help="say how each native event was mapped: the rule that matched or why each rule's when did not "
+        "hold, each member's and attribute's source and transform, what was skipped (types, never values)",
+    )
+    catalogue = commands.add_parser(
+        "catalogue", help="the Matter clusters and device types a profile may name, and what each holds"
+    )
+    catalogue.add_argument(
+        "name",
+        nargs="?",
+        metavar="NAME",
+        help="a cluster (its attributes, commands and events with their fields) or a device type (its "
+        "required clusters); without one, every cluster and device type",
+    )
     return parser
+
+
+def _catalogue(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from iotbridge.matter import CatalogueError
+    from iotbridge.matter.listing import listing
+
+    try:
+        print(listing(args.name), file=out)
+    except CatalogueError as exc:
+        print(str(exc), file=err)
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def _progress_printer(stream: TextIO, every_seconds: float = 2.0) -> Callable[..., None]:
@@ -141,24 +183,53 @@ def _profile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.action == "validate":
         rules = ", ".join(rule.name for rule in profile.rules)
         print(f"{args.file}: valid ({profile.verification.scheme}; rules {rules})", file=out)
-        _warn_of_an_unsigned_delivery_id(profile, err)
+        for warning in profile_warnings(profile):
+            print(f"warning: {warning}", file=err)
         return EXIT_OK
     return _profile_test(args, profile, out, err)
 
 
-def _warn_of_an_unsigned_delivery_id(profile: Any, err: TextIO) -> None:
-    from iotbridge.profile.verification import delivery_id_is_signed
+def profile_warnings(profile: Any) -> list[str]:
+    """What `profile validate` warns of in a valid profile: what its verification does not protect against
+    (`verification.weaknesses`), then each expression that reads as something other than what it says
+    (`expressions.precedence_warnings`), prefixed with where it is in the document."""
+    from iotbridge.profile.expressions import precedence_warnings
+    from iotbridge.profile.verification import weaknesses
 
-    if delivery_id_is_signed(profile.verification, profile.deduplication):
-        return
-    header = profile.message_id_header
-    print(
-        f"warning: the delivery id ({header} header) is not part of the signed content, so a captured "
-        "delivery could be sent again under a new id; the relay tells deliveries apart by the digest of the "
-        "signed bytes instead (identical signed bytes within the dedupe window are one delivery). Sign the "
-        "id ({id} in signedContent) or take it from the body (deduplication.body) where the cloud allows.",
-        file=err,
-    )
+    found = [
+        f"verification: {weakness}"
+        for weakness in weaknesses(profile.verification, profile.deduplication, profile.source_addresses)
+    ]
+    for path, text in _expressions_of(profile):
+        found.extend(f"{path}: {warning}" for warning in precedence_warnings(text))
+    return found
+
+
+def _expressions_of(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every JMESPath expression of a profile, with its path in the document (`rules[2].when`), a template's
+    placeholders included."""
+    from pydantic import BaseModel
+
+    from iotbridge.profile.expressions import Expression
+
+    if isinstance(node, Expression):
+        yield path, str(node)
+    elif isinstance(node, BaseModel):
+        for name, info in type(node).model_fields.items():
+            yield from _expressions_of(getattr(node, name), f"{path}.{info.alias or name}".lstrip("."))
+        parts = getattr(node, "parts", ())  # a template's text and `{expression}` placeholders
+        for part in parts if isinstance(parts, tuple) else ():
+            if isinstance(part, Expression):
+                yield f"{path}.template", str(part)
+    # Lists and maps of models; a literal's own JSON (any depth) holds no expression and is not walked.
+    elif isinstance(node, list | tuple):
+        for index, item in enumerate(node):
+            if isinstance(item, BaseModel | Expression):
+                yield from _expressions_of(item, f"{path}[{index}]")
+    elif isinstance(node, dict):
+        for key, item in node.items():
+            if isinstance(item, BaseModel | Expression):
+                yield from _expressions_of(item, f"{path}.{key}".lstrip("."))
 
 
 def _profile_test(args: argparse.Namespace, profile: Any, out: TextIO, err: TextIO) -> int:
@@ -192,14 +263,39 @@ def _profile_test(args: argparse.Namespace, profile: Any, out: TextIO, err: Text
         if profile.message_id_header:
             headers.setdefault(profile.message_id_header, _TEST_DELIVERY_ID)
         print("signed here with the secret: the mapping is tested, the sender's signature is not", file=err)
+    lookups = _lookups(args.lookups, err) if args.lookups else {}
+    if lookups is None:
+        return EXIT_USAGE
     verdict = try_webhook(
-        profile, body=body, headers=headers, secret=secret, connector_id=args.connector_id, now=args.now
+        profile,
+        body=body,
+        headers=headers,
+        secret=secret,
+        connector_id=args.connector_id,
+        now=args.now,
+        lookups=lookups,
+        explain=args.explain,
     )
-    answer = verdict.answer
+    if verdict.trace is not None:
+        print(verdict.trace.render(), file=err)
+    for kind, key in verdict.lookup_misses:
+        named = "the connector's latest" if key is None else json.dumps(key)
+        print(f"lookup miss: no {kind} recorded for {named}", file=err)
+    return _told(verdict.answer, verdict.events, out, err)
+
+
+def _told(answer: Any, events: list[dict[str, Any]], out: TextIO, err: TextIO) -> int:
+    """The relay's verdict on the tested webhook: what it would queue (and skip), or its answer and the
+    reason the sender is never told."""
     if answer.status == 202:
-        print(json.dumps(verdict.events, indent=2), file=out)
+        print(json.dumps(events, indent=2), file=out)
+        skipped = answer.body.get("skipped", [])
+        for item in skipped:
+            print(f"skipped: {item['path'] or '(body)'} (rule {item['rule']}): {item['reason']}", file=err)
         ignored = f", {answer.ignored} native events matched no rule (ignored)" if answer.ignored else ""
-        print(f"202: {len(verdict.events)} SendConnectorEvent bodies would be queued{ignored}", file=err)
+        if skipped:
+            ignored += f", {len(skipped) + answer.body.get('moreSkipped', 0)} skipped"
+        print(f"202: {len(events)} SendConnectorEvent bodies would be queued{ignored}", file=err)
         return EXIT_OK
     print(json.dumps(answer.body, indent=2), file=out)
     print(
@@ -208,6 +304,25 @@ def _profile_test(args: argparse.Namespace, profile: Any, out: TextIO, err: Text
         file=err,
     )
     return EXIT_FAILED
+
+
+def _lookups(path: str, err: TextIO) -> dict[str, dict[str, str]] | None:
+    """The lookups file's recorded ids, or None (said on `err`) when it cannot be used."""
+    from iotbridge.webhook_receiver.offline import given_lookups
+
+    text = _read(path, "lookups", err)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        print(f"the lookups file is not JSON ({path})", file=err)
+        return None
+    try:
+        return given_lookups(data)
+    except ValueError as exc:
+        print(f"the lookups file: {exc} ({path})", file=err)
+        return None
 
 
 _TEST_DELIVERY_ID = "profile-test-delivery"
@@ -226,6 +341,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return _reset(args, out, err)
     if args.command == "profile":
         return _profile(args, out, err)
+    if args.command == "catalogue":
+        return _catalogue(args, out, err)
     return EXIT_USAGE
 
 

@@ -19,12 +19,17 @@ from iotbridge.matter import (
     TYPES,
     AttributeSpec,
     CatalogueError,
+    ClusterSpec,
+    FieldSpec,
     attribute,
     command,
     command_hex,
     device_type,
     event,
+    event_field,
+    event_fields,
     event_hex,
+    field_hex,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -354,6 +359,147 @@ EVENT_FACTS = [
     ("BridgedDeviceBasicInformation.ReachableChanged", 0x03),
 ]
 
+LOCK_OPERATION_TYPES = {0: "Lock", 1: "Unlock", 2: "NonAccessUserEvent", 3: "ForcedUserEvent", 4: "Unlatch"}
+OPERATION_SOURCES = {
+    0: "Unspecified",
+    1: "Manual",
+    2: "ProprietaryRemote",
+    3: "Keypad",
+    4: "Auto",
+    5: "Button",
+    6: "Schedule",
+    7: "Remote",
+    8: "RFID",
+    9: "Biometric",
+    10: "Aliro",
+}
+# "Cluster.Event.Field", id, type, minimum, maximum, flags, enum values (value: name). Read from the Matter
+# 1.4 data model (connectedhomeip data_model/1.4/clusters/*.xml); fabric-idx is a uint8 1..254, node-id a
+# uint64.
+EVENT_FIELD_FACTS: list[tuple[str, int, str, int | None, int | None, str, dict[int, str]]] = [
+    ("OccupancySensing.OccupancyChanged.Occupancy", 0, "bitmap8", None, None, "M", {}),
+    ("BooleanState.StateChange.StateValue", 0, "bool", None, None, "M", {}),
+    (
+        "DoorLock.DoorLockAlarm.AlarmCode",
+        0,
+        "enum8",
+        None,
+        None,
+        "M",
+        {
+            0: "LockJammed",
+            1: "LockFactoryReset",
+            3: "LockRadioPowerCycled",
+            4: "WrongCodeEntryLimit",
+            5: "FrontEsceutcheonRemoved",
+            6: "DoorForcedOpen",
+            7: "DoorAjar",
+            8: "ForcedUser",
+        },
+    ),
+    (
+        "DoorLock.DoorStateChange.DoorState",
+        0,
+        "enum8",
+        None,
+        None,
+        "M",
+        {
+            0: "DoorOpen",
+            1: "DoorClosed",
+            2: "DoorJammed",
+            3: "DoorForcedOpen",
+            4: "DoorUnspecifiedError",
+            5: "DoorAjar",
+        },
+    ),
+    ("DoorLock.LockOperation.LockOperationType", 0, "enum8", None, None, "M", LOCK_OPERATION_TYPES),
+    ("DoorLock.LockOperation.OperationSource", 1, "enum8", None, None, "M", OPERATION_SOURCES),
+    ("DoorLock.LockOperation.UserIndex", 2, "uint16", None, None, "MN", {}),
+    ("DoorLock.LockOperation.FabricIndex", 3, "uint8", 1, 254, "MN", {}),
+    ("DoorLock.LockOperation.SourceNode", 4, "uint64", None, None, "MN", {}),
+    ("DoorLock.LockOperationError.LockOperationType", 0, "enum8", None, None, "M", LOCK_OPERATION_TYPES),
+    ("DoorLock.LockOperationError.OperationSource", 1, "enum8", None, None, "M", OPERATION_SOURCES),
+    (
+        "DoorLock.LockOperationError.OperationError",
+        2,
+        "enum8",
+        None,
+        None,
+        "M",
+        {
+            0: "Unspecified",
+            1: "InvalidCredential",
+            2: "DisabledUserDenied",
+            3: "Restricted",
+            4: "InsufficientBattery",
+        },
+    ),
+    ("DoorLock.LockOperationError.UserIndex", 3, "uint16", None, None, "MN", {}),
+    ("DoorLock.LockOperationError.FabricIndex", 4, "uint8", 1, 254, "MN", {}),
+    ("DoorLock.LockOperationError.SourceNode", 5, "uint64", None, None, "MN", {}),
+    (
+        "DoorLock.LockUserChange.LockDataType",
+        0,
+        "enum8",
+        None,
+        None,
+        "M",
+        {
+            0: "Unspecified",
+            1: "ProgrammingCode",
+            2: "UserIndex",
+            3: "WeekDaySchedule",
+            4: "YearDaySchedule",
+            5: "HolidaySchedule",
+            6: "PIN",
+            7: "RFID",
+            8: "Fingerprint",
+            9: "FingerVein",
+            10: "Face",
+            11: "AliroCredentialIssuerKey",
+            12: "AliroEvictableEndpointKey",
+            13: "AliroNonEvictableEndpointKey",
+        },
+    ),
+    (
+        "DoorLock.LockUserChange.DataOperationType",
+        1,
+        "enum8",
+        None,
+        None,
+        "M",
+        {0: "Add", 1: "Clear", 2: "Modify"},
+    ),
+    # The specification allows only these four sources for a user change.
+    (
+        "DoorLock.LockUserChange.OperationSource",
+        2,
+        "enum8",
+        None,
+        None,
+        "M",
+        {0: "Unspecified", 3: "Keypad", 7: "Remote", 10: "Aliro"},
+    ),
+    ("DoorLock.LockUserChange.UserIndex", 3, "uint16", None, None, "MN", {}),
+    ("DoorLock.LockUserChange.FabricIndex", 4, "uint8", 1, 254, "MN", {}),
+    ("DoorLock.LockUserChange.SourceNode", 5, "uint64", None, None, "MN", {}),
+    ("DoorLock.LockUserChange.DataIndex", 6, "uint16", None, None, "MN", {}),
+    ("Switch.SwitchLatched.NewPosition", 0, "uint8", None, None, "M", {}),
+    ("Switch.InitialPress.NewPosition", 0, "uint8", None, None, "M", {}),
+    ("Switch.LongPress.NewPosition", 0, "uint8", None, None, "M", {}),
+    ("Switch.ShortRelease.PreviousPosition", 0, "uint8", None, None, "M", {}),
+    ("Switch.LongRelease.PreviousPosition", 0, "uint8", None, None, "M", {}),
+    ("Switch.MultiPressOngoing.NewPosition", 0, "uint8", None, None, "M", {}),
+    ("Switch.MultiPressOngoing.CurrentNumberOfPressesCounted", 1, "uint8", 2, None, "M", {}),
+    ("Switch.MultiPressComplete.PreviousPosition", 0, "uint8", None, None, "M", {}),
+    ("Switch.MultiPressComplete.TotalNumberOfPressesCounted", 1, "uint8", None, None, "M", {}),
+    ("BasicInformation.StartUp.SoftwareVersion", 0, "uint32", None, None, "M", {}),
+    ("BasicInformation.Leave.FabricIndex", 0, "uint8", 1, 254, "M", {}),
+    ("BasicInformation.ReachableChanged.ReachableNewValue", 0, "bool", None, None, "M", {}),
+    ("BridgedDeviceBasicInformation.ReachableChanged.ReachableNewValue", 0, "bool", None, None, "M", {}),
+]
+
 # name, id, revision, required server clusters
 DEVICE_TYPE_FACTS = [
     ("OnOffLight", 0x0100, 3, {"OnOff"}),
@@ -491,6 +637,80 @@ def test_catalogue_holds_exactly_the_listed_events() -> None:
 
 
 @pytest.mark.parametrize(
+    ("path", "field_id", "type_", "minimum", "maximum", "flags", "values"),
+    EVENT_FIELD_FACTS,
+    ids=[row[0] for row in EVENT_FIELD_FACTS],
+)
+def test_event_field_has_the_specified_id_type_bounds_qualities_and_values(
+    path: str,
+    field_id: int,
+    type_: str,
+    minimum: int | None,
+    maximum: int | None,
+    flags: str,
+    values: dict[int, str],
+) -> None:
+    event_path, _, name = path.rpartition(".")
+    spec = event_field(event_path, name)
+    assert (spec.name, spec.id, spec.type) == (name, field_id, type_)
+    assert (spec.minimum, spec.maximum) == (minimum, maximum)
+    assert spec.nullable is ("N" in flags)
+    assert spec.mandatory is ("M" in flags)
+    assert dict(spec.values) == values
+
+
+def test_catalogue_holds_exactly_the_listed_event_fields() -> None:
+    catalogued = {
+        f"{cluster.name}.{event_name}.{field}"
+        for cluster in CLUSTERS.values()
+        for event_name in cluster.events
+        for field in event_fields(f"{cluster.name}.{event_name}")
+    }
+    assert catalogued == {row[0] for row in EVENT_FIELD_FACTS}
+
+
+def test_an_enum_field_takes_only_its_listed_values() -> None:
+    # AlarmCode leaves 2 unused: the type's range alone would take it.
+    alarm = event_field("DoorLock.DoorLockAlarm", "AlarmCode")
+    assert [alarm.problem(v) for v in (0, 1, 3, 8)] == [None] * 4
+    assert alarm.problem(2) == "must be one of 0, 1, 3, 4, 5, 6, 7, 8"
+    assert alarm.problem(9) is not None
+    assert alarm.problem("LockJammed") == "must be a whole number"
+
+
+def test_a_nullable_field_takes_null_and_a_mandatory_one_does_not() -> None:
+    assert event_field("DoorLock.LockOperation", "UserIndex").problem(None) is None
+    assert event_field("DoorLock.LockOperation", "OperationSource").problem(None) == "must not be null"
+
+
+def test_a_fabric_index_is_1_to_254() -> None:
+    fabric = event_field("DoorLock.LockOperation", "FabricIndex")
+    assert (fabric.problem(0), fabric.problem(1), fabric.problem(254)) == ("must be 1..254", None, None)
+
+
+def test_an_unknown_field_is_named_with_the_events_fields() -> None:
+    with pytest.raises(CatalogueError) as caught:
+        event_field("DoorLock.LockOperation", "OperationSrc")
+    message = str(caught.value)
+    assert message.startswith(
+        'unknown field "OperationSrc" of "DoorLock.LockOperation" (did you mean OperationSource'
+    )
+    assert "DoorLock.LockOperation has LockOperationType, OperationSource, UserIndex" in message
+
+
+def test_an_event_without_catalogued_fields_has_none() -> None:
+    assert event_fields("BasicInformation.ShutDown") == {}
+    with pytest.raises(CatalogueError, match=r"BasicInformation\.ShutDown has none"):
+        event_field("BasicInformation.ShutDown", "Reason")
+
+
+def test_field_ids_are_written_as_attribute_ids_are() -> None:
+    assert (field_hex(0), field_hex(6), field_hex(0xFF)) == ("0x0000", "0x0006", "0x00FF")
+    with pytest.raises(ValueError):
+        field_hex(0x100)
+
+
+@pytest.mark.parametrize(
     ("name", "device_type_id", "revision", "required"),
     DEVICE_TYPE_FACTS,
     ids=[row[0] for row in DEVICE_TYPE_FACTS],
@@ -542,6 +762,7 @@ def test_every_attribute_type_is_one_of_the_types() -> None:
         "int8",
         "int16",
         "int64",
+        "uint64",  # an event's SourceNode, a node id
         "enum8",
         "bitmap8",
         "bitmap16",
@@ -797,6 +1018,30 @@ def test_a_spec_that_does_not_fit_its_type_is_refused(
 ) -> None:
     with pytest.raises(ValueError):
         AttributeSpec("Broken", 0x0000, type_, minimum, maximum)
+
+
+@pytest.mark.parametrize(
+    ("field_id", "type_", "values"),
+    [
+        (0x100, "uint8", ()),  # a field id is one byte
+        (0, "uint8", ((0, "Off"),)),  # only an enum lists values
+        (0, "enum8", ((0, "Off"), (0, "Also off"))),
+        (0, "enum8", ((256, "Beyond"),)),
+    ],
+)
+def test_a_field_row_that_cannot_be_right_is_refused(
+    field_id: int, type_: str, values: tuple[tuple[int, str], ...]
+) -> None:
+    with pytest.raises(ValueError):
+        FieldSpec("Broken", field_id, type_, None, None, values=values)
+
+
+def test_fields_of_an_event_the_cluster_does_not_have_are_refused() -> None:
+    field = FieldSpec("Position", 0, "uint8", None, None)
+    with pytest.raises(ValueError, match="not one of its events"):
+        ClusterSpec(
+            "Broken", 0x0001, 1, events={"Pressed": 0}, event_fields={"Released": {"Position": field}}
+        )
 
 
 def test_the_module_imports_only_the_standard_library() -> None:

@@ -433,10 +433,11 @@ class RecordingDynamoDB:
 def _dynamodb_used(side: str) -> set[tuple[str, str]]:
     """What the connector function's or the receiver's code calls on the connector's two tables."""
     from iotbridge.budget import UnlimitedBudget
-    from iotbridge.correlation.model import COMMAND, PendingRequest
+    from iotbridge.correlation.model import COMMAND, DISCOVERY, PendingRequest
     from iotbridge.correlation.tables import ConnectorUserTable, CorrelationTable
 
     request = PendingRequest(COMMAND, "c", "t", "u", requested_at=0.0, deadline=1.0)
+    discovery = PendingRequest(DISCOVERY, "c", "d", "u", requested_at=0.0, deadline=1.0)
     used: set[tuple[str, str]] = set()
     for fail in (False, True):
         client = RecordingDynamoDB(
@@ -445,13 +446,17 @@ def _dynamodb_used(side: str) -> set[tuple[str, str]]:
         correlation = CorrelationTable(client, "correlation", retention_seconds=60, clock=lambda: 10.0)
         users = ConnectorUserTable(client, "users")
         if side == "ConnectorFunction":
-            correlation.begin(request, 1.0)
-            correlation.handed_over(request)
-            correlation.release(request)
+            for pending in (request, discovery):
+                correlation.begin(pending, 1.0)
+                correlation.handed_over(pending)
+                correlation.release(pending)
+            correlation.record_cloud_request_id(request, "cloud-1")
             correlation.expire_overdue(UnlimitedBudget())
             users.set_status("c", "u", active=False)
         else:
             correlation.answered(COMMAND, "c", "t")
+            correlation.lookup(COMMAND, "c", "cloud-1")
+            correlation.lookup(DISCOVERY, "c", "u")
             users.is_deactivated("c", "u")
         used |= client.used
     return used

@@ -24,13 +24,16 @@ from iot_standin.caller import envelope
 from iotbridge.connector.domain.requests import OPERATION_NAMES
 from iotbridge.connector.settings import ConnectorSettings
 from iotbridge.forwarder.settings import ForwarderSettings
+from iotbridge.profile.document import parse_profile_json
 from iotbridge.send_connector_event.body import wire_events
 from iotbridge.send_connector_event.queued import QueuedEvent
 from iotbridge.settings import ENDPOINT_PREFIX, Environment
 from iotbridge.webhook_receiver.domain.intake import IntakeLimits, WebhookIntake
 from iotbridge.webhook_receiver.edge import read_request
+from iotbridge.webhook_receiver.offline import GivenPublicKeys
 from iotbridge.webhook_receiver.settings import ReceiverSettings
 from samples.device_clouds import DEMO_CLOUDS
+from samples.real_clouds import REAL_CLOUDS, LocalEndpoints, local_documents
 from samples.webhooks import (
     DEMO_CONNECTOR_ID,
     DEMO_MESSAGE_GROUP_KEY,
@@ -42,17 +45,35 @@ ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events"
 ENV_VARS = json.loads((EVENTS / "env.json").read_text())
 TEMPLATE = load(ROOT / "template.yaml")
+# Real clouds whose deliveries are verified with the connector's secret alone (no key to fetch), and the
+# sample events of every real cloud (each signed as its cloud signs, not with Standard Webhooks).
+SECRET_REAL_CLOUDS = [cloud for cloud in REAL_CLOUDS if cloud.secret is not None]
+REAL_CLOUD_PREFIXES = tuple(f"webhook-{cloud.connector_id}-" for cloud in REAL_CLOUDS)
+# Real clouds verified with their published keys: their profiles as the local stack stores them (the keys'
+# URLs at its key server), each key document given rather than fetched.
+KEY_SERVER = LocalEndpoints("http://127.0.0.1:9")
+KEYED_REAL_PROFILES = {
+    cloud.connector_id: parse_profile_json(cloud.local_profile(KEY_SERVER))
+    for cloud in REAL_CLOUDS
+    if cloud.secret is None
+}
+PUBLISHED_KEYS = GivenPublicKeys(
+    {KEY_SERVER.url(path): body for path, (_, body) in local_documents().items()}
+)
 
 
 def answer_for(event: dict[str, Any], tolerance: int, now: float) -> int:
     request = read_request(event)
     secrets = {DEMO_CONNECTOR_ID: DEMO_SECRET} | {cloud.connector_id: cloud.secret for cloud in DEMO_CLOUDS}
+    secrets |= {cloud.connector_id: cloud.secret for cloud in SECRET_REAL_CLOUDS if cloud.secret is not None}
+    profiles = {cloud.connector_id: cloud.profile() for cloud in (*DEMO_CLOUDS, *SECRET_REAL_CLOUDS)}
     intake = WebhookIntake(
         keys=InMemorySigningKeys(secrets),
         queue=InMemoryEventQueue(),
         deduplicator=InMemoryDeduplicator(),
         limits=IntakeLimits(max_body_bytes=1024 * 1024, tolerance_seconds=tolerance),
-        profiles=InMemoryConnectorProfiles({cloud.connector_id: cloud.profile() for cloud in DEMO_CLOUDS}),
+        profiles=InMemoryConnectorProfiles(profiles | KEYED_REAL_PROFILES),
+        public_keys=PUBLISHED_KEYS,
         clock=lambda: now,
     )
     return intake.handle(request).status
@@ -72,10 +93,16 @@ EXPECTED = {
 }
 # The sensors cloud signs a timestamp with its profile's five minutes of tolerance: its events must be
 # re-signed (`python -m bridge_local.samples --fresh`) right before they are invoked.
-TIMESTAMPED = [path for path in webhook_files() if path.name.startswith("webhook-aerie-sensors-")]
+TIMESTAMPED = [
+    path
+    for path in webhook_files()
+    if path.name.startswith(("webhook-aerie-sensors-", "webhook-smartthings-", "webhook-google-nest-"))
+]
 # Standard Webhooks events, whose timestamp the relay's own tolerance (widened in env.json) applies to.
 STANDARD = [
-    path for path in webhook_files() if not path.name.startswith(("webhook-aerie-", "webhook-lumen-"))
+    path
+    for path in webhook_files()
+    if not path.name.startswith(("webhook-aerie-", "webhook-lumen-", *REAL_CLOUD_PREFIXES))
 ]
 
 

@@ -89,7 +89,11 @@ def test_every_documented_response_is_there(document: dict[str, Any], post: dict
     assert {k: v["type"] for k, v in accepted.items()} == {
         "webhookId": "string",
         "queued": "integer",
+        "skipped": "array",
+        "moreSkipped": "integer",
     }
+    assert document["components"]["schemas"]["WebhookAccepted"]["required"] == ["webhookId", "queued"]
+    assert set(document["components"]["schemas"]["Skipped"]["required"]) == {"rule", "path", "reason"}
     assert responses["422"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/WebhookError"
     }

@@ -15,8 +15,10 @@ The outbound protocol, which a device cloud implements to take the connector's r
                    "fields": {}}]}
     {"type": "activateUser" | "deactivateUser", ...}
 
-A 2xx takes the request, whatever its body; `activateUser` and `deactivateUser` answer `{"userId": "..."}`
-(their body the only one read). The whole exchange, connect to last byte, keeps to one deadline, and the
+A 2xx takes the request, whatever its body; `activateUser` and `deactivateUser` answer `{"userId": "..."}`;
+a `sendCommand` answer may carry the cloud's own id of the command, where the profile's
+`deviceCloud.requestId` says (`{"requestId": "68c4..."}`), which the connector function records (those are
+the only bodies read). The whole exchange, connect to last byte, keeps to one deadline, and the
 URL's name may not resolve to an internal address (iotbridge.connector.outbound). The cloud reports
 discoveries and command outcomes later to the relay, echoing `requestId`. A retried invocation sends the
 same `webhook-id`, so a cloud that deduplicates on it (as Standard Webhooks receivers do) acts once.
@@ -34,6 +36,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from iotbridge.profile.device_cloud import DeviceCloud, is_loopback_url
+from iotbridge.profile.expressions import EvaluationBudgetError, Expression, ExpressionError
 from iotbridge.registry.cache import CachedByName
 from iotbridge.registry.profiles import SsmConnectorProfiles
 from iotbridge.registry.secrets import UNREADABLE_SECRET_CODES, SecretsManagerSigningKeys, read_secret
@@ -53,6 +56,8 @@ logger = Logger(child=True)
 USER_AGENT = "iot-cloud-bridge-connector"
 # A device cloud's answer is at most this large (a user id needs a few bytes); a larger one is not read on.
 MAX_ANSWER_BYTES = 64 * 1024
+# The longest own id of a command a device cloud may give (Nuki's are 24 hex digits).
+MAX_CLOUD_REQUEST_ID_CHARS = 256
 
 
 def delivery_id(request: CloudRequest) -> str:
@@ -99,8 +104,10 @@ class WebhookDeviceCloud:
         # Any 2xx takes the request, whatever its body: the cloud has it, and asking again would repeat it.
         self._owner.post(self._profile, request, timeout_seconds, read_body=False)
 
-    def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> None:
-        self._owner.post(self._profile, request, timeout_seconds, read_body=False)
+    def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
+        wanted = self._profile.request_id
+        answer = self._owner.post(self._profile, request, timeout_seconds, read_body=wanted is not None)
+        return _cloud_request_id(answer, wanted) if wanted is not None else None
 
     def deactivate_user(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
         return _user_id(self._owner.post(self._profile, request, timeout_seconds, read_body=True), request)
@@ -124,6 +131,27 @@ def _user_id(answer: Answer, request: CloudRequest) -> str | None:
         raise DeviceCloudUnavailableError("unreadable_answer") from None
     value = parsed.get("userId") if isinstance(parsed, dict) else None
     return value if isinstance(value, str) and value else None
+
+
+def _cloud_request_id(answer: Answer, expression: Expression) -> str | None:
+    """The device cloud's own id of a command it took, found by the profile's `deviceCloud.requestId` in the
+    JSON of its answer: text (or a whole number) of 1 to MAX_CLOUD_REQUEST_ID_CHARS printable characters.
+    None when the answer has none (logged, without the answer): the cloud took the command all the same."""
+    found: Any = None
+    if answer.content is not None:
+        try:
+            found = expression.search(json.loads(answer.content))
+        except (ValueError, RecursionError, ExpressionError, EvaluationBudgetError):
+            found = None  # not JSON, or nothing the expression can read
+    if isinstance(found, int) and not isinstance(found, bool):
+        found = str(found)
+    if isinstance(found, str) and 0 < len(found) <= MAX_CLOUD_REQUEST_ID_CHARS and found.isprintable():
+        return found
+    logger.warning(
+        "the device cloud's answer to a command carries no request id where the profile says",
+        extra={"reason": answer.body_problem or "not_found"},
+    )
+    return None
 
 
 class WebhookDeviceClouds:

@@ -118,8 +118,9 @@ class DeviceCloudClient(Protocol):
         """Hand the discovery over; the cloud reports the devices later, through the relay."""
         ...
 
-    def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> None:
-        """Hand the command over; the cloud reports its outcome later, through the relay."""
+    def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
+        """Hand the command over; the cloud reports its outcome later, through the relay. The cloud's own id
+        of the command, when its answer gives one (None: it gave none, or it is not looked for)."""
         ...
 
     def deactivate_user(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
@@ -135,13 +136,20 @@ class DeviceClouds(Protocol):
 
 
 class PendingRequests(Protocol):
-    """The correlation table, as the connector function uses it (iotbridge.correlation.tables)."""
+    """The correlation table, as the connector function uses it (iotbridge.correlation.tables). Beginning a
+    discovery also makes it the latest of its user and of its connector, for the relay's lookups; releasing it
+    undoes that."""
 
     def begin(self, request: PendingRequest, lease_seconds: float) -> Begun: ...
 
     def handed_over(self, request: PendingRequest) -> None: ...
 
     def release(self, request: PendingRequest) -> None: ...
+
+    def record_cloud_request_id(self, request: PendingRequest, cloud_request_id: str) -> bool:
+        """Record the device cloud's own id of a command it took, so that the relay finds the command by it
+        (a profile's `lookup`); False when that id already names another command."""
+        ...
 
     def expire_overdue(self, budget: TimeBudget, *, page_size: int = 100) -> SweepReport: ...
 

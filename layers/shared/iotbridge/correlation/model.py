@@ -8,6 +8,10 @@ a deadline: the connector function writes it before the device cloud is asked (w
 invocation ask once), the receiver marks it answered when it accepts the answer, and a scheduled sweep counts
 the entries whose deadline passed unanswered. The same vocabulary serves both functions; the table itself is
 `iotbridge.correlation.tables`. No botocore here: the receiver's domain uses these names.
+
+Two more kinds of entry serve device clouds whose webhooks do not echo the request's id (a profile's
+`lookup` members): the command a device cloud knows by its own request id (`cloudcmd#`), and the latest
+discovery of each user and of each connector (`latestdiscovery#`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from typing import Final
 DISCOVERY: Final = "discovery"
 COMMAND: Final = "command"
 KINDS: Final = (DISCOVERY, COMMAND)
+# The kinds of entry that serve lookups (see the module's docstring).
+CLOUD_COMMAND: Final = "cloudcmd"
+LATEST_DISCOVERY: Final = "latestdiscovery"
 # The SendConnectorEvent operation that answers each kind of request.
 KIND_OF_OPERATION: Final[dict[str, str]] = {"DEVICE_DISCOVERY": DISCOVERY, "DEVICE_COMMAND_RESPONSE": COMMAND}
 # Entries awaiting an answer are spread over this many partitions of the table's deadline index, so the
@@ -69,6 +76,17 @@ def due_shard(key: str) -> str:
 
 def user_key(connector_id: str, user_id: str) -> str:
     return f"user#{_digest(connector_id, user_id)}"
+
+
+def cloud_request_key(connector_id: str, cloud_request_id: str) -> str:
+    """The key of the entry that names the command a device cloud knows by its own request id."""
+    return f"{CLOUD_COMMAND}#{_digest(connector_id, cloud_request_id)}"
+
+
+def latest_discovery_key(connector_id: str, user_id: str | None) -> str:
+    """The key of the entry that names the latest discovery of a user, or (None) of the connector: no user id
+    is empty, so the connector's cannot be a user's."""
+    return f"{LATEST_DISCOVERY}#{_digest(connector_id, user_id or '')}"
 
 
 def _digest(connector_id: str, name: str) -> str:

@@ -6,6 +6,10 @@
   Entries awaiting an answer carry `due`, the partition key of the sparse index `byDeadline` (sort key
   `deadline`), so the sweep reads only those; the table's TTL (`expiration`) removes entries a retention
   period after their deadline, so an answer that comes late is still matched.
+  Two more kinds of entry serve a profile's lookups, each read by key: `cloudcmd#` names the command a
+  device cloud knows by its own request id (written when the cloud's answer to the command carries one, kept
+  as long as the command's entry), and `latestdiscovery#` the latest discovery of a user and of a connector
+  (written when a discovery begins, a newer one winning; open until the discovery's deadline).
 - The user table: one item per (connector, user) whose account was activated or deactivated; the receiver
   refuses events of deactivated users.
 
@@ -15,6 +19,7 @@ that sees botocore's errors, which become DependencyUnavailableError.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -26,15 +31,21 @@ from botocore.exceptions import BotoCoreError, ClientError
 from iotbridge.budget import TimeBudget
 from iotbridge.clients import failure_of
 from iotbridge.correlation.model import (
+    CLOUD_COMMAND,
+    COMMAND,
+    DISCOVERY,
     DUE_SHARDS,
     KINDS,
+    LATEST_DISCOVERY,
     AnswerMatch,
     Begun,
     PendingRequest,
     Status,
     SweepReport,
+    cloud_request_key,
     due_shard,
     kind_of_key,
+    latest_discovery_key,
     record_key,
     user_key,
 )
@@ -134,7 +145,64 @@ class CorrelationTable:
             return Begun.HANDED_OVER
         except BotoCoreError as exc:
             _unavailable("correlation", exc)
+        if request.kind == DISCOVERY:
+            try:
+                self._make_latest(request)
+            except DependencyUnavailableError:
+                # Recorded in part: forgotten, so that the invocation's retry begins the discovery afresh.
+                with contextlib.suppress(DependencyUnavailableError):
+                    self.release(request)
+                raise
         return Begun.NEW
+
+    def _make_latest(self, request: PendingRequest) -> None:
+        """Make a discovery the latest of its user (when known) and of its connector, unless a newer one is
+        already: one conditional write each."""
+        for user_id in dict.fromkeys((request.user_id, None)):
+            self._conditionally(
+                self._client.put_item,
+                TableName=self._table,
+                Item={
+                    "id": {"S": latest_discovery_key(request.connector_id, user_id)},
+                    "kind": {"S": LATEST_DISCOVERY},
+                    "connectorId": {"S": request.connector_id},
+                    "discoveryId": {"S": request.request_id},
+                    "requestedAt": {"N": f"{request.requested_at:.3f}"},
+                    "deadline": {"N": str(int(request.deadline))},
+                    "leaseToken": {"S": request.lease},
+                    "expiration": {"N": str(int(request.deadline))},
+                },
+                ConditionExpression="attribute_not_exists(#id) OR #requestedAt <= :requestedAt",
+                ExpressionAttributeNames={"#id": "id", "#requestedAt": "requestedAt"},
+                ExpressionAttributeValues={":requestedAt": {"N": f"{request.requested_at:.3f}"}},
+            )
+
+    def record_cloud_request_id(self, request: PendingRequest, cloud_request_id: str) -> bool:
+        """Record that the device cloud knows this command by its own request id, for as long as the
+        command's entry is kept. False when that id already names another command of the connector (the
+        first is kept)."""
+        now = self._clock()
+        recorded = self._conditionally(
+            self._client.put_item,
+            TableName=self._table,
+            Item={
+                "id": {"S": cloud_request_key(request.connector_id, cloud_request_id)},
+                "kind": {"S": CLOUD_COMMAND},
+                "connectorId": {"S": request.connector_id},
+                "traceId": {"S": request.request_id},
+                "recordedAt": {"N": f"{now:.3f}"},
+                "expiration": {"N": str(int(request.deadline) + self._retention)},
+            },
+            ConditionExpression="attribute_not_exists(#id) OR #expiration < :now OR #traceId = :traceId",
+            ExpressionAttributeNames={"#id": "id", "#expiration": "expiration", "#traceId": "traceId"},
+            ExpressionAttributeValues={
+                ":now": {"N": str(int(now))},
+                ":traceId": {"S": request.request_id},
+            },
+        )
+        if not recorded:
+            logger.warning("the device cloud's request id already names another command; the first is kept")
+        return recorded
 
     def handed_over(self, request: PendingRequest) -> None:
         """The device cloud has the request. An answer that came first (a fast cloud) has already turned
@@ -151,13 +219,28 @@ class CorrelationTable:
 
     def release(self, request: PendingRequest) -> None:
         """The device cloud could not be asked: forget the entry, so a retried invocation asks again; unless a
-        retry took it over after this lease ended (the entry is then the retry's)."""
+        retry took it over after this lease ended (the entry is then the retry's). A discovery is no longer
+        the latest of its user and connector either (while this invocation's lease made it so)."""
         self._conditionally(
             self._client.delete_item,
             TableName=self._table,
             Key={"id": {"S": request.key}},
             **self._held_by(request),
         )
+        if request.kind != DISCOVERY:
+            return
+        for user_id in dict.fromkeys((request.user_id, None)):
+            self._conditionally(
+                self._client.delete_item,
+                TableName=self._table,
+                Key={"id": {"S": latest_discovery_key(request.connector_id, user_id)}},
+                ConditionExpression="#discoveryId = :discoveryId AND #leaseToken = :lease",
+                ExpressionAttributeNames={"#discoveryId": "discoveryId", "#leaseToken": "leaseToken"},
+                ExpressionAttributeValues={
+                    ":discoveryId": {"S": request.request_id},
+                    ":lease": {"S": request.lease},
+                },
+            )
 
     @staticmethod
     def _conditionally(write: Callable[..., object], **request: Any) -> bool:
@@ -326,6 +409,24 @@ class CorrelationTable:
         if _text(old, "status") == Status.EXPIRED or (deadline is not None and now > deadline):
             return AnswerMatch.LATE
         return AnswerMatch.ANSWERED
+
+    def lookup(self, kind: str, connector_id: str, key: str | None) -> str | None:
+        """What the connector function recorded for a profile's lookup: for `command`, the traceId of the
+        command the device cloud knows by its request id `key` (while the command's entry is kept); for
+        `discovery`, the deviceDiscoveryId of the latest discovery of the user `key` (None: of the connector)
+        until that discovery's deadline. None when there is none. One consistent read: the device cloud may
+        answer a moment after the record was written."""
+        if kind == COMMAND:
+            if key is None:
+                return None
+            item = self._read(cloud_request_key(connector_id, key))
+            found, until = _text(item, "traceId"), _number(item, "expiration")
+        else:
+            item = self._read(latest_discovery_key(connector_id, key))
+            found, until = _text(item, "discoveryId"), _number(item, "deadline")
+        if _text(item, "connectorId") != connector_id or until is None or until < self._clock():
+            return None
+        return found
 
     def _read(self, key: str) -> dict[str, Any] | None:
         """The entry as it is (for endpoints that do not return it with a failed condition)."""

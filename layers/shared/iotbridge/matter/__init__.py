@@ -16,6 +16,10 @@ Conventions:
 - Only attributes of a plain type are here: struct-, list- and octet-string-valued ones are left out, and each
   cluster's comment says which.
 - Commands are those a client sends to the server; the responses a server generates are left out.
+- An event's fields are listed with their types as the specification gives them, where the type is plain;
+  struct- and list-valued fields (a lock operation's Credentials) are left out, and the event's `note` in the
+  data says which. An enum field lists its values by name (`FieldSpec.values`); a field id is written in a
+  payload as an attribute id is (`field_hex`).
 - A device type's required clusters are the application server clusters it makes mandatory, without
   Descriptor, Identify, Groups and ScenesManagement, which every endpoint has. A switch's OnOff and
   LevelControl are client clusters, so switches require no server cluster here. WaterValve, Pump,
@@ -38,7 +42,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from iotbridge.errors import PermanentError
 
@@ -51,6 +55,7 @@ TYPE_RANGES: Final[dict[str, tuple[int, int] | None]] = {
     "int8": (-(2**7), 2**7 - 1),
     "int16": (-(2**15), 2**15 - 1),
     "int64": (-(2**63), 2**63 - 1),
+    "uint64": (0, 2**64 - 1),
     "enum8": (0, 2**8 - 1),
     "bitmap8": (0, 2**8 - 1),
     "bitmap16": (0, 2**16 - 1),
@@ -80,30 +85,36 @@ def round_half_away(value: float) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class AttributeSpec:
+class _ValueSpec:
+    """A typed value of the data model, an attribute or an event's field: its type, bounds and nullability,
+    and the rules a value must keep."""
+
     name: str
     id: int
     type: str
     minimum: int | None
     maximum: int | None
     nullable: bool = False
-    unit: str = ""
-    mandatory: bool = False
+
+    # What the spec is called in its messages, and the largest id of its kind.
+    _KIND: ClassVar[str] = "value"
+    _MAX_ID: ClassVar[int] = 0xFFFF
 
     def __post_init__(self) -> None:
-        # A wrong row in catalogue.json fails at import, not when a device first sends that attribute.
+        # A wrong row in catalogue.json fails at import, not when a device first sends that value.
+        what = f"{self._KIND} {self.name}"
         if self.type not in TYPES:
-            raise ValueError(f"attribute {self.name}: unknown type {self.type!r}")
-        if not 0 <= self.id <= 0xFFFF:
-            raise ValueError(f"attribute {self.name}: id must be 0x0000..0xFFFF")
+            raise ValueError(f"{what}: unknown type {self.type!r}")
+        if not 0 <= self.id <= self._MAX_ID:
+            raise ValueError(f"{what}: id must be 0x0000..{_hex4(self._MAX_ID)}")
         own = TYPE_RANGES[self.type]
         if own is None:
             if self.minimum is not None or self.maximum is not None:
-                raise ValueError(f"attribute {self.name}: a {self.type} has no bounds")
+                raise ValueError(f"{what}: a {self.type} has no bounds")
             return
         low, high = self._bounds(own)
         if not own[0] <= low <= high <= own[1]:
-            raise ValueError(f"attribute {self.name}: bounds {low}..{high} do not fit a {self.type}")
+            raise ValueError(f"{what}: bounds {low}..{high} do not fit a {self.type}")
 
     def _bounds(self, own: tuple[int, int]) -> tuple[int, int]:
         return (
@@ -122,7 +133,7 @@ class AttributeSpec:
         return _hex4(self.id)
 
     def problem(self, value: object) -> str | None:
-        """The rule `value` breaks for this attribute, or None when it fits; rules never quote the value."""
+        """The rule `value` breaks, or None when it fits; rules never quote the value."""
         if value is None:
             return None if self.nullable else "must not be null"
         if self.type == "bool":
@@ -139,10 +150,10 @@ class AttributeSpec:
         """`value` rounded to the nearest whole number (halves away from zero) and put into the bounds."""
         low, high = self._integer_bounds()
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"attribute {self.name}: only a number can be clamped")
+            raise TypeError(f"{self._KIND} {self.name}: only a number can be clamped")
         if isinstance(value, float):
             if math.isnan(value):
-                raise ValueError(f"attribute {self.name}: NaN has no nearest whole number")
+                raise ValueError(f"{self._KIND} {self.name}: NaN has no nearest whole number")
             if math.isinf(value):
                 return high if value > 0 else low
             value = round_half_away(value)
@@ -151,8 +162,50 @@ class AttributeSpec:
     def _integer_bounds(self) -> tuple[int, int]:
         bounds = self.bounds
         if bounds is None:
-            raise TypeError(f"attribute {self.name}: a {self.type} has no numeric range")
+            raise TypeError(f"{self._KIND} {self.name}: a {self.type} has no numeric range")
         return bounds
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeSpec(_ValueSpec):
+    unit: str = ""
+    mandatory: bool = False
+
+    _KIND: ClassVar[str] = "attribute"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec(_ValueSpec):
+    """A field of an event. `values` are an enum's (value, name) pairs, in order: a value must be one of
+    them (the type's range alone would take 2 for AlarmCode, which the specification leaves unused)."""
+
+    mandatory: bool = False
+    values: tuple[tuple[int, str], ...] = ()
+
+    _KIND: ClassVar[str] = "field"
+    # A field id is a TLV context tag: one byte.
+    _MAX_ID: ClassVar[int] = 0xFF
+
+    def __post_init__(self) -> None:
+        _ValueSpec.__post_init__(self)
+        if self.values and not self.type.startswith("enum"):
+            raise ValueError(f"field {self.name}: only an enum lists values")
+        _require_unique(f"field {self.name} value", (number for number, _ in self.values))
+        bounds = self.bounds
+        if bounds is not None and not all(bounds[0] <= number <= bounds[1] for number, _ in self.values):
+            raise ValueError(f"field {self.name}: a value does not fit a {self.type}")
+
+    @property
+    def hex_id(self) -> str:
+        return field_hex(self.id)
+
+    def problem(self, value: object) -> str | None:
+        broken = _ValueSpec.problem(self, value)
+        if broken is not None or value is None or not self.values:
+            return broken
+        if any(value == number for number, _ in self.values):
+            return None
+        return f"must be one of {', '.join(str(number) for number, _ in self.values)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +216,8 @@ class ClusterSpec:
     attributes: dict[str, AttributeSpec] = field(default_factory=dict)
     commands: dict[str, int] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
+    # Each event's fields by name, for the events that have fields of a plain type.
+    event_fields: dict[str, dict[str, FieldSpec]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, spec in self.attributes.items():
@@ -175,6 +230,10 @@ class ClusterSpec:
             for name, number in ids.items():
                 if not 0 <= number <= 0xFFFF:
                     raise ValueError(f"cluster {self.name}: {kind} {name} id must be 0x0000..0xFFFF")
+        for name, fields in self.event_fields.items():
+            if name not in self.events:
+                raise ValueError(f"cluster {self.name}: fields of {name}, which is not one of its events")
+            _require_unique(f"cluster {self.name} event {name} field", (spec.id for spec in fields.values()))
 
     @property
     def hex_id(self) -> str:
@@ -213,6 +272,8 @@ _CATALOGUE_FILE = os.path.join(os.path.dirname(__file__), "catalogue.json")
 _HEX_ID = re.compile(r"0x[0-9A-F]{2,4}")
 _CLUSTER_FIELDS = frozenset({"name", "id", "revision", "note", "attributes", "commands", "events"})
 _ATTRIBUTE_FIELDS = frozenset({"name", "id", "type", "min", "max", "flags", "unit"})
+_EVENT_FIELDS = frozenset({"id", "fields", "note"})
+_FIELD_FIELDS = frozenset({"name", "id", "type", "min", "max", "flags", "values"})
 _DEVICE_TYPE_FIELDS = frozenset({"name", "id", "revision", "requiredClusters", "note"})
 
 
@@ -240,13 +301,18 @@ def _id(text: object, what: str) -> int:
     return int(text, 16)
 
 
+def _flags(row: dict[str, Any], what: str) -> str:
+    """`flags`: M (mandatory) and N (nullable), as the Matter tables write them."""
+    flags = row.get("flags", "")
+    if not isinstance(flags, str) or set(flags) - {"M", "N"}:
+        raise ValueError(f"{what}: flags take only M and N")
+    return flags
+
+
 def _attribute_row(row: dict[str, Any], cluster_name: str) -> AttributeSpec:
-    """One attribute; `flags` holds M (mandatory) and N (nullable), as the Matter tables write them."""
     what = f"cluster {cluster_name} attribute {row.get('name')}"
     _known_fields(row, _ATTRIBUTE_FIELDS, what)
-    flags = row.get("flags", "")
-    if set(flags) - {"M", "N"}:
-        raise ValueError(f"{what}: flags take only M and N")
+    flags = _flags(row, what)
     return AttributeSpec(
         row["name"],
         _id(row["id"], what),
@@ -269,8 +335,44 @@ def _cluster_row(row: dict[str, Any]) -> ClusterSpec:
     commands = {
         name: _id(number, f"{what} command {name}") for name, number in row.get("commands", {}).items()
     }
-    events = {name: _id(number, f"{what} event {name}") for name, number in row.get("events", {}).items()}
-    return ClusterSpec(row["name"], _id(row["id"], what), row["revision"], table, commands, events)
+    events: dict[str, int] = {}
+    event_fields: dict[str, dict[str, FieldSpec]] = {}
+    for name, event_row in row.get("events", {}).items():
+        events[name], fields = _event_row(event_row, f"{what} event {name}")
+        if fields:
+            event_fields[name] = fields
+    return ClusterSpec(
+        row["name"], _id(row["id"], what), row["revision"], table, commands, events, event_fields
+    )
+
+
+def _event_row(row: dict[str, Any], what: str) -> tuple[int, dict[str, FieldSpec]]:
+    """An event's id and its fields; `note` says which fields are left out, for the reader."""
+    if not isinstance(row, dict):
+        raise ValueError(f'{what}: an event is an object, {{"id": "0x00", "fields": [...]}}')
+    _known_fields(row, _EVENT_FIELDS, what)
+    fields = [_field_row(field_row, what) for field_row in row.get("fields", [])]
+    table = {spec.name: spec for spec in fields}
+    if len(table) != len(fields):
+        raise ValueError(f"{what}: a field is listed twice")
+    return _id(row["id"], what), table
+
+
+def _field_row(row: dict[str, Any], event_what: str) -> FieldSpec:
+    what = f"{event_what} field {row.get('name')}"
+    _known_fields(row, _FIELD_FIELDS, what)
+    flags = _flags(row, what)
+    names = row.get("values", {})
+    return FieldSpec(
+        row["name"],
+        _id(row["id"], what),
+        row["type"],
+        row.get("min"),
+        row.get("max"),
+        nullable="N" in flags,
+        mandatory="M" in flags,
+        values=tuple(sorted((number, name) for name, number in names.items())),
+    )
 
 
 def _device_type_row(row: dict[str, Any]) -> DeviceTypeSpec:
@@ -376,6 +478,21 @@ def event(path: str) -> tuple[ClusterSpec, int]:
     return _member(path, "event", lambda spec: spec.events)
 
 
+def event_fields(path: str) -> Mapping[str, FieldSpec]:
+    """The fields of the event at `path` ("DoorLock.LockOperation") that the catalogue holds, by name."""
+    spec, _ = event(path)
+    return spec.event_fields.get(path.partition(".")[2], {})
+
+
+def event_field(path: str, name: str) -> FieldSpec:
+    """The field `name` ("OperationSource") of the event at `path` ("DoorLock.LockOperation")."""
+    fields = event_fields(path)
+    try:
+        return fields[name]
+    except KeyError:
+        raise _unknown("field", f'"{name}" of "{path}"', name, fields, path) from None
+
+
 def device_type(name: str) -> DeviceTypeSpec:
     """The device type called `name` ("DimmableLight")."""
     try:
@@ -414,6 +531,15 @@ def command_hex(command_id: int) -> str:
 def event_hex(event_id: int) -> str:
     """An event id as AWS writes it, by the same rule as `command_hex`."""
     return _short_hex(event_id)
+
+
+def field_hex(field_id: int) -> str:
+    """An event field's id as a key of the event's object in `MatterEndpoint.clusters[].events`: four hex
+    digits, as attribute ids are written (AWS documents the object as field id to value, and shows no
+    sample of a field)."""
+    if isinstance(field_id, bool) or not isinstance(field_id, int) or not 0 <= field_id <= 0xFF:
+        raise ValueError("a field id must be a whole number in 0x00..0xFF")
+    return _hex4(field_id)
 
 
 def _short_hex(number: int) -> str:

@@ -19,13 +19,17 @@ Expressions are JMESPath, evaluated against `{"event": <one native event>, "body
 
 The package, one module a part of the document, each importing only those before it:
 
-- `expressions`: JMESPath expressions (`Expression`, `ExpressionError`), header names, template placeholders.
+- `expressions`: JMESPath expressions (`Expression`, `ExpressionError`), the functions a profile may call
+  besides JMESPath's (`ProfileFunctions`), `precedence_warnings`, header names, template placeholders.
 - `verification`: the signature schemes (`StandardWebhooksScheme`, `HmacScheme`, `TokenScheme`) and
   `Deduplication`.
 - `transforms`: what a native value goes through (`NAMED_TRANSFORMS`, `EqualsTransform`, `MapTransform`, ...).
-- `values`: where a member's value comes from (`FromValue`, `LiteralValue`, `TemplateValue`).
+- `values`: where a member's value comes from (`FromValue`, `LiteralValue`, `TemplateValue`,
+  `LookupValue`).
 - `matter_targets`: the Matter attributes, commands, events and devices a rule builds.
 - `rules`: `Rule` and the members it may fill (`MEMBER_NAMES`).
 - `device_cloud`: where the connector function sends requests (`DeviceCloud`, `is_loopback_url`).
+- `bodies`: how the body reads (`BodyFormat`: JSON or a form, members decoded before the rules read them).
+- `handshakes`: requests answered without queuing anything (`Handshake`, its answer and confirmation).
 - `document`: `ConnectorProfile`, `parse_profile`, `parse_profile_json`, `ProfileError`, the limits.
 """

@@ -1,5 +1,5 @@
-"""Where the connector function sends a connector's requests: the device cloud's URL, secret and user-id claim
-(the relay itself does not use them)."""
+"""Where the connector function sends a connector's requests: the device cloud's URL, secret, user-id claim,
+and where its answer to a command carries its own request id (the relay itself does not use them)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Annotated, Any
 from pydantic import Field, PlainValidator, WithJsonSchema
 
 from iotbridge.wire import CamelModel
+
+from .expressions import ExpressionText
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_URL_CHARS = 2048
@@ -94,8 +96,12 @@ class DeviceCloud(CamelModel):
     """Where the connector function hands managed integrations' requests to the device cloud: an outbound
     webhook to `url`, signed with Standard Webhooks v1 (the `whsec_` secret in `secret`, by default the
     connector's `<DeviceCloudSecretPrefix><connector id>`). `userIdClaim` names the claim of the user's OAuth
-    access token (a JWT) that holds the user id; without it, the device cloud is asked."""
+    access token (a JWT) that holds the user id; without it, the device cloud is asked. `requestId` finds, in
+    the JSON of the device cloud's answer to a command (`{"requestId": "68c4..."}`: `requestId`), the cloud's
+    own id of the command, for a cloud whose webhooks name that id rather than the traceId: the connector
+    function records which command it is, and a profile's `{"lookup": "command"}` member finds it again."""
 
     url: DeviceCloudUrl
     secret: SecretName | None = None
     user_id_claim: ClaimName | None = None
+    request_id: ExpressionText | None = None

@@ -10,10 +10,12 @@ from pydantic import Field, ValidationError, model_validator
 from iotbridge.errors import InvalidInputError, Problem
 from iotbridge.wire import CamelModel, problems_of
 
+from .bodies import BodyFormat
 from .device_cloud import DeviceCloud, SecretName
 from .expressions import ExpressionText, _expression
+from .handshakes import Handshakes
 from .rules import Rule
-from .verification import SCHEME_NAMES, Deduplication, Verification
+from .verification import SCHEME_NAMES, Deduplication, SourceAddresses, Verification
 
 PROFILE_VERSION = 1
 # Where the functions read profiles unless told otherwise (SSM parameter `<prefix><connector id>`).
@@ -35,16 +37,27 @@ class ConnectorProfile(CamelModel):
     # The Secrets Manager secret with the verification's secret(s); default: the connector's signing secret.
     secret: SecretName | None = None
     deduplication: Deduplication | None = None
+    # Where requests may come from (CIDR blocks, at most 64): a request from elsewhere gets the single 401,
+    # before its signature is looked at. None: from anywhere.
+    source_addresses: SourceAddresses | None = None
     # Where the native events are: a list, or one object (the default: the whole body is one event).
     events: ExpressionText = Field(default_factory=lambda: _expression("body"))
     rules: Annotated[list[Rule], Field(min_length=1, max_length=MAX_RULES)]
     # A native event no rule matches: acknowledged and counted ("ignore"), or refused with a 422 ("reject").
     unmatched: Literal["ignore", "reject"] = "reject"
+    # A native event with a problem (a missing required value, one out of range, a failed transform, a mapped
+    # event that breaks the contract): refuses the whole webhook with a 422 ("reject"), or is left out,
+    # reported in the 202 and counted, while the other events are queued ("skip"). A rule may say otherwise.
+    on_error: Literal["reject", "skip"] = "reject"
     # MatterEndpoint.clusters[].attributes as an object keyed by attribute id (what AWS's API reference and
     # SDK examples show), or as a list of one-key objects (what one devguide sample shows).
     attribute_form: Literal["object", "list"] = "object"
     # Where the connector function sends the connector's requests (the relay itself does not use it).
     device_cloud: DeviceCloud | None = None
+    # How the body reads (JSON or a form, members to decode first); None: JSON as it is.
+    body: BodyFormat | None = None
+    # Requests the device cloud sends to check the endpoint, answered without queuing anything.
+    handshakes: Handshakes = []
 
     @model_validator(mode="after")
     def _dedupe_has_a_source(self) -> ConnectorProfile:
@@ -94,9 +107,10 @@ def parse_profile_json(text: str | bytes) -> ConnectorProfile:
 
 
 _UNION_TAGS = frozenset(
-    {*SCHEME_NAMES, "str", "list[...]", "function-after[_expression()]"}
+    {"str", "list[...]", "function-after[_expression()]"}
     | {"EqualsTransform", "MapTransform", "ScaleTransform", "ClampTransform"}
-    | {"FromValue", "LiteralValue", "TemplateValue"}
+    | {"ColourTransform", "UnitFromTransform"}
+    | {"FromValue", "LiteralValue", "TemplateValue", "LookupValue"}
     | {"DeviceTypeChoice", "literal['percentToLevel','levelToPercent']"}
 )
 
@@ -110,9 +124,12 @@ def _is_union_tag(part: int | str) -> bool:
 
 def _without_union_tags(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     # pydantic names the union member it tried in the location: the document's own path leaves it out.
-    # A map's keys are the profile's own text, kept whatever they spell ("token", "str").
-    return tuple(
-        part
-        for index, part in enumerate(loc)
-        if (index and loc[index - 1] == "map") or not _is_union_tag(part)
-    )
+    # A map's keys are the profile's own text, kept whatever they spell ("token", "str"); a scheme's name is
+    # a tag only right after `verification` (a member of a scheme may spell one: `token`).
+    def is_tag(index: int, part: int | str) -> bool:
+        previous = loc[index - 1] if index else None
+        if previous == "map":
+            return False
+        return _is_union_tag(part) or (previous == "verification" and part in SCHEME_NAMES)
+
+    return tuple(part for index, part in enumerate(loc) if not is_tag(index, part))

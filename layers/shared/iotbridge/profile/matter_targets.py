@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, StrictBool, field_validator, model_validator
+from pydantic import Field, StrictBool, ValidationInfo, field_validator, model_validator
 
 from iotbridge import matter
 from iotbridge.wire import CamelModel
@@ -32,21 +32,51 @@ def _attribute_target(name: str) -> tuple[str, str, matter.AttributeSpec]:
     return cluster.hex_id, spec.hex_id, spec
 
 
-class SetAttribute(CamelModel):
-    """One Matter attribute of the event's endpoint, from a native value."""
+class MatterValue(CamelModel):
+    """A Matter value (an attribute's, an event field's): from a native value (`from`, with its
+    `transform`), or a literal (`value`), exactly one of the two."""
+
+    from_: Annotated[ExpressionText | None, Field(alias="from")] = None
+    value: Any = None
+    transform: Transforms | None = None
+    # Put a value outside the target's range into it, instead of refusing the event.
+    clamp: StrictBool = False
+    # Refuse the event when the value is missing, instead of leaving the target out.
+    required: StrictBool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MatterValue:
+        if (self.from_ is None) == (not self.is_literal):
+            raise ValueError("choose exactly one of from and value")
+        if self.is_literal and self.model_fields_set & {"transform", "clamp", "required"}:
+            raise ValueError("a literal value takes no transform, clamp or required")
+        return self
+
+    @property
+    def is_literal(self) -> bool:
+        """Whether the value is the profile's own (`value`, which may be null) rather than the event's."""
+        return "value" in self.model_fields_set
+
+    def _literal_fits(self, spec: matter.AttributeSpec | matter.FieldSpec, what: str) -> None:
+        broken = spec.problem(self.value) if self.is_literal else None
+        if broken is not None:
+            raise ValueError(f"{what}: the value {broken}")
+
+
+class SetAttribute(MatterValue):
+    """One Matter attribute of the event's endpoint, from a native value or a literal."""
 
     attribute: str
-    from_: Annotated[ExpressionText, Field(alias="from")]
-    transform: Transforms | None = None
-    # Put a value outside the attribute's range into it, instead of refusing the event.
-    clamp: StrictBool = False
-    # Refuse the event when the value is missing, instead of leaving the attribute out.
-    required: StrictBool = False
 
     @field_validator("attribute")
     @classmethod
     def _known(cls, value: str) -> str:
         return _in_catalogue(matter.attribute, value)
+
+    @model_validator(mode="after")
+    def _literal_fits_the_attribute(self) -> SetAttribute:
+        self._literal_fits(self.target[2], self.attribute)
+        return self
 
     @property
     def target(self) -> tuple[str, str, matter.AttributeSpec]:
@@ -73,15 +103,39 @@ class CommandMapping(CamelModel):
 
 
 class MatterEvent(CamelModel):
-    """A Matter event the native event stands for (a button press): `Cluster.Event`."""
+    """A Matter event the native event stands for (a button press, a lock operation): `Cluster.Event`, with
+    its fields by name (`{"OperationSource": {"value": 7}}`), each checked against the catalogue's type and
+    values of the field."""
 
     event: str
     when: ExpressionText | None = None
+    fields: Annotated[dict[str, MatterValue], Field(max_length=16)] = {}
 
     @field_validator("event")
     @classmethod
     def _known(cls, value: str) -> str:
         return _in_catalogue(matter.event, value)
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: dict[str, MatterValue], info: ValidationInfo) -> dict[str, MatterValue]:
+        event = info.data.get("event")
+        if event is None:  # the event's own problem is reported already
+            return value
+        problems = []
+        for name, spec in value.items():
+            try:
+                _in_catalogue(functools.partial(matter.event_field, event), name)
+                spec._literal_fits(matter.event_field(event, name), name)
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    def target(self, name: str) -> matter.FieldSpec:
+        """The catalogue's entry of the field `name` (one of `fields`)."""
+        return matter.event_field(self.event, name)
 
 
 class MatterEndpointMapping(CamelModel):

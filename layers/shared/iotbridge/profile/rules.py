@@ -3,7 +3,7 @@ comes from."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -12,7 +12,7 @@ from iotbridge.wire import CamelModel
 
 from .expressions import ExpressionText
 from .matter_targets import DevicesMapping, MatterEndpointMapping
-from .values import MemberValue
+from .values import MemberValue, misplaced_lookups
 
 # Where a profile may put values: the SendConnectorEvent members an event carries besides the structures
 # the profile builds (MatterEndpoint, Devices) and those the relay sets (Operation, ConnectorId).
@@ -38,6 +38,8 @@ class Rule(CamelModel):
     request: ExpressionText | None = None
     matter_endpoint: MatterEndpointMapping | None = None
     devices: DevicesMapping | None = None
+    # What a problem of an event this rule maps does, instead of the profile's `onError`.
+    on_error: Literal["reject", "skip"] | None = None
 
     @field_validator("members", mode="before")
     @classmethod
@@ -47,6 +49,14 @@ class Rule(CamelModel):
         unknown = sorted(set(value) - set(MEMBER_NAMES))
         if unknown:
             raise ValueError(f"members are {', '.join(MEMBER_NAMES)}, not {', '.join(unknown)}")
+        return value
+
+    @field_validator("members")
+    @classmethod
+    def _lookups_fill_their_member(cls, value: dict[str, Any]) -> dict[str, Any]:
+        misplaced = misplaced_lookups(value)
+        if misplaced:
+            raise ValueError("; ".join(misplaced))
         return value
 
     @model_validator(mode="after")

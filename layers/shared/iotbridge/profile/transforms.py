@@ -1,13 +1,17 @@
 """What a profile does to a native value before it becomes a Matter attribute's: a named conversion, an
-equality, a map, a scale or a clamp, alone or in a chain."""
+equality, a map, a scale, a clamp, a colour conversion or a choice by the value's unit, alone or in a
+chain."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, FiniteFloat, StrictBool, model_validator
+from pydantic import Field, FiniteFloat, PlainValidator, WithJsonSchema, model_validator
 
 from iotbridge.wire import CamelModel
+
+from .expressions import ExpressionText
 
 NAMED_TRANSFORMS = (
     "percentToLevel",
@@ -34,17 +38,81 @@ class EqualsTransform(CamelModel):
     equals: Any
 
 
-class MapTransform(CamelModel):
-    map: Annotated[dict[str, Any], Field(min_length=1, max_length=256)]
-    default: Any = None
-    has_default: StrictBool = False
+def json_key(value: Any) -> tuple[str, Any] | None:
+    """`value` as a key that compares by JSON's equality: true is not 1, 0 is not "0", 1.0 is 1. None for
+    what no map key can equal (an object, a list, a number that is not finite)."""
+    if value is None:
+        return ("null", None)
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int):
+        return ("number", value)
+    if isinstance(value, float):
+        return ("number", value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        return ("text", value)
+    return None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _note_default(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "default" in data:
-            return {**data, "hasDefault": True}
-        return data
+
+MAX_MAP_ENTRIES = 256
+MapTable = dict[str, Any] | tuple[tuple[Any, Any], ...]
+
+
+def _table(value: Any) -> MapTable:
+    """A map's table: an object, or a list of [key, value] pairs (kept as a tuple of pairs). One validator
+    for both forms, so a problem's path is the map's own, whichever form it has."""
+    if not isinstance(value, dict | list):
+        raise ValueError("a map is an object, or a list of [key, value] pairs")
+    if not 1 <= len(value) <= MAX_MAP_ENTRIES:
+        raise ValueError(f"a map has 1..{MAX_MAP_ENTRIES} entries")
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise ValueError("an object's keys are text")
+        return dict(value)
+    pairs = []
+    for index, pair in enumerate(value):
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ValueError(f"entry {index} is not a [key, value] pair")
+        if json_key(pair[0]) is None:
+            raise ValueError(f"entry {index}: a key is text, a number, true, false or null")
+        pairs.append((pair[0], pair[1]))
+    keys = [json_key(key) for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key is listed twice (1 and 1.0 are one key)")
+    return tuple(pairs)
+
+
+class MapTransform(CamelModel):
+    """A native value looked up in a table. As an object (`{"on": true}`), the value is looked up as its
+    JSON text (`3` and `"3"` are one key); as a list of `[key, value]` pairs, keys are any JSON scalar and
+    match by JSON's equality (`true` is not `1`, `0` is not `"0"`).
+
+    A value the map does not know is refused, or becomes `default`, or (`"unknown": "skip"`) leaves the
+    attribute, field or member out, reported as skipped."""
+
+    map: Annotated[
+        MapTable,
+        PlainValidator(_table),
+        WithJsonSchema({"type": ["object", "array"], "minProperties": 1, "minItems": 1}),
+    ]
+    default: Any = None
+    unknown: Literal["reject", "skip"] = "reject"
+
+    @model_validator(mode="after")
+    def _one_way_for_the_unknown(self) -> MapTransform:
+        if self.has_default and self.unknown == "skip":
+            raise ValueError('choose default or "unknown": "skip", not both')
+        return self
+
+    @property
+    def has_default(self) -> bool:
+        """Whether the profile gives a default (which may be null)."""
+        return "default" in self.model_fields_set
+
+    @property
+    def typed_keys(self) -> bool:
+        """Whether keys match by JSON's equality (the list form) rather than as text (the object form)."""
+        return isinstance(self.map, tuple)
 
 
 class ScaleTransform(CamelModel):
@@ -71,11 +139,43 @@ class ClampTransform(CamelModel):
     clamp: Bounds
 
 
+class Colour(CamelModel):
+    # `from` is how the cloud writes a colour: "255:245:235" (rgb, with `separator`), "#ffeedd" (hex) or
+    # [255, 245, 235] (rgbList); `to` the ColorControl value wanted.
+    from_: Annotated[Literal["rgb", "hex", "rgbList"], Field(alias="from")]
+    to: Literal["hue", "saturation", "x", "y"]
+    separator: Annotated[str, Field(min_length=1, max_length=4)] = ":"
+
+    @model_validator(mode="after")
+    def _separator_is_for_rgb_text(self) -> Colour:
+        if "separator" in self.model_fields_set and self.from_ != "rgb":
+            raise ValueError('a separator belongs to "from": "rgb"')
+        return self
+
+
+class ColourTransform(CamelModel):
+    """A red-green-blue colour to one of Matter's ColorControl values: hue or saturation (0..254), or the
+    CIE x or y of its chromaticity (0..65279)."""
+
+    colour: Colour
+
+
+class UnitFromTransform(CamelModel):
+    """The transform for the value's unit, read from the event: `{"unitFrom": "event.scale", "units":
+    {"CELSIUS": "celsiusToMatter", "FAHRENHEIT": "fahrenheitToMatter"}}`. A unit with no entry is refused."""
+
+    unit_from: ExpressionText
+    units: Annotated[dict[str, Transforms], Field(min_length=1, max_length=32)]
+
+
 Transform = (
     Literal[NAMED_TRANSFORMS]  # type: ignore[valid-type]
     | EqualsTransform
     | MapTransform
     | ScaleTransform
     | ClampTransform
+    | ColourTransform
+    | UnitFromTransform
 )
 Transforms = Transform | Annotated[list[Transform], Field(min_length=1, max_length=8)]
+UnitFromTransform.model_rebuild()

@@ -1,8 +1,9 @@
 """A webhook body, parsed into SendConnectorEvent requests: one event object, or a JSON array of 1 to 50
-of them, checked against the wire models (`iotbridge.send_connector_event.models`). A body that breaks them
-is one `EventValidationError` naming every failing member by its path and the rule it breaks, never quoting a
-value (values may be sensitive); a body with very many problems is checked on a trimmed copy, so that neither
-the work nor the answer grows with their number.
+of them (of the events a connector profile maps from one native body, up to the profile's own bound), checked
+against the wire models (`iotbridge.send_connector_event.models`). A body that breaks them is one
+`EventValidationError` naming every failing member by its path and the rule it breaks, never quoting a value
+(values may be sensitive); a body with very many problems is checked on a trimmed copy, so that neither the
+work nor the answer grows with their number.
 """
 
 from functools import lru_cache
@@ -112,13 +113,15 @@ def _problems(exc: ValidationError, items: list[object], array: bool) -> list[Pr
     return list(dict.fromkeys(problems))
 
 
-def wire_events(data: object, connector_id: str) -> list[dict[str, object]]:
+def wire_events(
+    data: object, connector_id: str, *, limit: int = MAX_EVENTS_PER_BODY
+) -> list[dict[str, object]]:
     """The events of a valid webhook body exactly as the sender wrote them, without `ConnectorId`.
 
     The models are strict and forbid unknown members, so a body they accept is already the wire form and
     is queued as it came. Raises EventValidationError as parse_webhook_body does.
     """
-    parse_webhook_body(data, connector_id)
+    parse_webhook_body(data, connector_id, limit=limit)
     # Valid, so one object or a list of objects.
     items = cast(list[dict[str, object]], data if isinstance(data, list) else [data])
     return [{k: v for k, v in item.items() if k != "ConnectorId"} for item in items]
@@ -136,8 +139,12 @@ def connector_id_problems(connector_id: str) -> tuple[Problem, ...]:
     return ()
 
 
-def parse_webhook_body(data: object, connector_id: str) -> list[ConnectorEvent]:
-    """The events in a webhook body (already parsed JSON): one event object, or an array of 1 to 50.
+def parse_webhook_body(
+    data: object, connector_id: str, *, limit: int = MAX_EVENTS_PER_BODY
+) -> list[ConnectorEvent]:
+    """The events in a webhook body (already parsed JSON): one event object, or an array of 1 to `limit`
+    (50, the contract of a body sent as SendConnectorEvent requests; the events a profile maps from one
+    native body are bounded by the profile's own limit on native events instead).
 
     Raises EventValidationError listing the failing members (the first MAX_LISTED_PROBLEMS, and a count of
     the rest), each as a path such as `[3].Devices[0].CapabilityReport.endpoints[2].id` and a rule; neither
@@ -148,8 +155,8 @@ def parse_webhook_body(data: object, connector_id: str) -> list[ConnectorEvent]:
         raise EventValidationError(problems)
     context = {"connector_id": connector_id}
     if isinstance(data, list):
-        if not 1 <= len(data) <= MAX_EVENTS_PER_BODY:
-            raise EventValidationError([Problem("", f"array must hold 1..{MAX_EVENTS_PER_BODY} events")])
+        if not 1 <= len(data) <= limit:
+            raise EventValidationError([Problem("", f"array must hold 1..{limit} events")])
         try:
             return _MANY_EVENTS.validate_python(data, context=context)
         except ValidationError as exc:
@@ -160,7 +167,7 @@ def parse_webhook_body(data: object, connector_id: str) -> list[ConnectorEvent]:
         except ValidationError as exc:
             raise _refusal(exc, data, context) from None
     raise EventValidationError(
-        [Problem("", f"must be an event object or an array of 1..{MAX_EVENTS_PER_BODY} event objects")]
+        [Problem("", f"must be an event object or an array of 1..{limit} event objects")]
     )
 
 

@@ -33,8 +33,22 @@ def read_request(event: dict[str, Any]) -> WebhookRequest:
     else:
         # API Gateway sends UTF-8 text; a direct invoke may not. Whatever arrives is checked as these bytes.
         body = raw.encode("utf-8", errors="surrogatepass")
-    connector_id = (event.get("pathParameters") or {}).get("connectorId")
-    return WebhookRequest(connector_id=connector_id, headers=headers, body=body)
+    path_parameters = event.get("pathParameters") or {}
+    http = (event.get("requestContext") or {}).get("http") or {}
+    return WebhookRequest(
+        connector_id=path_parameters.get("connectorId"),
+        headers=headers,
+        body=body,
+        method=str(http.get("method") or "POST").upper(),
+        path=str(event.get("rawPath") or http.get("path") or ""),
+        query=str(event.get("rawQueryString") or ""),
+        source_ip=_text(http.get("sourceIp")),
+        path_token=_text(path_parameters.get("token")),
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def http_response(answer: Answer) -> dict[str, Any]:

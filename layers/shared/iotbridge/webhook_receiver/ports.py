@@ -83,3 +83,42 @@ class Correlation(Protocol):
         deviceDiscoveryId, a command by its traceId), and say what it found. Raises
         DependencyUnavailableError."""
         ...
+
+
+class Lookups(Protocol):
+    def lookup(self, kind: str, connector_id: str, key: str | None) -> str | None:
+        """What the connector function recorded, for a profile's `lookup` member: for `command`, the traceId
+        of the command the device cloud knows by its own request id `key`; for `discovery`, the
+        deviceDiscoveryId of the latest open discovery of the user `key` (None: of the connector). None when
+        there is none. Raises DependencyUnavailableError."""
+        ...
+
+
+class ConfirmationRefusedError(PermanentError):
+    """A confirmation URL the relay does not GET: not https:// (http:// only to a loopback name, when the
+    deployment allows it), a host off the profile's allow-list, or a name that resolves to an internal
+    address."""
+
+
+class Confirmations(Protocol):
+    def confirm(self, url: str, hosts: tuple[str, ...]) -> None:
+        """GET `url` once, to confirm the endpoint to the device cloud that sent it (SmartThings'
+        CONFIRMATION lifecycle); the answer's body is discarded. Raises ConfirmationRefusedError before any
+        request for a URL it does not GET, and DependencyUnavailableError("confirmation") when the GET gets
+        no 2xx answer in time."""
+        ...
+
+
+class KeyUnavailableError(TransientError):
+    """A sender's public key (a PEM, a JWK set, an OpenID configuration) could not be had: its URL is not one
+    the profile allows, or the fetch failed, timed out, or answered something too large. The request gets
+    the single 401 (`unauthorized.key_unavailable`): a caller cannot make the relay look down on demand."""
+
+
+class PublicKeys(Protocol):
+    def document(self, url: str, *, hosts: frozenset[str], refresh: bool = False) -> bytes:
+        """The document at `url` (https://, or http:// to a loopback name where the deployment allows it),
+        whose host must be one of `hosts`; from a cache of bounded age. `refresh`: the caller did not find the
+        key it looked for in the cached copy: fetched again, unless it was fetched within the last minute.
+        Raises KeyUnavailableError."""
+        ...

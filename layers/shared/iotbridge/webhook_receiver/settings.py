@@ -29,6 +29,8 @@ class ReceiverSettings(FunctionSettings):
     correlation_table: str = ""
     user_table: str = ""
     user_cache_seconds: int = 60
+    # Plain HTTP to a loopback name for a handshake's confirmation GET: the local stack's; deployed, HTTPS.
+    allow_loopback_device_clouds: bool = False
 
     @classmethod
     def read(cls, env: Environment) -> ReceiverSettings:
@@ -46,6 +48,7 @@ class ReceiverSettings(FunctionSettings):
             correlation_table=env.text("CORRELATION_TABLE"),
             user_table=env.text("CONNECTOR_USER_TABLE"),
             user_cache_seconds=env.whole_number("USER_STATUS_CACHE_SECONDS", 60),
+            allow_loopback_device_clouds=env.flag("ALLOW_LOOPBACK_DEVICE_CLOUDS", default=False),
         )
 
     @property

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from botocore.httpsession import get_cert_path
+
 from iotbridge.clients import client
 from iotbridge.composition import FunctionWiring
 from iotbridge.correlation.tables import ConnectorUserTable, CorrelationTable
 from iotbridge.registry.cache import LookupBudget
 from iotbridge.registry.profiles import SsmConnectorProfiles
+from iotbridge.registry.public_keys import HttpsPublicKeys
 from iotbridge.registry.secrets import SecretsManagerSigningKeys
 
 from .adapters import IdempotencyTableDeduplicator, SqsFifoEventQueue
+from .confirmations import UrllibConfirmations
 from .domain.intake import IntakeLimits, WebhookIntake
 from .settings import ReceiverSettings
 
@@ -43,6 +47,12 @@ class ReceiverWiring(FunctionWiring[ReceiverSettings]):
             else None
         )
         dynamodb = client("dynamodb", aws, validate_parameters=False)
+        # The connector function's records: requests answered are marked there, and lookups read there.
+        correlation = (
+            CorrelationTable(dynamodb, settings.correlation_table, retention_seconds=0)
+            if settings.correlation_table
+            else None
+        )
         intake = WebhookIntake(
             keys=SecretsManagerSigningKeys(
                 client("secretsmanager", aws, validate_parameters=False),
@@ -70,8 +80,17 @@ class ReceiverWiring(FunctionWiring[ReceiverSettings]):
             )
             if settings.user_table
             else None,
-            correlation=CorrelationTable(dynamodb, settings.correlation_table, retention_seconds=0)
-            if settings.correlation_table
+            correlation=correlation,
+            lookups=correlation,
+            # A handshake's confirmation GET (only profiles that say `confirm` make one).
+            confirmations=UrllibConfirmations(allow_loopback=settings.allow_loopback_device_clouds)
+            if settings.profile_parameter_prefix
+            else None,
+            # The senders' public keys, fetched from the URLs profiles name (http-signature's keyUrl, jwt).
+            public_keys=HttpsPublicKeys(
+                allow_loopback=settings.allow_loopback_device_clouds, ca_certs=get_cert_path(True)
+            )
+            if settings.profile_parameter_prefix
             else None,
         )
         return cls(intake=intake)

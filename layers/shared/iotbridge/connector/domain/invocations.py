@@ -6,7 +6,8 @@ Managed integrations invokes a connector with a 2 s timeout and tries a failed i
   what the device cloud answers;
 - AWS.DiscoverDevices and AWS.SendCommand record the request (its id, connector, user and deadline), hand
   it to the device cloud and acknowledge at once; the cloud answers later, through the relay, with the same
-  id. A retried invocation finds the record and acknowledges without asking the cloud again;
+  id, or with its own id of a command, which its answer to the command gave and the function records. A
+  retried invocation finds the record and acknowledges without asking the cloud again;
 - AWS.DeactivateUser has the device cloud revoke the user's credentials and records the user deactivated,
   after which the relay takes no more of their events.
 
@@ -378,18 +379,31 @@ class ConnectorOperations:
             )
             ask = cloud.discover_devices
         try:
-            ask(request, timeout_seconds=self._cloud_time(budget))
+            cloud_request_id = ask(request, timeout_seconds=self._cloud_time(budget))
         except BaseException:
             # Not handed over: a retried invocation must ask again.
             # When even that fails, the record's lease ends and a retry takes the request over then.
             with contextlib.suppress(DependencyUnavailableError):
                 self._requests.release(pending)
             raise
+        measurements = [Measurement(f"{METRIC_NOUNS[kind]}Requested", 1)]
+        if cloud_request_id is not None:
+            measurements.append(self._record_cloud_request_id(pending, cloud_request_id))
         # The device cloud has it: acknowledged even when this fails. The record then stays "being handed
         # over" until its lease ends; the relay still marks it answered.
         with contextlib.suppress(DependencyUnavailableError):
             self._requests.handed_over(pending)
-        return replace(done, measurements=(Measurement(f"{METRIC_NOUNS[kind]}Requested", 1),))
+        return replace(done, measurements=tuple(measurements))
+
+    def _record_cloud_request_id(self, pending: PendingRequest, cloud_request_id: str) -> Measurement:
+        """Record the device cloud's own id of the command, before the command is marked handed over (its
+        answer may come any moment). The cloud has the command whatever becomes of this: a failure is
+        counted, not answered, as a retry would not ask the cloud again to learn the id."""
+        try:
+            recorded = self._requests.record_cloud_request_id(pending, cloud_request_id)
+        except DependencyUnavailableError:
+            recorded = False
+        return Measurement("CloudRequestIdsRecorded" if recorded else "CloudRequestIdsUnrecorded", 1)
 
     @staticmethod
     def _cloud_request(

@@ -1,7 +1,9 @@
 """From a raw HTTP request to an answer, with no AWS SDK in sight.
 
-Order of checks: size (bounds the work), signature (before the body is parsed), content type, JSON,
-the SendConnectorEvent contract, then deduplication; a delivery's first run leaves out the events of
+Order of checks: size (bounds the work), signature (before the body is parsed), content type, JSON (or
+what a profile's `body` says), a profile's handshakes (answered, nothing queued; one its cloud sends
+unsigned is looked for only once the signature failed), the SendConnectorEvent contract, then
+deduplication; a delivery's first run leaves out the events of
 deactivated users (dropped and counted, never refused), hands the rest durably to the queue and marks the
 connector's pending discoveries and commands that they answer answered.
 """
@@ -9,19 +11,18 @@ connector's pending discoveries and commands that they answer answered.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from iotbridge.budget import TimeBudget, UnlimitedBudget
 from iotbridge.correlation.model import KIND_OF_OPERATION, METRIC_NOUNS, AnswerMatch
 from iotbridge.errors import PermanentError, Problem
 from iotbridge.profile.document import ConnectorProfile
 from iotbridge.profile.expressions import EvaluationBudgetError, ExpressionError
-from iotbridge.profile.verification import delivery_id_is_signed
+from iotbridge.profile.verification import delivery_id_is_signed, reads_secret
 from iotbridge.send_connector_event.body import EventValidationError, connector_id_problems, wire_events
 from iotbridge.send_connector_event.operations import CORRELATED_MEMBER
 from iotbridge.send_connector_event.queued import QueuedEvent
@@ -30,18 +31,38 @@ from iotbridge.telemetry import Measurement
 
 from ..ports import (
     DEFAULT_LEASE_SECONDS,
+    Confirmations,
     ConnectorProfiles,
     Correlation,
     Deduplicator,
     DependencyUnavailableError,
     EventQueue,
+    Lookups,
+    PublicKeys,
     SigningKeys,
     UserStatus,
     WebhookConflictError,
     WebhookInProgressError,
 )
-from .mapping import Mapped, MappingError, map_body, native_path
-from .verification import Verified, verify
+from .bodies import BodyError, RefusedRequestError, parse_body
+from .handshakes import HandshakeError, answer_handshake
+from .lookups import WebhookLookups
+from .mapping import (
+    CONTRACT,
+    MAX_NATIVE_EVENTS,
+    Mapped,
+    MappedEvent,
+    MappingError,
+    SkipCount,
+    Skipped,
+    Skips,
+    map_body,
+    native_path,
+)
+from .verification import RequestLine, Verified, check_source_address, verify
+
+if TYPE_CHECKING:
+    from .explain import MappingTrace
 
 # SQS's limit on one message (and on one SendMessageBatch request).
 MAX_QUEUE_MESSAGE_BYTES = 1024 * 1024
@@ -55,6 +76,11 @@ class WebhookRequest:
     connector_id: str | None
     headers: Mapping[str, str]  # names lower-cased
     body: bytes
+    method: str = "POST"
+    path: str = ""  # the raw path, as sent (`/connectors/c1/events`)
+    query: str = ""  # the raw query string, without `?`
+    source_ip: str | None = None  # the address the request came from, as API Gateway saw it
+    path_token: str | None = None  # the `{token}` of `/connectors/{connectorId}/events/{token}`
 
     def log_keys(self) -> dict[str, str]:
         """The request's identifiers for log lines, when they are printable: both are the sender's text."""
@@ -72,7 +98,9 @@ class WebhookRequest:
 class Answer:
     status: int
     body: dict[str, Any]
-    outcome: str  # "accepted", "duplicate", "ignored" or the rejection reason, for logs and metrics
+    # "accepted", "duplicate", "ignored" (nothing to queue), "skipped" (nothing queued, and events skipped) or
+    # the rejection reason, for logs and metrics
+    outcome: str
     headers: dict[str, str] = field(default_factory=dict)
     queued: int = 0
     ignored: int = 0  # native events no profile rule matched, acknowledged without being queued
@@ -81,11 +109,24 @@ class Answer:
     # For each queued event that answers a request (a discovery, a command): its kind, and what marking
     # the request answered found (None: the correlation table could not be reached).
     answers: tuple[tuple[str, AnswerMatch | None], ...] = ()
+    # Native events a profiled webhook left out (and values left out of queued events), by rule and reason.
+    skipped: tuple[SkipCount, ...] = ()
+    # The lookups of a profile's `lookup` members that found what the connector function recorded, and not.
+    lookups_hit: int = 0
+    lookups_missed: int = 0
+    # The name of the handshake answered (outcome "handshake"): nothing was queued.
+    handshake: str | None = None
 
     def measurements(self) -> list[Measurement]:
+        if self.outcome == "handshake":
+            return [Measurement("Handshakes", 1, dimensions={"Handshake": self.handshake or ""})]
         found = [Measurement("EventsIgnored", self.ignored)] if self.ignored else []
         if self.of_deactivated_users:
             found.append(Measurement("EventsOfDeactivatedUsers", self.of_deactivated_users))
+        found.extend(_skip_measurements(self.skipped))
+        for outcome, count in (("hit", self.lookups_hit), ("miss", self.lookups_missed)):
+            if count:
+                found.append(Measurement("Lookups", count, dimensions={"Outcome": outcome}))
         if self.outcome == "accepted":
             # One data point per accepted webhook: its Sum counts events, its SampleCount counts webhooks.
             return [
@@ -93,13 +134,29 @@ class Answer:
                 *found,
                 *_correlation_measurements(self.answers),
             ]
-        if self.outcome == "ignored":
+        if self.outcome in ("ignored", "skipped"):
             return found
         if self.outcome == "duplicate":
             return [Measurement("WebhooksDuplicate", 1)]
         # One metric per reason keeps the handler's single dimension set (service) for every metric.
         reason = self.outcome.split(".", 1)[0]
         return [Measurement("WebhooksRejected", 1), Measurement(f"Rejected_{reason}", 1)]
+
+
+# The Rule dimension of an event no rule matched.
+NO_RULE_DIMENSION = "(none)"
+
+
+def _skip_measurements(skipped: tuple[SkipCount, ...]) -> list[Measurement]:
+    # Dimensioned by rule and reason code: a few dozen series at most (rules are bounded, codes fixed).
+    return [
+        Measurement(
+            "SkippedEvents" if item.event else "SkippedValues",
+            item.total,
+            dimensions={"Rule": item.rule or NO_RULE_DIMENSION, "Reason": item.code},
+        )
+        for item in skipped
+    ]
 
 
 def _correlation_measurements(answers: tuple[tuple[str, AnswerMatch | None], ...]) -> list[Measurement]:
@@ -138,17 +195,6 @@ def _unauthorized(reason: str) -> Answer:
     return rejection(401, f"unauthorized.{reason}", UNAUTHORIZED_MESSAGE)
 
 
-def _is_json_media_type(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
 class WebhookIntake:
     """One webhook, from its raw request to an answer: a connector with a profile (its device cloud's own
     scheme and JSON) or without one (Standard Webhooks v1 and SendConnectorEvent bodies)."""
@@ -163,8 +209,13 @@ class WebhookIntake:
         profiles: ConnectorProfiles | None = None,
         users: UserStatus | None = None,
         correlation: Correlation | None = None,
+        lookups: Lookups | None = None,
+        confirmations: Confirmations | None = None,
+        public_keys: PublicKeys | None = None,
         clock: Callable[[], float] = time.time,
+        tracer: MappingTrace | None = None,
     ) -> None:
+        self._public_keys = public_keys
         self._keys = keys
         self._queue = queue
         self._dedupe = deduplicator
@@ -172,7 +223,11 @@ class WebhookIntake:
         self._profiles = profiles
         self._users = users
         self._correlation = correlation
+        self._lookups = lookups
+        self._confirmations = confirmations
         self._clock = clock
+        # Told how each native event is mapped (`profile test --explain`); the relay's intake has none.
+        self._tracer = tracer
 
     def handle(self, request: WebhookRequest, budget: TimeBudget | None = None) -> Answer:
         if len(request.body) > self._limits.max_body_bytes:
@@ -182,6 +237,7 @@ class WebhookIntake:
         connector_id = request.connector_id
         if not connector_id or connector_id_problems(connector_id):
             return _unauthorized("unknown_connector")
+        profile: ConnectorProfile | None = None
         try:
             profile = self._profiles.profile_for(connector_id) if self._profiles is not None else None
             if profile is None:
@@ -189,28 +245,29 @@ class WebhookIntake:
             else:
                 verified = self._verify_profiled(request, connector_id, profile)
         except SignatureError as exc:
-            return _unauthorized(exc.reason)
+            return self._unsigned_handshake(request, profile) or _unauthorized(exc.reason)
         except DependencyUnavailableError as exc:
             return rejection(503, f"unavailable.{exc.reason}", "Try again later.")
 
-        if not _is_json_media_type(request.headers.get("content-type")):
-            return rejection(
-                415, "unsupported_media_type", "The body must be JSON (Content-Type: application/json)."
-            )
-        try:
-            data = json.loads(request.body, parse_constant=_reject_constant)
-        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            return rejection(400, "malformed_json", "The body is not valid JSON.")
+        data, answered = self._read_body(request, profile)
+        if answered is not None:
+            return answered
         ignored = 0
+        skips = Skips()
+        lookup_counts = (0, 0)
         try:
             if profile is None:
                 events = wire_events(data, connector_id)
             else:
                 webhook_id = delivery_id(profile, verified, request, data)
-                mapped = map_body(profile, data, request.headers)
-                events, ignored = _contract_checked(mapped, connector_id), mapped.ignored
+                lookups = WebhookLookups(self._lookups, connector_id)
+                mapped = map_body(profile, data, request.headers, tracer=self._tracer, lookups=lookups)
+                events, ignored, skips = _contract_checked(mapped, connector_id), mapped.ignored, mapped.skips
+                lookup_counts = (mapped.lookups_hit, mapped.lookups_missed)
         except (EventValidationError, MappingError) as exc:
             return _invalid(exc)
+        except DependencyUnavailableError as exc:  # a lookup's
+            return rejection(503, f"unavailable.{exc.reason}", "Try again later.")
         except MissingDeliveryIdError as exc:
             return rejection(
                 400,
@@ -218,7 +275,7 @@ class WebhookIntake:
                 f"The {exc.header} header must carry the delivery id "
                 f"(1 to {MAX_DELIVERY_ID_CHARS} printable characters).",
             )
-        return self._hand_off(
+        answer = self._hand_off(
             request,
             connector_id,
             webhook_id,
@@ -226,7 +283,54 @@ class WebhookIntake:
             array=isinstance(data, list),
             budget=budget,
             ignored=ignored,
+            skips=skips,
         )
+        hit, missed = lookup_counts
+        return replace(answer, lookups_hit=hit, lookups_missed=missed) if hit or missed else answer
+
+    def _read_body(
+        self, request: WebhookRequest, profile: ConnectorProfile | None
+    ) -> tuple[Any, Answer | None]:
+        """The body (JSON as it is, unless the connector's profile says otherwise), and the answer when the
+        request ends here: a body that cannot be read, or a handshake of the profile's."""
+        try:
+            data = parse_body(profile.body if profile is not None else None, request.headers, request.body)
+        except BodyError as exc:
+            return None, _refused(exc)
+        if profile is None or not profile.handshakes:
+            return data, None
+        return data, self._handshake(request, profile, data, verified=True)
+
+    def _handshake(
+        self, request: WebhookRequest, profile: ConnectorProfile, data: Any, *, verified: bool
+    ) -> Answer | None:
+        """The answer to the handshake this request is (nothing queued), or None for a delivery."""
+        try:
+            found = answer_handshake(profile, request.headers, data, self._confirmations, verified=verified)
+        except HandshakeError as exc:
+            return _refused(exc)
+        if found is None:
+            return None
+        return Answer(
+            status=found.status,
+            body=found.body,
+            outcome="handshake",
+            handshake=found.name,
+        )
+
+    def _unsigned_handshake(self, request: WebhookRequest, profile: ConnectorProfile | None) -> Answer | None:
+        """The answer to a request that failed verification when it is a handshake its cloud sends unsigned
+        (`verified: false`); None, for the single 401, otherwise, whatever else is wrong with it."""
+        if profile is None or all(handshake.verified for handshake in profile.handshakes):
+            return None
+        try:
+            # Unsigned, but from where the profile says requests come from (when it says so).
+            check_source_address(profile.source_addresses, request.source_ip)
+            data = parse_body(profile.body, request.headers, request.body)
+        except (SignatureError, BodyError):
+            return None
+        answer = self._handshake(request, profile, data, verified=False)
+        return answer if answer is not None and answer.outcome == "handshake" else None
 
     def _of_active_users(self, connector_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The events whose user (when they name one) has not been deactivated. Raises
@@ -290,10 +394,23 @@ class WebhookIntake:
     def _verify_profiled(
         self, request: WebhookRequest, connector_id: str, profile: ConnectorProfile
     ) -> Verified:
-        secrets = self._keys.secret_values(connector_id, profile.secret)
-        if not secrets:
-            raise SignatureError("unknown_connector")
-        return verify(profile.verification, request.headers, request.body, secrets, self._clock())
+        # Before anything is looked up: a request from elsewhere costs no secret and no key.
+        check_source_address(profile.source_addresses, request.source_ip)
+        secrets: tuple[str, ...] = ()
+        if reads_secret(profile.verification):
+            secrets = self._keys.secret_values(connector_id, profile.secret) or ()
+            if not secrets:
+                raise SignatureError("unknown_connector")
+        line = RequestLine(request.method, request.path, request.query, request.path_token)
+        return verify(
+            profile.verification,
+            request.headers,
+            request.body,
+            secrets,
+            self._clock(),
+            line=line,
+            keys=self._public_keys,
+        )
 
     def _hand_off(
         self,
@@ -305,11 +422,19 @@ class WebhookIntake:
         array: bool,
         budget: TimeBudget | None,
         ignored: int,
+        skips: Skips,
     ) -> Answer:
-        """Queue the events of users that are still active; the answer says what became of them all."""
+        """Queue the events of users that are still active; the answer says what became of them all, and
+        lists what the profile's mapping skipped."""
+        # A webhook none of whose events is queued is still acknowledged: a refusal would only bring it back.
+        nothing = "skipped" if skips.events else "ignored"
         if not events:
             return Answer(
-                status=202, body={"webhookId": webhook_id, "queued": 0}, outcome="ignored", ignored=ignored
+                status=202,
+                body={"webhookId": webhook_id, "queued": 0, **skips.answer()},
+                outcome=nothing,
+                ignored=ignored,
+                skipped=skips.counted(),
             )
         received_at = int(self._clock())
         queued = [
@@ -341,7 +466,7 @@ class WebhookIntake:
                 self._queue.enqueue(kept)
             # Once per delivery: a repeat of it is answered from its record and marks nothing again.
             answers.extend(self._mark_answered(connector_id, [item.event for item in kept]))
-            return {"webhookId": webhook_id, "queued": len(kept)}
+            return {"webhookId": webhook_id, "queued": len(kept), **skips.answer()}
 
         remaining = (budget or UnlimitedBudget()).remaining_seconds()
         lease = remaining if math.isfinite(remaining) else DEFAULT_LEASE_SECONDS
@@ -365,12 +490,18 @@ class WebhookIntake:
             body=result,
             # Events of deactivated users are dropped and counted, never refused: a 410 would tell the
             # sender to stop delivering to the connector's endpoint, which all its users share.
-            outcome="accepted" if kept else "ignored",
+            outcome="accepted" if kept else nothing,
             queued=len(kept),
             ignored=ignored,
             of_deactivated_users=len(queued) - len(kept),
             answers=tuple(answers),
+            skipped=skips.counted(),
         )
+
+
+def _refused(exc: RefusedRequestError) -> Answer:
+    listed = {"errors": [problem.as_dict() for problem in exc.problems]} if exc.problems else {}
+    return rejection(exc.status, exc.outcome, exc.message, **listed)
 
 
 def _invalid(exc: EventValidationError | MappingError) -> Answer:
@@ -441,25 +572,52 @@ def _usable_id(value: Any) -> TypeGuard[str]:
 
 def _contract_checked(mapped: Mapped, connector_id: str) -> list[dict[str, Any]]:
     """The mapped events, validated by the SendConnectorEvent models; problems name the rule and the native
-    event they came from."""
+    event they came from. An event whose rule skips on error and that breaks the contract is left out, into
+    `mapped.skips`."""
     if not mapped.events:
         return []
     try:
-        return wire_events([m.event for m in mapped.events], connector_id)
+        return wire_events([m.event for m in mapped.events], connector_id, limit=MAX_NATIVE_EVENTS)
     except EventValidationError as exc:
-        problems = []
-        for problem in exc.problems:
-            index, _, inner = problem.path.partition("]")
-            origin = mapped.events[int(index[1:])] if index.startswith("[") and index[1:].isdigit() else None
-            if origin is None:
-                problems.append(Problem("", f"the mapped events break the contract: {problem.rule}"))
+        if not any(m.on_error == "skip" for m in mapped.events):
+            raise MappingError(_contract_problems(mapped.events, exc), more=exc.more) from None
+    # Each event that may be skipped is checked on its own (only when some event broke the contract): the
+    # one list's problems are bounded, and may not name every event that breaks it.
+    kept = []
+    for item in mapped.events:
+        if item.on_error == "skip":
+            try:
+                wire_events(item.event, connector_id)
+            except EventValidationError as one:
+                mapped.skips.add(_contract_skip(item, one.problems[0] if one.problems else None))
                 continue
-            at = inner.lstrip(".") or "(event)"
-            problems.append(
-                Problem(
-                    native_path(origin.source, "event"),
-                    f"rule {origin.rule}: the mapped event breaks the SendConnectorEvent contract at {at}: "
-                    f"{problem.rule}",
-                )
+        kept.append(item)
+    # What is left breaks the contract only where an event's rule rejects on error: those refuse the webhook.
+    rejecting = [replace(item, on_error="reject") for item in kept]
+    return _contract_checked(Mapped(rejecting, mapped.ignored, mapped.skips), connector_id)
+
+
+def _contract_problems(events: list[MappedEvent], exc: EventValidationError) -> list[Problem]:
+    problems = []
+    for problem in exc.problems:
+        index, _, inner = problem.path.partition("]")
+        origin = events[int(index[1:])] if index.startswith("[") and index[1:].isdigit() else None
+        if origin is None:
+            problems.append(Problem("", f"the mapped events break the contract: {problem.rule}"))
+            continue
+        at = inner.lstrip(".") or "(event)"
+        problems.append(
+            Problem(
+                native_path(origin.source, "event"),
+                f"rule {origin.rule}: the mapped event breaks the SendConnectorEvent contract at {at}: "
+                f"{problem.rule}",
             )
-        raise MappingError(problems, more=exc.more) from None
+        )
+    return problems
+
+
+def _contract_skip(item: MappedEvent, problem: Problem | None) -> Skipped:
+    at = (problem.path if problem is not None else "") or "(event)"
+    rule = problem.rule if problem is not None else "is not valid"
+    reason = f"the mapped event breaks the SendConnectorEvent contract at {at}: {rule}"
+    return Skipped(item.rule, native_path(item.source, "event"), reason, CONTRACT)

@@ -1,9 +1,10 @@
 """Signature schemes of a connector profile, each a small verifier over the raw bytes.
 
 Every failure is a SignatureError (answered with the same single 401 whatever its reason), every compare is
-constant-time, and what a sender controls is bounded before any hash is computed. Each scheme also signs,
-for the local tools and the demo device clouds; tests check the verifiers against the senders' own
-libraries or published vectors, never against these signers alone.
+constant-time, and what a sender controls is bounded before any hash is computed. The public-key schemes
+(HTTP Signatures, bearer JWTs) have modules of their own. Each scheme with a shared secret also signs, for
+the local tools and the demo device clouds; tests check the verifiers against the senders' own libraries
+or published vectors, never against these signers alone.
 """
 
 from __future__ import annotations
@@ -12,12 +13,24 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
+import math
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import assert_never
 
-from iotbridge.profile.verification import HmacScheme, SignatureScheme, StandardWebhooksScheme, TokenScheme
+from iotbridge.profile.verification import (
+    BasicScheme,
+    HmacScheme,
+    HttpSignatureScheme,
+    JwtScheme,
+    Network,
+    PathTokenScheme,
+    SignatureScheme,
+    StandardWebhooksScheme,
+    TokenScheme,
+)
 from iotbridge.signatures.standard_webhooks import (
     MAX_SIGNATURE_ENTRIES,
     MAX_SIGNATURE_HEADER_CHARS,
@@ -33,18 +46,18 @@ from iotbridge.signatures.standard_webhooks import (
     verify_signature,
 )
 
+from ..ports import PublicKeys
+from .bearer_jwt import verify_jwt
+from .http_signatures import verify_cavage, verify_rfc9421
+from .verified import RequestLine, Verified
+
 MAX_MESSAGE_ID_CHARS = 256
 _DIGESTS = {"sha256": hashlib.sha256, "sha1": hashlib.sha1, "sha512": hashlib.sha512}
-
-
-@dataclass(frozen=True, slots=True)
-class Verified:
-    """What a verified request says about itself: its delivery id, when the scheme carries one, and the
-    signed bytes that come before the raw body (what tells a replay from a new delivery when the id is not
-    signed)."""
-
-    message_id: str | None
-    signed_head: bytes = field(default=b"", compare=False)
+# A path token or basic credential: the longest a request's may be before it is compared.
+MAX_CREDENTIAL_CHARS = 1024
+# What a stored path token must be to be used: long, and not a word or a pattern.
+MIN_PATH_TOKEN_CHARS = 32
+MIN_PATH_TOKEN_BITS_PER_CHAR = 3.0
 
 
 def _header(headers: Mapping[str, str], name: str | None, *, limit: int) -> str | None:
@@ -201,6 +214,16 @@ def verify_hmac(
     return Verified(message_id, head)
 
 
+def _matches_a_secret(given: bytes, secrets: Sequence[str]) -> None:
+    """`given` equals one of the secret's values, compared in constant time with each (no early exit: the
+    work does not depend on which matched). Raises SignatureError otherwise."""
+    matched = False
+    for secret in secrets:
+        matched |= hmac.compare_digest(given, secret.encode("utf-8"))
+    if not matched:
+        raise SignatureError("signature_mismatch")
+
+
 # --- A static token -----------------------------------------------------------------------------------------
 
 
@@ -212,18 +235,102 @@ def verify_token(
         raise SignatureError("missing_header")
     if not secrets:
         raise SignatureError("unusable_secret")
-    matched = False
-    for secret in secrets:
-        matched |= hmac.compare_digest(value.encode("utf-8"), secret.encode("utf-8"))
-    if not matched:
-        raise SignatureError("signature_mismatch")
+    _matches_a_secret(value.encode("utf-8"), secrets)
     return Verified(None)
 
 
+# --- A token in the URL -------------------------------------------------------------------------------------
+
+
+def entropy_bits_per_char(text: str) -> float:
+    """The text's entropy by the frequency of its characters (Shannon), per character: about 4 for a random
+    hex string, about 6 for a random base64 one, 2 or less for a word repeated or a short pattern."""
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def _usable_path_token(secret: str) -> bool:
+    return (
+        len(secret) >= MIN_PATH_TOKEN_CHARS and entropy_bits_per_char(secret) >= MIN_PATH_TOKEN_BITS_PER_CHAR
+    )
+
+
+def verify_path_token(line: RequestLine, secrets: Sequence[str]) -> Verified:
+    """The path's token equals one of the secret's values (compared in constant time, with every value)."""
+    if not secrets or not all(_usable_path_token(secret) for secret in secrets):
+        error = SignatureError("unusable_secret")
+        error.add_note(
+            f"a path token must be at least {MIN_PATH_TOKEN_CHARS} characters of high entropy (e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+        raise error
+    token = line.path_token
+    if not token:
+        raise SignatureError("missing_token")
+    if len(token) > MAX_CREDENTIAL_CHARS:
+        raise SignatureError("malformed_token")
+    given = token.encode("utf-8", errors="surrogatepass")
+    _matches_a_secret(given, secrets)
+    return Verified(None)
+
+
+# --- HTTP Basic authentication ------------------------------------------------------------------------------
+
+
+def verify_basic(headers: Mapping[str, str], secrets: Sequence[str]) -> Verified:
+    """`Authorization: Basic base64(user:password)` equals one of the secret's `user:password` values."""
+    value = _header(headers, "authorization", limit=MAX_CREDENTIAL_CHARS)
+    if not value:
+        raise SignatureError("missing_header")
+    kind, _, encoded = value.strip().partition(" ")
+    if kind.lower() != "basic":
+        raise SignatureError("malformed_header")
+    try:
+        given = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError("malformed_header") from None
+    if b":" not in given:
+        raise SignatureError("malformed_header")
+    if not secrets or not all(":" in secret for secret in secrets):
+        raise SignatureError("unusable_secret")
+    _matches_a_secret(given, secrets)
+    return Verified(None)
+
+
+# --- Where a request comes from -----------------------------------------------------------------------------
+
+
+def check_source_address(allowed: Sequence[Network] | None, source_ip: str | None) -> None:
+    """The request comes from one of the profile's `sourceAddresses` (when it lists any); an IPv4 address
+    seen as IPv4-mapped IPv6 counts as itself. Raises SignatureError."""
+    if allowed is None:
+        return
+    try:
+        address = ipaddress.ip_address(source_ip or "")
+    except ValueError:
+        raise SignatureError("source_address") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if not any(address in network for network in allowed):
+        raise SignatureError("source_address")
+
+
 def verify(
-    scheme: SignatureScheme, headers: Mapping[str, str], body: bytes, secrets: Sequence[str], now: float
+    scheme: SignatureScheme,
+    headers: Mapping[str, str],
+    body: bytes,
+    secrets: Sequence[str],
+    now: float,
+    *,
+    line: RequestLine | None = None,
+    keys: PublicKeys | None = None,
 ) -> Verified:
-    """Verify a request under a profile's scheme (header names lower-cased). Raises SignatureError."""
+    """Verify a request under a profile's scheme (header names lower-cased): `secrets` for the schemes that
+    read one, `line` for those that cover the method and path or take a path token, `keys` for the sender's
+    public keys. Raises SignatureError."""
+    line = line or RequestLine()
     match scheme:
         case StandardWebhooksScheme():
             return verify_standard_webhooks(scheme, headers, body, secrets, now)
@@ -231,6 +338,16 @@ def verify(
             return verify_hmac(scheme, headers, body, secrets, now)
         case TokenScheme():
             return verify_token(scheme, headers, body, secrets, now)
+        case HttpSignatureScheme() if scheme.format == "cavage":
+            return verify_cavage(scheme, headers, body, line=line, now=now, keys=keys)
+        case HttpSignatureScheme():
+            return verify_rfc9421(scheme, headers, body, line=line, now=now, keys=keys)
+        case JwtScheme():
+            return verify_jwt(scheme, headers, now, keys)
+        case PathTokenScheme():
+            return verify_path_token(line, secrets)
+        case BasicScheme():
+            return verify_basic(headers, secrets)
         case _:
             assert_never(scheme)
 
@@ -256,6 +373,14 @@ def sign(
             return _sign_hmac(scheme, value, body, message_id=message_id, timestamp=timestamp)
         case TokenScheme():
             return {scheme.header: value}
+        case BasicScheme():
+            return {"authorization": "Basic " + base64.b64encode(value.encode("utf-8")).decode("ascii")}
+        case PathTokenScheme():
+            return {}  # the token travels in the URL: the secret's value itself
+        case HttpSignatureScheme():
+            raise ValueError("an HTTP signature is made with the sender's private key")
+        case JwtScheme():
+            raise ValueError("a JWT is signed by its issuer's private key")
         case _:
             assert_never(scheme)
 
