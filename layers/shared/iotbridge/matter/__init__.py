@@ -35,6 +35,7 @@ Stdlib only: the layer imports this at cold start.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -42,7 +43,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from iotbridge.errors import PermanentError
 
@@ -101,7 +102,8 @@ class _ValueSpec:
     _MAX_ID: ClassVar[int] = 0xFFFF
 
     def __post_init__(self) -> None:
-        # A wrong row in catalogue.json fails at import, not when a device first sends that value.
+        # A wrong row in catalogue.json fails when the catalogue is read (a profile's validation), not when a
+        # device first sends that value.
         what = f"{self._KIND} {self.name}"
         if self.type not in TYPES:
             raise ValueError(f"{what}: unknown type {self.type!r}")
@@ -386,28 +388,44 @@ def _read_catalogue() -> dict[str, Any]:
         return dict(json.load(file, object_pairs_hook=_object))
 
 
-_CATALOGUE = _read_catalogue()
-_CLUSTER_ROWS: Final[tuple[ClusterSpec, ...]] = tuple(_cluster_row(row) for row in _CATALOGUE["clusters"])
-CLUSTERS: Final[dict[str, ClusterSpec]] = {spec.name: spec for spec in _CLUSTER_ROWS}
-_DEVICE_TYPE_ROWS: Final[tuple[DeviceTypeSpec, ...]] = tuple(
-    _device_type_row(row) for row in _CATALOGUE["deviceTypes"]
-)
-DEVICE_TYPES: Final[dict[str, DeviceTypeSpec]] = {spec.name: spec for spec in _DEVICE_TYPE_ROWS}
-del _CATALOGUE
+@dataclass(frozen=True, slots=True)
+class _Catalogue:
+    clusters: dict[str, ClusterSpec]
+    device_types: dict[str, DeviceTypeSpec]
 
 
-def _check_catalogue() -> None:
-    if len(CLUSTERS) != len(_CLUSTER_ROWS) or len(DEVICE_TYPES) != len(_DEVICE_TYPE_ROWS):
+@functools.cache
+def _catalogue() -> _Catalogue:
+    """The catalogue's rows, read and checked on first use: a function that never maps a Matter value (the
+    receiver of a connector without a profile) never reads them."""
+    rows = _read_catalogue()
+    cluster_rows = tuple(_cluster_row(row) for row in rows["clusters"])
+    device_type_rows = tuple(_device_type_row(row) for row in rows["deviceTypes"])
+    clusters = {spec.name: spec for spec in cluster_rows}
+    device_types = {spec.name: spec for spec in device_type_rows}
+    if len(clusters) != len(cluster_rows) or len(device_types) != len(device_type_rows):
         raise ValueError("a cluster or device type is listed twice")
-    _require_unique("cluster", (spec.id for spec in CLUSTERS.values()))
-    _require_unique("device type", (spec.id for spec in DEVICE_TYPES.values()))
-    for device in DEVICE_TYPES.values():
+    _require_unique("cluster", (spec.id for spec in clusters.values()))
+    _require_unique("device type", (spec.id for spec in device_types.values()))
+    for device in device_types.values():
         for name in device.required_clusters:
-            if name not in CLUSTERS:
+            if name not in clusters:
                 raise ValueError(f"device type {device.name} requires {name}, which is not catalogued")
+    return _Catalogue(clusters, device_types)
 
 
-_check_catalogue()
+if TYPE_CHECKING:
+    # Read on first use (module __getattr__ below): every cluster and device type, by name.
+    CLUSTERS: dict[str, ClusterSpec]
+    DEVICE_TYPES: dict[str, DeviceTypeSpec]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CLUSTERS":
+        return _catalogue().clusters
+    if name == "DEVICE_TYPES":
+        return _catalogue().device_types
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -434,9 +452,9 @@ def _unknown(what: str, shown: str, name: str, names: Iterable[str], owner: str)
 def cluster(name: str) -> ClusterSpec:
     """The cluster called `name` ("LevelControl")."""
     try:
-        return CLUSTERS[name]
+        return _catalogue().clusters[name]
     except KeyError:
-        raise _unknown("cluster", f'"{name}"', name, CLUSTERS, "the catalogue") from None
+        raise _unknown("cluster", f'"{name}"', name, _catalogue().clusters, "the catalogue") from None
 
 
 def _split(path: str, what: str) -> tuple[ClusterSpec, str]:
@@ -444,10 +462,10 @@ def _split(path: str, what: str) -> tuple[ClusterSpec, str]:
     if not dot or not cluster_name or not member or "." in member:
         raise CatalogueError(f'{what} path "{path}" is not of the form "Cluster.{what.capitalize()}"')
     try:
-        return CLUSTERS[cluster_name], member
+        return _catalogue().clusters[cluster_name], member
     except KeyError:
         raise _unknown(
-            "cluster", f'"{cluster_name}" in "{path}"', cluster_name, CLUSTERS, "the catalogue"
+            "cluster", f'"{cluster_name}" in "{path}"', cluster_name, _catalogue().clusters, "the catalogue"
         ) from None
 
 
@@ -496,9 +514,9 @@ def event_field(path: str, name: str) -> FieldSpec:
 def device_type(name: str) -> DeviceTypeSpec:
     """The device type called `name` ("DimmableLight")."""
     try:
-        return DEVICE_TYPES[name]
+        return _catalogue().device_types[name]
     except KeyError:
-        raise _unknown("device type", f'"{name}"', name, DEVICE_TYPES, "the catalogue") from None
+        raise _unknown("device type", f'"{name}"', name, _catalogue().device_types, "the catalogue") from None
 
 
 # A Matter id as AWS's MatterId pattern writes one, whole: ASCII decimal digits, or 0x and ASCII hex digits.
@@ -516,7 +534,7 @@ def parse_id(text: str) -> int:
 def command_name(cluster_id: int, command_id: int) -> str | None:
     """The catalogue's name of a command given by ids ("OnOff.Off" for 0x0006, 0x00); None when the
     catalogue does not hold it."""
-    for spec in CLUSTERS.values():
+    for spec in _catalogue().clusters.values():
         if spec.id == cluster_id:
             name = next((n for n, number in spec.commands.items() if number == command_id), None)
             return f"{spec.name}.{name}" if name is not None else None

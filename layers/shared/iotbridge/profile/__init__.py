@@ -32,4 +32,8 @@ The package, one module a part of the document, each importing only those before
 - `bodies`: how the body reads (`BodyFormat`: JSON or a form, members decoded before the rules read them).
 - `handshakes`: requests answered without queuing anything (`Handshake`, its answer and confirmation).
 - `document`: `ConnectorProfile`, `parse_profile`, `parse_profile_json`, `ProfileError`, the limits.
+
+The model modules do without `from __future__ import annotations`: the receiver builds every profile model
+at init, and pydantic builds a model faster from annotations that are objects than from text it must
+evaluate (a self-reference is quoted; `UnitFromTransform` is rebuilt once `Transforms` exists).
 """

@@ -7,8 +7,6 @@ a value encoded inside them (base64, JSON in a string) to decode before the rule
 ```
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -51,7 +49,7 @@ class DecodeStep(CamelModel):
         return path
 
     @model_validator(mode="after")
-    def _decodings_chain(self) -> DecodeStep:
+    def _decodings_chain(self) -> "DecodeStep":
         kind: _Kind = "text"
         for decoding in self.as_:
             if kind not in _TAKES[decoding]:

@@ -1,8 +1,6 @@
 """Where the connector function sends a connector's requests: the device cloud's URL, secret, user-id claim,
 and where its answer to a command carries its own request id (the relay itself does not use them)."""
 
-from __future__ import annotations
-
 import ipaddress
 import socket
 import urllib.parse

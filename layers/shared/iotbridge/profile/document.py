@@ -1,8 +1,6 @@
 """The profile as a whole: the document's version, verification, deduplication, rules and device cloud,
 parsed from JSON with every problem listed by its path."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
@@ -60,7 +58,7 @@ class ConnectorProfile(CamelModel):
     handshakes: Handshakes = []
 
     @model_validator(mode="after")
-    def _dedupe_has_a_source(self) -> ConnectorProfile:
+    def _dedupe_has_a_source(self) -> "ConnectorProfile":
         names = [rule.name for rule in self.rules]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
@@ -79,7 +77,7 @@ class ConnectorProfile(CamelModel):
         return self.verification.message_id_header
 
 
-def parse_profile(data: Any) -> ConnectorProfile:
+def parse_profile(data: Any) -> "ConnectorProfile":
     """The profile in `data` (parsed JSON), or ProfileError listing every problem."""
     if not isinstance(data, dict):
         raise ProfileError([Problem("", f"expected a JSON object, got {type(data).__name__}")])
@@ -92,7 +90,7 @@ def parse_profile(data: Any) -> ConnectorProfile:
         raise ProfileError([Problem("", "nested too deep to validate")]) from None
 
 
-def parse_profile_json(text: str | bytes) -> ConnectorProfile:
+def parse_profile_json(text: str | bytes) -> "ConnectorProfile":
     import json
 
     def not_json(constant: str) -> None:

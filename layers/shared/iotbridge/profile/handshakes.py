@@ -18,8 +18,6 @@ expression finds, on the `hosts` allow-list, before answering. `verified: false`
 arrives unsigned (SmartThings' PING): only one that echoes, never one that confirms.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Callable
@@ -117,7 +115,7 @@ class HandshakeResponse(CamelModel):
     _render: _Render | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _compile(self) -> HandshakeResponse:
+    def _compile(self) -> "HandshakeResponse":
         try:
             text = json.dumps(self.body, allow_nan=False)
         except (ValueError, RecursionError):
@@ -188,7 +186,7 @@ class Handshake(CamelModel):
         return data
 
     @model_validator(mode="after")
-    def _unsigned_only_echoes(self) -> Handshake:
+    def _unsigned_only_echoes(self) -> "Handshake":
         if not self.verified and self.confirm is not None:
             raise ValueError("a handshake answered unsigned (verified: false) must not confirm")
         return self

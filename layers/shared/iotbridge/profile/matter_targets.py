@@ -1,8 +1,6 @@
 """What a rule builds in Matter's terms: the attributes, commands and events of the event's endpoint, and
 the devices of a discovery answer; each name checked against the Matter catalogue as the profile is read."""
 
-from __future__ import annotations
-
 import functools
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -45,7 +43,7 @@ class MatterValue(CamelModel):
     required: StrictBool = False
 
     @model_validator(mode="after")
-    def _one_source(self) -> MatterValue:
+    def _one_source(self) -> "MatterValue":
         if (self.from_ is None) == (not self.is_literal):
             raise ValueError("choose exactly one of from and value")
         if self.is_literal and self.model_fields_set & {"transform", "clamp", "required"}:
@@ -74,7 +72,7 @@ class SetAttribute(MatterValue):
         return _in_catalogue(matter.attribute, value)
 
     @model_validator(mode="after")
-    def _literal_fits_the_attribute(self) -> SetAttribute:
+    def _literal_fits_the_attribute(self) -> "SetAttribute":
         self._literal_fits(self.target[2], self.attribute)
         return self
 
@@ -92,7 +90,7 @@ class CommandMapping(CamelModel):
     map: Annotated[dict[str, str], Field(max_length=256)] = {}
 
     @model_validator(mode="after")
-    def _known(self) -> CommandMapping:
+    def _known(self) -> "CommandMapping":
         if (self.command is None) == (self.from_ is None):
             raise ValueError("choose exactly one of command or from (with map)")
         if self.from_ is not None and not self.map:

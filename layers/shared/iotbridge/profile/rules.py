@@ -1,8 +1,6 @@
 """A rule: which native events it takes, the operation they become, and where each member and Matter value
 comes from."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -60,7 +58,7 @@ class Rule(CamelModel):
         return value
 
     @model_validator(mode="after")
-    def _fits_its_operation(self) -> Rule:
+    def _fits_its_operation(self) -> "Rule":
         if self.devices is not None and self.operation != "DEVICE_DISCOVERY":
             raise ValueError("devices belong to a DEVICE_DISCOVERY rule")
         if self.operation == "DEVICE_DISCOVERY" and self.devices is None:

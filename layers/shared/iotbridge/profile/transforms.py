@@ -2,8 +2,6 @@
 equality, a map, a scale, a clamp, a colour conversion or a choice by the value's unit, alone or in a
 chain."""
 
-from __future__ import annotations
-
 import math
 from typing import Annotated, Any, Literal
 
@@ -99,7 +97,7 @@ class MapTransform(CamelModel):
     unknown: Literal["reject", "skip"] = "reject"
 
     @model_validator(mode="after")
-    def _one_way_for_the_unknown(self) -> MapTransform:
+    def _one_way_for_the_unknown(self) -> "MapTransform":
         if self.has_default and self.unknown == "skip":
             raise ValueError('choose default or "unknown": "skip", not both')
         return self
@@ -125,7 +123,7 @@ class Bounds(CamelModel):
     max: FiniteFloat | None = None
 
     @model_validator(mode="after")
-    def _ordered(self) -> Bounds:
+    def _ordered(self) -> "Bounds":
         if self.min is None and self.max is None:
             raise ValueError("give min, max or both")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -147,7 +145,7 @@ class Colour(CamelModel):
     separator: Annotated[str, Field(min_length=1, max_length=4)] = ":"
 
     @model_validator(mode="after")
-    def _separator_is_for_rgb_text(self) -> Colour:
+    def _separator_is_for_rgb_text(self) -> "Colour":
         if "separator" in self.model_fields_set and self.from_ != "rgb":
             raise ValueError('a separator belongs to "from": "rgb"')
         return self
@@ -165,7 +163,7 @@ class UnitFromTransform(CamelModel):
     {"CELSIUS": "celsiusToMatter", "FAHRENHEIT": "fahrenheitToMatter"}}`. A unit with no entry is refused."""
 
     unit_from: ExpressionText
-    units: Annotated[dict[str, Transforms], Field(min_length=1, max_length=32)]
+    units: Annotated[dict[str, "Transforms"], Field(min_length=1, max_length=32)]
 
 
 Transform = (
@@ -178,4 +176,6 @@ Transform = (
     | UnitFromTransform
 )
 Transforms = Transform | Annotated[list[Transform], Field(min_length=1, max_length=8)]
+# A unit's transform is any transform: its model is complete once Transforms is.
+UnitFromTransform.model_rebuild()
 UnitFromTransform.model_rebuild()

@@ -1,8 +1,6 @@
 """Where a SendConnectorEvent member's value comes from: an expression, an expression and its transform, a
 literal, a template of text and expressions, or a lookup of what the connector function recorded."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
@@ -30,7 +28,7 @@ class TemplateValue(CamelModel):
     _parts: tuple[str | Expression, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
-    def _compile(self) -> TemplateValue:
+    def _compile(self) -> "TemplateValue":
         parts: list[str | Expression] = []
         last = 0
         for found in _PLACEHOLDER.finditer(self.template):
@@ -70,7 +68,7 @@ class LookupValue(CamelModel):
     otherwise: Literal["skip", "reject"] | LiteralValue = "reject"
 
     @model_validator(mode="after")
-    def _command_needs_by(self) -> LookupValue:
+    def _command_needs_by(self) -> "LookupValue":
         if self.lookup == "command" and self.by is None:
             raise ValueError(
                 "a command lookup needs by: the expression that finds the device cloud's request id"

@@ -1,7 +1,5 @@
 """How a device cloud signs its webhooks: one model per signature scheme, and what tells deliveries apart."""
 
-from __future__ import annotations
-
 import ipaddress
 import re
 import urllib.parse
@@ -72,7 +70,7 @@ class HmacScheme(CamelModel):
     secret_encoding: Literal["utf8", "base64"] = "utf8"  # noqa: S105 - an encoding's name
 
     @model_validator(mode="after")
-    def _content_is_signed_consistently(self) -> HmacScheme:
+    def _content_is_signed_consistently(self) -> "HmacScheme":
         content = self.signed_content
         names = _PLACEHOLDER.findall(content)
         if not content.endswith("{body}") or names.count("body") != 1:
@@ -153,7 +151,7 @@ class GivenKey(CamelModel):
     jwk: dict[str, Any] | None = None
 
     @model_validator(mode="after")
-    def _one_usable_key(self) -> GivenKey:
+    def _one_usable_key(self) -> "GivenKey":
         from iotbridge.signatures.public_keys import UnusableKeyError, load_jwk, load_pem
 
         if (self.pem is None) == (self.jwk is None):
@@ -228,7 +226,7 @@ class HttpSignatureScheme(CamelModel):
         return tuple(self.required_components or ("@method", "@target-uri", "content-digest"))
 
     @model_validator(mode="after")
-    def _consistent(self) -> HttpSignatureScheme:
+    def _consistent(self) -> "HttpSignatureScheme":
         cavage = self.format == "cavage"
         known = CAVAGE_ALGORITHMS if cavage else RFC9421_ALGORITHMS
         unknown = [a for a in self.allowed_algorithms if a not in known]
@@ -291,7 +289,7 @@ class JwtScheme(CamelModel):
         return next((i for i in self.issuers if i.startswith(("https://", "http://"))), None)
 
     @model_validator(mode="after")
-    def _one_key_source(self) -> JwtScheme:
+    def _one_key_source(self) -> "JwtScheme":
         if (self.jwks_url is None) == (not self.discovery):
             raise ValueError("give exactly one of jwksUrl or discovery: true")
         if self.discovery:
@@ -383,7 +381,7 @@ class Deduplication(CamelModel):
     digest: StrictBool = False
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> Deduplication:
+    def _exactly_one(self) -> "Deduplication":
         if sum((self.header is not None, self.body is not None, self.digest)) != 1:
             raise ValueError("choose exactly one of header, body or digest")
         return self

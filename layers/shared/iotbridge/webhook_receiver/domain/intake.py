@@ -45,7 +45,6 @@ from ..ports import (
     WebhookInProgressError,
 )
 from .bodies import BodyError, RefusedRequestError, parse_body
-from .handshakes import HandshakeError, answer_handshake
 from .lookups import WebhookLookups
 from .mapping import (
     CONTRACT,
@@ -305,6 +304,9 @@ class WebhookIntake:
         self, request: WebhookRequest, profile: ConnectorProfile, data: Any, *, verified: bool
     ) -> Answer | None:
         """The answer to the handshake this request is (nothing queued), or None for a delivery."""
+        # Loaded with the first connector whose profile declares handshakes.
+        from .handshakes import HandshakeError, answer_handshake
+
         try:
             found = answer_handshake(profile, request.headers, data, self._confirmations, verified=verified)
         except HandshakeError as exc:

@@ -47,8 +47,6 @@ from iotbridge.signatures.standard_webhooks import (
 )
 
 from ..ports import PublicKeys
-from .bearer_jwt import verify_jwt
-from .http_signatures import verify_cavage, verify_rfc9421
 from .verified import RequestLine, Verified
 
 MAX_MESSAGE_ID_CHARS = 256
@@ -339,10 +337,17 @@ def verify(
         case TokenScheme():
             return verify_token(scheme, headers, body, secrets, now)
         case HttpSignatureScheme() if scheme.format == "cavage":
+            # The public-key schemes' modules load with the first connector that uses them.
+            from .http_signatures import verify_cavage
+
             return verify_cavage(scheme, headers, body, line=line, now=now, keys=keys)
         case HttpSignatureScheme():
+            from .http_signatures import verify_rfc9421
+
             return verify_rfc9421(scheme, headers, body, line=line, now=now, keys=keys)
         case JwtScheme():
+            from .bearer_jwt import verify_jwt
+
             return verify_jwt(scheme, headers, now, keys)
         case PathTokenScheme():
             return verify_path_token(line, secrets)
