@@ -307,26 +307,13 @@ class LocalStack:
         )
         profile_prefix = self.receiver_setting("PROFILE_PARAMETER_PREFIX", resolver)
         for cloud in DEMO_CLOUDS if profile_prefix else ():
-            self.profiled_connectors.append(cloud.connector_id)
-            resources.create_profile(
-                self.client("ssm"),
-                prefix=profile_prefix,
-                connector_id=cloud.connector_id,
+            self._seed_profiled_connector(
+                resolver,
+                profile_prefix,
+                cloud.connector_id,
                 profile=self._local_profile(cloud),
-            )
-            outbound_prefix = self.receiver_setting("DEVICE_CLOUD_SECRET_PREFIX", resolver)
-            if cloud.outbound_secret is not None and outbound_prefix:
-                resources.create_signing_secret(
-                    self.client("secretsmanager"),
-                    prefix=outbound_prefix,
-                    connector_id=cloud.connector_id,
-                    secret=cloud.outbound_secret,
-                )
-            resources.create_signing_secret(
-                self.client("secretsmanager"),
-                prefix=self.signing_secret_prefix(resolver),
-                connector_id=cloud.connector_id,
                 secret=cloud.secret,
+                outbound_secret=cloud.outbound_secret,
             )
         if profile_prefix:
             self._seed_real_clouds(resolver, profile_prefix)
@@ -336,30 +323,42 @@ class LocalStack:
         loopback stand-ins), and its secrets where the scheme reads one."""
         self.real_cloud_endpoints = RealCloudEndpoints(local_documents()).start()
         endpoints = LocalEndpoints(self.real_cloud_endpoints.url)
-        outbound_prefix = self.receiver_setting("DEVICE_CLOUD_SECRET_PREFIX", resolver)
-        secrets = self.client("secretsmanager")
         for cloud in REAL_CLOUDS:
-            self.profiled_connectors.append(cloud.connector_id)
-            resources.create_profile(
-                self.client("ssm"),
-                prefix=profile_prefix,
-                connector_id=cloud.connector_id,
+            self._seed_profiled_connector(
+                resolver,
+                profile_prefix,
+                cloud.connector_id,
                 profile=cloud.local_profile(endpoints),
+                secret=cloud.secret,
+                outbound_secret=cloud.outbound_secret,
             )
-            if cloud.secret is not None:
-                resources.create_signing_secret(
-                    secrets,
-                    prefix=self.signing_secret_prefix(resolver),
-                    connector_id=cloud.connector_id,
-                    secret=cloud.secret,
-                )
-            if cloud.outbound_secret is not None and outbound_prefix:
-                resources.create_signing_secret(
-                    secrets,
-                    prefix=outbound_prefix,
-                    connector_id=cloud.connector_id,
-                    secret=cloud.outbound_secret,
-                )
+
+    def _seed_profiled_connector(
+        self,
+        resolver: LocalResolver,
+        profile_prefix: str,
+        connector_id: str,
+        *,
+        profile: str,
+        secret: str | None,
+        outbound_secret: str | None,
+    ) -> None:
+        """One profiled connector: its profile in SSM, its signing secret (where its scheme reads one) and
+        the secret the connector function signs its requests to the device cloud with (where it has one)."""
+        self.profiled_connectors.append(connector_id)
+        resources.create_profile(
+            self.client("ssm"), prefix=profile_prefix, connector_id=connector_id, profile=profile
+        )
+        secrets = self.client("secretsmanager")
+        outbound_prefix = self.receiver_setting("DEVICE_CLOUD_SECRET_PREFIX", resolver)
+        if outbound_secret is not None and outbound_prefix:
+            resources.create_signing_secret(
+                secrets, prefix=outbound_prefix, connector_id=connector_id, secret=outbound_secret
+            )
+        if secret is not None:
+            resources.create_signing_secret(
+                secrets, prefix=self.signing_secret_prefix(resolver), connector_id=connector_id, secret=secret
+            )
 
     def _local_profile(self, cloud: DemoCloud) -> str:
         """A demo cloud's profile as stored locally: its device cloud is the local one."""
