@@ -12,14 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bench.child import run_child
@@ -27,6 +24,7 @@ from bench.measure import alternating
 from bench.report import Section, markdown_table
 from bench.sizing import Findings
 from bench.stats import Figure, median, percentile
+from loopback import LoopbackHandler, LoopbackServer
 
 SCHEMES = ("standard-webhooks", "hmac", "http-signature cavage", "http-signature rfc9421", "jwt")
 BASELINE = "standard-webhooks"
@@ -47,42 +45,26 @@ LIBRARIES = {
 }
 
 
-class _KeyHost(ThreadingHTTPServer):
-    daemon_threads = True
+class _KeyHandler(LoopbackHandler):
+    """Answers a GET with the document at its path (the senders' keys), 404 otherwise."""
 
-    def __init__(self, documents: dict[str, bytes]) -> None:
-        super().__init__(("127.0.0.1", 0), _KeyHandler)
-        self.documents = documents
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
-
-
-class _KeyHandler(BaseHTTPRequestHandler):
     server: _KeyHost
 
     def do_GET(self) -> None:
         body = self.server.documents.get(self.path)
-        self.send_response(200 if body is not None else 404)
-        self.send_header("Content-Length", str(len(body or b"")))
-        self.end_headers()
-        self.wfile.write(body or b"")
+        self.answer(200 if body is not None else 404, body or b"")
 
     def log_message(self, format: str, *args: Any) -> None:
         return
 
 
-@contextmanager
-def _key_host(documents: dict[str, bytes]) -> Iterator[_KeyHost]:
-    server = _KeyHost(documents)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+class _KeyHost(LoopbackServer):
+    def __init__(self, documents: dict[str, bytes]) -> None:
+        super().__init__(_KeyHandler)
+        self.documents = documents
+
+    def at(self, path: str) -> str:
+        return self.url + path
 
 
 @dataclass
@@ -248,8 +230,8 @@ def measure_warm(args: dict[str, Any]) -> dict[str, Any]:
     from iotbridge.webhook_receiver.domain.verification import RequestLine, verify
 
     documents: dict[str, bytes] = {}
-    with _key_host(documents) as host:
-        cases = _cases(host.url)
+    with _KeyHost(documents) as host:
+        cases = _cases(host.at)
         documents.update(_documents(cases))
         keys = HttpsPublicKeys(allow_loopback=True)
         line = RequestLine("POST", PATH, "")
@@ -279,11 +261,11 @@ def measure_first(args: dict[str, Any]) -> dict[str, Any]:
 
     name = args["scheme"]
     documents: dict[str, bytes] = {}
-    with _key_host(documents) as host:
+    with _KeyHost(documents) as host:
         # The senders' signing code loads what the verifier would (cryptography, PyJWT for the token's
         # encoding by google-auth): sign first, then forget the verifier's own libraries so that their
         # import counts, as it would in a receiver that never signs.
-        cases = _cases(host.url)
+        cases = _cases(host.at)
         documents.update(_documents(cases))
         headers = cases[name].sign(0, time.time())
         for module in [
