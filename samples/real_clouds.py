@@ -183,7 +183,11 @@ def _requests_taken_locally(name: str) -> Callable[[dict[str, Any], LocalEndpoin
     """A profile whose connector function's requests go to the local server, which takes them (202)."""
 
     def localized(document: dict[str, Any], endpoints: LocalEndpoints) -> dict[str, Any]:
-        document["deviceCloud"]["url"] = endpoints.url(f"/{name}/aws-iot/requests")
+        if "outbound" in document:
+            # A profile that calls the cloud's own REST API: its calls go to the local server too.
+            document["outbound"]["baseUrl"] = endpoints.url(f"/{name}")
+        else:
+            document["deviceCloud"]["url"] = endpoints.url(f"/{name}/aws-iot/requests")
         return document
 
     return localized

@@ -37,6 +37,7 @@ from .lambda_api import LambdaService, RemoteFunction
 from .lambda_runtime import LOCAL_REGION, Invoker
 from .processes import LOOPBACK, ServerProcess, free_port, start_moto_server, start_server
 from .real_cloud_endpoints import RealCloudEndpoints
+from .rest_clouds import NukiWebApi, RestCloud, SwitchBotApi, switchbot_authorization
 from .sam_template import LocalResolver, StackSpec, TemplateError, read
 from .samples import DEMO_CONNECTOR_ID, DEMO_MESSAGE_GROUP_KEY, DEMO_SECRET
 from .sqs_poller import SqsEventSource
@@ -164,6 +165,11 @@ class LocalStack:
         self.device_cloud: FakeDeviceCloud | None = None
         # The stand-ins for what real clouds' profiles fetch and call (their keys, SmartThings' API).
         self.real_cloud_endpoints: RealCloudEndpoints | None = None
+        # Real clouds' REST APIs as their documentation describes them, by connector id: the connector
+        # function calls them through the profiles' `outbound` blocks.
+        self.rest_clouds: dict[str, RestCloud] = {}
+        # The General Authorization secrets the connector function may be named, by connector id (ARNs).
+        self.authorization_secrets: dict[str, str] = {}
 
     # ----- lifecycle
 
@@ -207,6 +213,7 @@ class LocalStack:
         self.dynamodb_proxy = serve_in_thread(self.moto_url)
         if self.config.device_cloud and self.connector_function() is not None:
             self.device_cloud = FakeDeviceCloud().start()
+            self.rest_clouds = {"switchbot": SwitchBotApi().start(), "nuki": NukiWebApi().start()}
         self._create_resources(resolver)
         self._seed_detector_tables(fleet["detectors"])
         self._start_functions(resolver)
@@ -239,6 +246,8 @@ class LocalStack:
             self.device_cloud.stop()
         if self.real_cloud_endpoints is not None:
             self.real_cloud_endpoints.stop()
+        for rest_cloud in self.rest_clouds.values():
+            rest_cloud.stop()
         # Functions first, the services they call last.
         for name in sorted(self.processes, key=lambda n: n in {"moto", "iot"}):
             self.processes[name].stop()
@@ -328,10 +337,28 @@ class LocalStack:
                 resolver,
                 profile_prefix,
                 cloud.connector_id,
-                profile=cloud.local_profile(endpoints),
+                profile=self._rest_profile(cloud.connector_id, cloud.local_profile(endpoints)),
                 secret=cloud.secret,
                 outbound_secret=cloud.outbound_secret,
             )
+        switchbot = self.rest_clouds.get("switchbot")
+        prefix = self.receiver_setting("AUTHORIZATION_SECRET_PREFIX", resolver)
+        if isinstance(switchbot, SwitchBotApi) and prefix:
+            # The customer's secret, as General Authorization names it to the connector function.
+            created = self.client("secretsmanager").create_secret(
+                Name=f"{prefix}switchbot/api-credentials",
+                SecretString=json.dumps(switchbot_authorization(switchbot)),
+            )
+            self.authorization_secrets["switchbot"] = created["ARN"]
+
+    def _rest_profile(self, connector_id: str, profile: str) -> str:
+        """A real cloud's profile with its REST API at the local stand-in, when one runs."""
+        rest_cloud = self.rest_clouds.get(connector_id)
+        document = json.loads(profile)
+        if rest_cloud is None or not isinstance(document.get("outbound"), dict):
+            return profile
+        document["outbound"]["baseUrl"] = rest_cloud.url
+        return json.dumps(document, separators=(",", ":"))
 
     def _seed_profiled_connector(
         self,
@@ -378,6 +405,10 @@ class LocalStack:
         StandinAdmin(self.iot_url).call_connector_function(self.lambda_service.url, name)
         if self.device_cloud is not None:
             self.device_cloud.relay_url = self.api.url
+        nuki = self.rest_clouds.get("nuki")
+        if isinstance(nuki, NukiWebApi):
+            # Where Nuki sends its API-triggered webhooks: the relay's endpoint for the nuki connector.
+            nuki.webhook_url = f"{self.api.url}/connectors/nuki/events"
 
     def detector_tables(self) -> list[str]:
         """The tables of the stack in the detector table's layout (keyed by detector model and key value)."""
@@ -552,7 +583,9 @@ class LocalStack:
 
     def describe(self) -> dict[str, Any]:
         assert self.api is not None and self.lambda_service is not None
-        dlq = next((q for q in self.queues.values() if "DeadLetter" in q.logical_id), None)
+        dlq = self.queues.get("EventDeadLetterQueue") or next(
+            (q for q in self.queues.values() if "DeadLetter" in q.logical_id), None
+        )
         return {
             "supervisorPid": os.getpid(),
             "startedAt": int(time.time()),
@@ -577,6 +610,8 @@ class LocalStack:
             "resetFunction": self.reset_function(),
             "connectorFunction": self.connector_function(),
             "deviceCloudUrl": self.device_cloud.url if self.device_cloud is not None else None,
+            "restClouds": {name: cloud.url for name, cloud in self.rest_clouds.items()},
+            "authorizationSecrets": dict(self.authorization_secrets),
             "realCloudEndpointsUrl": (
                 self.real_cloud_endpoints.url if self.real_cloud_endpoints is not None else None
             ),

@@ -15,10 +15,23 @@ from typing import Any
 from iotbridge.budget import TimeBudget
 from iotbridge.composition import BuiltAtInit
 from iotbridge.connector.domain.invocations import ConnectorOperations, Deadlines
-from iotbridge.connector.ports import CloudRequest, DeviceCloudUnavailableError, UnusableCredentialError
+from iotbridge.connector.ports import (
+    CloudRequest,
+    CommandHandedOver,
+    DeviceCloudUnavailableError,
+    UnusableCredentialError,
+)
 from iotbridge.connector.settings import ConnectorSettings
 from iotbridge.connector.wiring import ConnectorWiring
-from iotbridge.correlation.model import DISCOVERY, Begun, PendingRequest, Status, SweepReport, kind_of_key
+from iotbridge.correlation.model import (
+    DISCOVERY,
+    AnswerMatch,
+    Begun,
+    PendingRequest,
+    Status,
+    SweepReport,
+    kind_of_key,
+)
 
 CONNECTOR = "lumen-home"
 ACCOUNT = "123456789012"
@@ -76,9 +89,9 @@ class FakeDeviceCloud:
     def discover_devices(self, request: CloudRequest, *, timeout_seconds: float) -> None:
         self._take(request, timeout_seconds)
 
-    def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
+    def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> CommandHandedOver:
         self._take(request, timeout_seconds)
-        return self.cloud_request_ids.get(request.request_id or "")
+        return CommandHandedOver(self.cloud_request_ids.get(request.request_id or ""))
 
     def deactivate_user(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
         self._take(request, timeout_seconds)
@@ -183,6 +196,26 @@ class InMemoryPendingRequests:
             key = (request.connector_id, cloud_request_id)
             self.cloud_requests.setdefault(key, request.request_id)
             return self.cloud_requests[key] == request.request_id
+
+    def answered(self, kind: str, connector_id: str, request_id: str) -> AnswerMatch:
+        """CorrelationTable.answered: the entry of this request marked answered."""
+        with self._lock:
+            self._called("answered")
+            entry = next(
+                (
+                    e
+                    for e in self.entries.values()
+                    if (e.request.kind, e.request.connector_id, e.request.request_id)
+                    == (kind, connector_id, request_id)
+                ),
+                None,
+            )
+            if entry is None:
+                return AnswerMatch.UNMATCHED
+            if entry.status is Status.ANSWERED:
+                return AnswerMatch.REPEATED
+            entry.status, entry.lease_until, entry.lease = Status.ANSWERED, None, None
+            return AnswerMatch.ANSWERED
 
     def answer(self, request: PendingRequest) -> None:
         """What the receiver does when it accepts the request's answer."""

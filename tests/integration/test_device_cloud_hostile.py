@@ -158,7 +158,7 @@ def cloud_at(config: Configuration, url: str, **options: Any) -> WebhookDeviceCl
     config.put_profile(LUMEN.connector_id, lumen_profile(url))
     config.put_secret(LUMEN.connector_id, LUMEN.outbound_secret)
     found = config.clouds(**options).for_connector(LUMEN.connector_id)
-    assert found is not None
+    assert isinstance(found, WebhookDeviceCloud)
     return found
 
 

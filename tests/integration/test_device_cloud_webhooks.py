@@ -207,7 +207,7 @@ def lumen(config: Configuration, cloud: ScriptedCloud) -> WebhookDeviceCloud:
     config.put_profile(LUMEN.connector_id, lumen_profile(cloud.url))
     config.put_secret(LUMEN.connector_id, LUMEN.outbound_secret)
     found = config.clouds().for_connector(LUMEN.connector_id)
-    assert found is not None
+    assert isinstance(found, WebhookDeviceCloud)
     return found
 
 

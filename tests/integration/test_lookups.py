@@ -407,7 +407,7 @@ def test_the_cloud_s_request_id_is_read_from_its_answer_where_the_profile_says(
     device_cloud = deployment.clouds().for_connector(CONNECTOR)
     assert isinstance(device_cloud, WebhookDeviceCloud)
 
-    assert device_cloud.send_command(lock_command(), timeout_seconds=1.0) == found
+    assert device_cloud.send_command(lock_command(), timeout_seconds=1.0).cloud_request_id == found
     assert len(cloud.received) == 1
 
 
@@ -421,7 +421,7 @@ def test_without_request_id_in_the_profile_no_id_is_taken_from_the_answer(
     device_cloud = deployment.clouds().for_connector(CONNECTOR)
     assert device_cloud is not None
 
-    assert device_cloud.send_command(lock_command(), timeout_seconds=1.0) is None
+    assert device_cloud.send_command(lock_command(), timeout_seconds=1.0).cloud_request_id is None
 
 
 # --- The whole loop: the connector function records, the receiver looks up -------------------------------

@@ -191,8 +191,9 @@ def _profile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def profile_warnings(profile: Any) -> list[str]:
     """What `profile validate` warns of in a valid profile: what its verification does not protect against
-    (`verification.weaknesses`), then each expression that reads as something other than what it says
-    (`expressions.precedence_warnings`), prefixed with where it is in the document."""
+    (`verification.weaknesses`), what its outbound block does not (`outbound.outbound_warnings`), then each
+    expression that reads as something other than what it says (`expressions.precedence_warnings`),
+    prefixed with where it is in the document."""
     from iotbridge.profile.expressions import precedence_warnings
     from iotbridge.profile.verification import weaknesses
 
@@ -200,6 +201,10 @@ def profile_warnings(profile: Any) -> list[str]:
         f"verification: {weakness}"
         for weakness in weaknesses(profile.verification, profile.deduplication, profile.source_addresses)
     ]
+    if profile.outbound is not None:
+        from iotbridge.profile.outbound import outbound_warnings
+
+        found.extend(outbound_warnings(profile.outbound, profile.general_authorization))
     for path, text in _expressions_of(profile):
         found.extend(f"{path}: {warning}" for warning in precedence_warnings(text))
     return found
@@ -211,9 +216,12 @@ def _expressions_of(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
     from pydantic import BaseModel
 
     from iotbridge.profile.expressions import Expression
+    from iotbridge.profile.templates import JsonTemplate, TextTemplate
 
     if isinstance(node, Expression):
         yield path, str(node)
+    elif isinstance(node, TextTemplate | JsonTemplate):  # a request's template: its placeholders
+        yield from ((path, str(expression)) for expression in node.reads())
     elif isinstance(node, BaseModel):
         for name, info in type(node).model_fields.items():
             yield from _expressions_of(getattr(node, name), f"{path}.{info.alias or name}".lstrip("."))
@@ -221,15 +229,16 @@ def _expressions_of(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
         for part in parts if isinstance(parts, tuple) else ():
             if isinstance(part, Expression):
                 yield f"{path}.template", str(part)
-    # Lists and maps of models; a literal's own JSON (any depth) holds no expression and is not walked.
-    elif isinstance(node, list | tuple):
-        for index, item in enumerate(node):
-            if isinstance(item, BaseModel | Expression):
-                yield from _expressions_of(item, f"{path}[{index}]")
-    elif isinstance(node, dict):
-        for key, item in node.items():
-            if isinstance(item, BaseModel | Expression):
-                yield from _expressions_of(item, f"{path}.{key}".lstrip("."))
+    # Lists and maps of models and templates; a literal's own JSON (any depth) holds no expression.
+    elif isinstance(node, list | tuple | dict):
+        members = (
+            ((f"{path}.{key}".lstrip("."), item) for key, item in node.items())
+            if isinstance(node, dict)
+            else ((f"{path}[{index}]", item) for index, item in enumerate(node))
+        )
+        for where, item in members:
+            if isinstance(item, BaseModel | Expression | TextTemplate | JsonTemplate):
+                yield from _expressions_of(item, where)
 
 
 def _profile_test(args: argparse.Namespace, profile: Any, out: TextIO, err: TextIO) -> int:

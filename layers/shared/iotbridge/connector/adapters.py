@@ -1,6 +1,7 @@
-"""The connector function's own adapters: the device cloud as an outbound signed webhook (the default; a
-team may plug in its cloud's own API instead, see ports.DeviceCloudClient), and Secrets Manager for General
-Authorization secrets. Its profiles and outbound secrets are read by the adapters the receiver shares
+"""The connector function's own adapters: the device cloud as an outbound signed webhook (a profile's
+`deviceCloud`), or as its own REST API (a profile's `outbound`, iotbridge.connector.rest; a team may also
+plug in code of its own, see ports.DeviceCloudClient), and Secrets Manager for General Authorization
+secrets. Its profiles and outbound secrets are read by the adapters the receiver shares
 (iotbridge.registry), its records by those of iotbridge.correlation.tables.
 
 The outbound protocol, which a device cloud implements to take the connector's requests:
@@ -31,7 +32,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -45,11 +46,17 @@ from iotbridge.signatures.standard_webhooks import SECRET_PREFIX, SecretFormatEr
 from .outbound import Answer, OutboundExchanges
 from .ports import (
     CloudRequest,
+    CommandHandedOver,
     ConnectorSetupError,
     DeviceCloudRefusedError,
     DeviceCloudUnavailableError,
+    DiscoveryJobs,
     UnusableCredentialError,
 )
+from .rest import RestCalls, RestDeviceCloud
+
+if TYPE_CHECKING:
+    from iotbridge.profile.outbound import GeneralAuthorizationScope
 
 logger = Logger(child=True)
 
@@ -104,10 +111,10 @@ class WebhookDeviceCloud:
         # Any 2xx takes the request, whatever its body: the cloud has it, and asking again would repeat it.
         self._owner.post(self._profile, request, timeout_seconds, read_body=False)
 
-    def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
+    def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> CommandHandedOver:
         wanted = self._profile.request_id
         answer = self._owner.post(self._profile, request, timeout_seconds, read_body=wanted is not None)
-        return _cloud_request_id(answer, wanted) if wanted is not None else None
+        return CommandHandedOver(_cloud_request_id(answer, wanted) if wanted is not None else None)
 
     def deactivate_user(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
         return _user_id(self._owner.post(self._profile, request, timeout_seconds, read_body=True), request)
@@ -155,8 +162,9 @@ def _cloud_request_id(answer: Answer, expression: Expression) -> str | None:
 
 
 class WebhookDeviceClouds:
-    """Every connector's device cloud: its profile's `deviceCloud` (SSM), its outbound secret (Secrets
-    Manager), and one pool of connections kept from one invocation to the next.
+    """Every connector's device cloud: its profile's `deviceCloud` (SSM) with its outbound secret (Secrets
+    Manager), or its profile's `outbound` (a RestDeviceCloud); and one pool of connections kept from one
+    invocation to the next.
 
     One try per request, no retry here: managed integrations retries the invocation (iotbridge.clients).
     """
@@ -169,8 +177,14 @@ class WebhookDeviceClouds:
         exchanges: OutboundExchanges | None = None,
         allow_loopback: bool = False,
         clock: Callable[[], float] = time.time,
+        jobs: DiscoveryJobs | None = None,
+        queues_answers: bool = False,
     ) -> None:
         self._profiles = profiles
+        # A REST cloud's discoveries go to the worker's queue; its commands' outcomes, when it answers them
+        # at once, to the relay's event queue (the domain queues them: this says whether it can).
+        self._jobs = jobs
+        self._queues_answers = queues_answers
         self._secrets = secrets
         self._exchanges = exchanges or OutboundExchanges(
             allow_loopback=allow_loopback, max_answer_bytes=MAX_ANSWER_BYTES
@@ -178,11 +192,16 @@ class WebhookDeviceClouds:
         self._allow_loopback = allow_loopback
         self._clock = clock
 
-    def for_connector(self, connector_id: str) -> WebhookDeviceCloud | None:
+    def for_connector(self, connector_id: str) -> WebhookDeviceCloud | RestDeviceCloud | None:
         try:
             profile = self._profiles.profile_for(connector_id)
         except SignatureError:
             raise ConnectorSetupError("unusable_profile") from None
+        if profile is not None and profile.outbound is not None:
+            calls = RestCalls(profile.outbound, self._exchanges, allow_loopback=self._allow_loopback)
+            return RestDeviceCloud(
+                profile, calls, jobs=self._jobs, queues_answers=self._queues_answers, clock=self._clock
+            )
         if profile is None or profile.device_cloud is None:
             return None
         if is_loopback_url(profile.device_cloud.url) and not self._allow_loopback:
@@ -231,18 +250,36 @@ class WebhookDeviceClouds:
 
 
 class SecretsManagerAuthorizations(CachedByName[str]):
-    """General Authorization secrets, by the ARN (and version) managed integrations names, and only under
-    the prefix the function may read (its IAM policy says the same) and, within it, under the connector's
-    own `<prefix><connector id>/`: one connector's invocation never reads another's secret. Cached with a
+    """General Authorization secrets, by the ARN (and version) managed integrations names. A connector whose
+    profile has `generalAuthorization` reads only the secrets its ARN patterns allow (the function's IAM
+    policy, AuthorizationSecretArnPattern, bounds them too); any other only under the prefix the function may
+    read and, within it, under the connector's own `<prefix><connector id>/`: one connector's invocation
+    never reads another's secret. A name not allowed is refused before anything is read. Cached with a
     bounded age."""
 
+    def __init__(
+        self,
+        client: Any,
+        *,
+        scopes: Callable[[str], GeneralAuthorizationScope | None] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(client, **options)
+        # The connector's `generalAuthorization` (its profile's), None for the prefix rule.
+        self._scopes = scopes
+
     def secret_for(self, connector_id: str, arn: str, version_id: str | None) -> str:
-        name = arn.split(":secret:", 1)[-1]
-        if not name.startswith(self._prefix):
-            raise UnusableCredentialError("outside_prefix")
-        # The "/" ends the connector id: connector "lumen" may not read "lumen-home"'s secrets.
-        if not name.startswith(f"{self._prefix}{connector_id}/"):
-            raise UnusableCredentialError("other_connector")
+        scope = self._scopes(connector_id) if self._scopes is not None else None
+        if scope is not None:
+            if not scope.allows(arn):
+                raise UnusableCredentialError("not_allowed")
+        else:
+            name = arn.split(":secret:", 1)[-1]
+            if not name.startswith(self._prefix):
+                raise UnusableCredentialError("outside_prefix")
+            # The "/" ends the connector id: connector "lumen" may not read "lumen-home"'s secrets.
+            if not name.startswith(f"{self._prefix}{connector_id}/"):
+                raise UnusableCredentialError("other_connector")
         key = f"{arn}\x00{version_id or ''}"
         cached, value = self._cache.get(key)
         if cached and value is not None:

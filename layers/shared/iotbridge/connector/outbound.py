@@ -1,4 +1,4 @@
-"""One POST to a device cloud, under a deadline on the whole exchange, to an address checked first.
+"""One request to a device cloud, under a deadline on the whole exchange, to an address checked first.
 
 The deadline: socket timeouts bound each read, not the exchange, so a cloud that sends its answer a byte at
 a time (or `100 Continue` lines without end) would hold the function until Lambda's own timeout. A
@@ -24,9 +24,9 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # urllib3 comes with botocore: its connections are used (TLS with certificate checks), not its pools.
@@ -44,16 +44,20 @@ Resolver = Callable[..., list[tuple[Any, ...]]]
 # Connections kept between invocations, per scheme, name and port.
 MAX_IDLE_PER_HOST = 4
 MAX_IDLE_HOSTS = 16
+# What is kept of an answer's headers: the first so many names, each value cut to so many characters.
+MAX_ANSWER_HEADERS = 64
+MAX_ANSWER_HEADER_CHARS = 1024
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A device cloud's answer: its status and, when read, its body. `body_problem` says why the body was
-    not read: `timeout`, `answer_too_large` or `unreadable_answer`."""
+    """A device cloud's answer: its status, its headers (lower-case names, bounded) and, when read, its body.
+    `body_problem` says why the body was not read: `timeout`, `answer_too_large` or `unreadable_answer`."""
 
     status: int
     content: bytes | None
     body_problem: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +171,7 @@ class _Deadline:
 
 
 class OutboundExchanges:
-    """POSTs to device clouds, each within its deadline, with connections kept from one invocation to the
+    """Requests to device clouds, each within its deadline, with connections kept from one invocation to the
     next. One try, no redirect followed."""
 
     def __init__(
@@ -190,10 +194,26 @@ class OutboundExchanges:
     def post(
         self, url: str, body: bytes, headers: dict[str, str], *, timeout_seconds: float, read_body: bool
     ) -> Answer:
-        """The answer to one POST; raises DeviceCloudUnavailableError (`timeout`, `unreachable`) or
+        """The answer to one POST (see `request`)."""
+        return self.request("POST", url, body, headers, timeout_seconds=timeout_seconds, read_body=read_body)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        *,
+        timeout_seconds: float,
+        read_body: bool,
+        max_answer_bytes: int | None = None,
+    ) -> Answer:
+        """The answer to one request; raises DeviceCloudUnavailableError (`timeout`, `unreachable`) or
         ConnectorSetupError (`internal_address`). The body is read when `read_body` says so, else only to
-        keep the connection for the next request."""
+        keep the connection for the next request; at most `max_answer_bytes` of it (by default the
+        exchanges' own bound). A redirect is an answer like any other: its status, never followed."""
         target = _Target.of(url)
+        limit = self._max_answer_bytes if max_answer_bytes is None else max_answer_bytes
         deadline = _Deadline(timeout_seconds)
         watchdog = _Watchdog(timeout_seconds)
         connection: _Connection | None = None
@@ -201,7 +221,7 @@ class OutboundExchanges:
             try:
                 connection = self._idle_connection(target) or self._connect(target, deadline, watchdog)
                 watchdog.watch(connection)
-                status, answer = self._exchange(connection, target, body, headers, deadline)
+                status, answer = self._exchange(connection, method, target, body, headers, deadline=deadline)
             except urllib3.exceptions.NewConnectionError as exc:  # (a kind of connect timeout to urllib3)
                 self._discard(connection)
                 raise _unreachable(exc) from None
@@ -220,14 +240,14 @@ class OutboundExchanges:
                 # The headers may have been cut short at the deadline: not an answer, read as if whole.
                 self._discard(connection)
                 raise DeviceCloudUnavailableError("timeout")
-            content, problem = self._body(answer, read_body, watchdog)
+            content, problem = self._body(answer, read_body, watchdog, limit)
         finally:
             watchdog.cancel()
         if problem is None and connection.sock is not None and connection.is_connected:
             self._keep(target, connection)
         else:
             self._discard(connection)
-        return Answer(status, content, problem)
+        return Answer(status, content, problem, _answer_headers(answer))
 
     # --- connecting -------------------------------------------------------------------------------------
 
@@ -319,11 +339,17 @@ class OutboundExchanges:
 
     @staticmethod
     def _exchange(
-        connection: _Connection, target: _Target, body: bytes, headers: dict[str, str], deadline: _Deadline
+        connection: _Connection,
+        method: str,
+        target: _Target,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        *,
+        deadline: _Deadline,
     ) -> tuple[int, Any]:
         connection.timeout = max(deadline.left(), 0.001)
         connection.request(
-            "POST",
+            method,
             target.path,
             body=body,
             headers={**headers, "host": target.host_header},
@@ -332,19 +358,36 @@ class OutboundExchanges:
         answer = connection.getresponse()
         return int(answer.status), answer
 
-    def _body(self, answer: Any, read_body: bool, watchdog: _Watchdog) -> tuple[bytes | None, str | None]:
+    @staticmethod
+    def _body(
+        answer: Any, read_body: bool, watchdog: _Watchdog, limit: int
+    ) -> tuple[bytes | None, str | None]:
         try:
-            content: bytes = answer.read(self._max_answer_bytes + 1)
+            content: bytes = answer.read(limit + 1)
         except (TimeoutError, urllib3.exceptions.TimeoutError):
             return None, "timeout"
         except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError):
             return None, "timeout" if watchdog.fired else "unreadable_answer"
         if watchdog.fired:
             return None, "timeout"
-        if len(content) > self._max_answer_bytes:
+        if len(content) > limit:
             # The rest is left unread: the connection is closed with it, not kept.
             return None, "answer_too_large"
         return (content if read_body else None), None
+
+
+def _answer_headers(answer: Any) -> dict[str, str]:
+    """The answer's headers by lower-case name (repeated ones joined with ", "), at most MAX_ANSWER_HEADERS
+    names, each value cut to MAX_ANSWER_HEADER_CHARS: a cloud's headers are read by expressions, never
+    trusted to be small."""
+    kept: dict[str, str] = {}
+    for name, value in answer.headers.items():
+        key = str(name).lower()
+        if key in kept:
+            kept[key] = f"{kept[key]}, {value}"[:MAX_ANSWER_HEADER_CHARS]
+        elif len(kept) < MAX_ANSWER_HEADERS:
+            kept[key] = str(value)[:MAX_ANSWER_HEADER_CHARS]
+    return kept
 
 
 def _unreachable(exc: BaseException) -> DeviceCloudUnavailableError:

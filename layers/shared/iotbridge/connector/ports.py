@@ -1,20 +1,24 @@
 """What the connector's domain needs from the outside world, and the errors those ports raise.
 
 The device cloud is the port a team replaces to plug in its cloud's own API: four calls, one per operation,
-each given the request and the time it may take. The default (`adapters.WebhookDeviceClouds`) POSTs each
-request to the connector's device-cloud URL as a signed webhook; the cloud answers discoveries and commands
-later, through the relay. Every port may also raise iotbridge.errors.DependencyUnavailableError.
+each given the request and the time it may take. `adapters.WebhookDeviceClouds` gives one of two by the
+connector's profile: `deviceCloud` POSTs each request to the cloud's URL as a signed webhook, and the cloud
+answers discoveries and commands later, through the relay; `outbound` drives the cloud's own REST API
+(`rest.RestDeviceCloud`), whose discoveries a worker fetches after the invocation (`DiscoveryJobs`) and whose
+commands' outcomes, when it gives them at once, the function queues itself (`EventQueue`). Every port
+may also raise iotbridge.errors.DependencyUnavailableError.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from iotbridge.budget import TimeBudget
-from iotbridge.correlation.model import Begun, PendingRequest, SweepReport
+from iotbridge.correlation.model import AnswerMatch, Begun, PendingRequest, SweepReport
 from iotbridge.errors import PermanentError, TransientError
+from iotbridge.send_connector_event.queued import QueuedEvent
 
 CloudOperation = Literal["activateUser", "discoverDevices", "sendCommand", "deactivateUser"]
 
@@ -22,10 +26,14 @@ CloudOperation = Literal["activateUser", "discoverDevices", "sendCommand", "deac
 @dataclass(frozen=True, slots=True)
 class Credential:
     """The end user's credential as the device cloud gets it: their OAuth access token, or the text of the
-    General Authorization secret managed integrations named."""
+    General Authorization secret managed integrations named (and where that secret is: its ARN and version,
+    for work done later, which reads it again rather than carry its text)."""
 
     type: Literal["OAuth2.0", "GeneralAuthorization"]
     value: str = field(repr=False)
+    # Where the value came from: not part of what the credential is.
+    arn: str | None = field(default=None, compare=False)
+    version_id: str | None = field(default=None, compare=False)
 
     def as_wire(self) -> dict[str, str]:
         if self.type == "OAuth2.0":
@@ -67,6 +75,89 @@ class CloudRequest:
     payload: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class JobCredential:
+    """The credential a discovery job carries to the worker: the user's OAuth access token, or where the
+    General Authorization secret is (its ARN and version), never the secret's text: the worker reads it
+    again."""
+
+    type: Literal["OAuth2.0", "GeneralAuthorization"]
+    token: str | None = field(default=None, repr=False)
+    arn: str | None = None
+    version_id: str | None = None
+
+    @classmethod
+    def oauth(cls, token: str) -> JobCredential:
+        return cls(type="OAuth2.0", token=token)
+
+    @classmethod
+    def general_authorization(cls, arn: str, version_id: str | None) -> JobCredential:
+        return cls(type="GeneralAuthorization", arn=arn, version_id=version_id)
+
+    def as_wire(self) -> dict[str, Any]:
+        if self.type == "OAuth2.0":
+            return {"type": self.type, "token": self.token}
+        return {"type": self.type, "arn": self.arn, "versionId": self.version_id}
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryJob:
+    """A discovery the connector answered and the worker fetches afterwards: whose, which, with what
+    credential, and the DiscoverDevices payload as managed integrations sent it. `requested_at` is in
+    seconds since the epoch."""
+
+    connector_id: str
+    device_discovery_id: str
+    user_id: str | None = field(repr=False)
+    credential: JobCredential
+    payload: Mapping[str, Any] = field(repr=False)
+    requested_at: float
+
+
+class DiscoveryJobs(Protocol):
+    """The queue of discoveries waiting to be fetched from the device cloud."""
+
+    def submit(self, job: DiscoveryJob) -> None:
+        """Queue the job. Raises DependencyUnavailableError("discovery_queue")."""
+        ...
+
+
+class DiscoveryRecords(Protocol):
+    """The correlation table, as the discovery worker uses it (iotbridge.correlation.tables)."""
+
+    def is_answered(self, kind: str, connector_id: str, request_id: str) -> bool:
+        """Whether the request's answer was queued already (by the relay or by the worker)."""
+        ...
+
+    def answered(self, kind: str, connector_id: str, request_id: str) -> AnswerMatch: ...
+
+    def record_discovery(
+        self, connector_id: str, discovery_id: str, *, devices: int | None, failure: str | None
+    ) -> bool:
+        """Record on the discovery's entry how its fetch ended: how many devices were reported, or why it
+        failed. False when the entry is gone."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CommandHandedOver:
+    """What a device cloud made of a command: its own id of the command, when its answer gives one (None: it
+    gave none, or it is not looked for); and, from a cloud that answers commands at once, the
+    DEVICE_COMMAND_RESPONSE to queue for managed integrations (a SendConnectorEvent body without
+    ConnectorId; None: the answer follows later, through the relay)."""
+
+    cloud_request_id: str | None = None
+    response: dict[str, Any] | None = field(default=None, repr=False)
+
+
+class EventQueue(Protocol):
+    """The relay's FIFO queue of SendConnectorEvent requests (iotbridge.send_connector_event.queue)."""
+
+    def enqueue(self, events: Sequence[QueuedEvent]) -> None:
+        """Queue every event durably, in order, or raise DependencyUnavailableError("queue")."""
+        ...
+
+
 class DeviceCloudRefusedError(PermanentError):
     """The device cloud refused the request (a 4xx: a credential it does not take, a device it does not
     know). `status` is its HTTP status."""
@@ -94,6 +185,17 @@ class ConnectorSetupError(PermanentError):
         self.reason = reason
 
 
+class UnmappableCommandError(PermanentError):
+    """A SendCommand the connector's profile cannot put in its device cloud's terms: a command no rule maps
+    (`unsupported_command`), or fields a rule cannot use (`invalid_command_fields`). `message` names the
+    cluster and command ids, the rule and the value, never a value; the cloud is not asked."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.message = message
+
+
 class UnusableCredentialError(PermanentError):
     """A General Authorization secret the connector may not read, or that does not exist."""
 
@@ -118,9 +220,10 @@ class DeviceCloudClient(Protocol):
         """Hand the discovery over; the cloud reports the devices later, through the relay."""
         ...
 
-    def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
-        """Hand the command over; the cloud reports its outcome later, through the relay. The cloud's own id
-        of the command, when its answer gives one (None: it gave none, or it is not looked for)."""
+    def send_command(self, request: CloudRequest, *, timeout_seconds: float) -> CommandHandedOver:
+        """Hand the command over: the cloud's own id of it, when its answer gives one; and its outcome as a
+        DEVICE_COMMAND_RESPONSE when the cloud answers commands at once (otherwise it reports the outcome
+        later, through the relay)."""
         ...
 
     def deactivate_user(self, request: CloudRequest, *, timeout_seconds: float) -> str | None:
@@ -151,6 +254,11 @@ class PendingRequests(Protocol):
         (a profile's `lookup`); False when that id already names another command."""
         ...
 
+    def answered(self, kind: str, connector_id: str, request_id: str) -> AnswerMatch:
+        """Mark the request answered (the connector function queued its answer itself); what it was before
+        (an AnswerMatch) says whether in time."""
+        ...
+
     def expire_overdue(self, budget: TimeBudget, *, page_size: int = 100) -> SweepReport: ...
 
 
@@ -162,6 +270,8 @@ class UserDirectory(Protocol):
 
 class Authorizations(Protocol):
     def secret_for(self, connector_id: str, arn: str, version_id: str | None) -> str:
-        """The text of a General Authorization secret the connector may use (one named under its own part
-        of the authorization prefix). Raises UnusableCredentialError."""
+        """The text of a General Authorization secret the connector may use: one its profile's
+        `generalAuthorization.secretArns` allows, or without those, one named under the connector's own part
+        of the authorization prefix. A name not allowed is refused before anything is read. Raises
+        UnusableCredentialError."""
         ...

@@ -9,6 +9,7 @@ from iotbridge.settings import Environment, FunctionSettings
 
 DEFAULT_DEVICE_CLOUD_SECRET_PREFIX = "iot-bridge/device-clouds/"  # noqa: S105 - a secret name prefix
 DEFAULT_AUTHORIZATION_SECRET_PREFIX = "iot-bridge/authorization/"  # noqa: S105 - a secret name prefix
+MIN_GROUP_KEY_CHARS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +32,28 @@ class ConnectorSettings(FunctionSettings):
     correlation_retention_seconds: int = 7 * 24 * 3600
     profile_cache_seconds: int = 300
     secret_cache_seconds: int = 300
+    # Discovery jobs (iotbridge.connector.discovery): where they wait, where those given up on go, the
+    # delivery on which a job still failing is given up on (the template's DiscoveryMaxReceiveCount), and the
+    # wall-clock time one job's pages may take all told. Empty URLs: no discovery queue in this deployment.
+    discovery_queue_url: str = ""
+    discovery_dead_letter_queue_url: str = ""
+    discovery_max_receive_count: int = 5
+    discovery_fetch_seconds: float = 8.0
+    # The relay's FIFO queue of SendConnectorEvent requests and its key for message group ids (the
+    # receiver's): where the outcome of a command a REST device cloud answers at once is queued. Empty URL:
+    # such commands are answered 500 (setup_no_event_queue).
+    event_queue_url: str = ""
+    message_group_key: bytes = b""
 
     @classmethod
     def read(cls, env: Environment) -> ConnectorSettings:
+        event_queue_url = env.text("EVENT_QUEUE_URL")
         return cls(
+            event_queue_url=event_queue_url,
+            # Required with the queue: the receiver's own rule for the same key.
+            message_group_key=env.key("MESSAGE_GROUP_KEY", minimum_chars=MIN_GROUP_KEY_CHARS)
+            if event_queue_url
+            else b"",
             correlation_table=env.text("CORRELATION_TABLE", required=True),
             user_table=env.text("CONNECTOR_USER_TABLE", required=True),
             profile_parameter_prefix=env.path_prefix("PROFILE_PARAMETER_PREFIX", DEFAULT_PROFILE_PREFIX),
@@ -56,4 +75,8 @@ class ConnectorSettings(FunctionSettings):
             ),
             profile_cache_seconds=env.whole_number("PROFILE_CACHE_SECONDS", 300),
             secret_cache_seconds=env.whole_number("SECRET_CACHE_SECONDS", 300),
+            discovery_queue_url=env.text("DISCOVERY_QUEUE_URL"),
+            discovery_dead_letter_queue_url=env.text("DISCOVERY_DEAD_LETTER_QUEUE_URL"),
+            discovery_max_receive_count=env.whole_number("DISCOVERY_MAX_RECEIVE_COUNT", 5, minimum=1),
+            discovery_fetch_seconds=env.number("DISCOVERY_FETCH_SECONDS", 8.0, minimum=1.0, maximum=60.0),
         )

@@ -357,6 +357,45 @@ class CorrelationTable:
             },
         )
 
+    # --- the discovery worker ---------------------------------------------------------------------------
+
+    def is_answered(self, kind: str, connector_id: str, request_id: str) -> bool:
+        """Whether the request's entry says its answer was queued already: a discovery job delivered again
+        after its devices were reported is not fetched a second time. One consistent read."""
+        item = self._read(record_key(kind, connector_id, request_id))
+        return _text(item, "connectorId") == connector_id and _text(item, "status") == Status.ANSWERED
+
+    def record_discovery(
+        self, connector_id: str, discovery_id: str, *, devices: int | None, failure: str | None
+    ) -> bool:
+        """Record on a discovery's entry how the worker's fetch ended, for the operator reading the table:
+        `devices`, how many devices its DEVICE_DISCOVERY events reported, or `failure`, why it gave up (a
+        short code, never a value). The other of the two is removed, so the entry says the last outcome. The
+        entry is not created: False when it is gone (past its retention) or is another connector's."""
+        names = {
+            "#id": "id",
+            "#connectorId": "connectorId",
+            "#devices": "devices",
+            "#failure": "failure",
+            "#fetchedAt": "fetchedAt",
+        }
+        values: dict[str, Any] = {":connector": {"S": connector_id}, ":at": {"N": f"{self._clock():.3f}"}}
+        if failure is not None:
+            values[":failure"] = {"S": failure}
+            update = "SET #failure = :failure, #fetchedAt = :at REMOVE #devices"
+        else:
+            values[":devices"] = {"N": str(devices or 0)}
+            update = "SET #devices = :devices, #fetchedAt = :at REMOVE #failure"
+        return self._conditionally(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"id": {"S": record_key(DISCOVERY, connector_id, discovery_id)}},
+            UpdateExpression=update,
+            ConditionExpression="attribute_exists(#id) AND #connectorId = :connector",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
     # --- the webhook receiver ---------------------------------------------------------------------------
 
     def answered(self, kind: str, connector_id: str, request_id: str) -> AnswerMatch:

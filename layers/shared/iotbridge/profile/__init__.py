@@ -29,6 +29,9 @@ The package, one module a part of the document, each importing only those before
 - `matter_targets`: the Matter attributes, commands, events and devices a rule builds.
 - `rules`: `Rule` and the members it may fill (`MEMBER_NAMES`).
 - `device_cloud`: where the connector function sends requests (`DeviceCloud`, `is_loopback_url`).
+- `templates`: text and JSON with `{expression}` placeholders, for requests (`TextTemplate`, `JsonTemplate`).
+- `outbound`: a device cloud's REST API as the connector function calls it (`Outbound`, `RequestSpec`,
+  `GeneralAuthorizationScope`).
 - `bodies`: how the body reads (`BodyFormat`: JSON or a form, members decoded before the rules read them).
 - `handshakes`: requests answered without queuing anything (`Handshake`, its answer and confirmation).
 - `document`: `ConnectorProfile`, `parse_profile`, `parse_profile_json`, `ProfileError`, the limits.

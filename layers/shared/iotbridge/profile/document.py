@@ -12,6 +12,7 @@ from .bodies import BodyFormat
 from .device_cloud import DeviceCloud, SecretName
 from .expressions import ExpressionText, _expression
 from .handshakes import Handshakes
+from .outbound import AUTH_TYPES, GeneralAuthorizationScope, Outbound
 from .rules import Rule
 from .verification import SCHEME_NAMES, Deduplication, SourceAddresses, Verification
 
@@ -52,6 +53,10 @@ class ConnectorProfile(CamelModel):
     attribute_form: Literal["object", "list"] = "object"
     # Where the connector function sends the connector's requests (the relay itself does not use it).
     device_cloud: DeviceCloud | None = None
+    # Where the connector function calls the device cloud's own REST API (instead of `deviceCloud`).
+    outbound: Outbound | None = None
+    # The secrets a General Authorization may name (ARN patterns); None: the stack's own prefix only.
+    general_authorization: GeneralAuthorizationScope | None = None
     # How the body reads (JSON or a form, members to decode first); None: JSON as it is.
     body: BodyFormat | None = None
     # Requests the device cloud sends to check the endpoint, answered without queuing anything.
@@ -67,6 +72,12 @@ class ConnectorProfile(CamelModel):
             raise ValueError(
                 "the scheme carries no message id: say how deliveries are told apart (deduplication)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _one_way_to_the_cloud(self) -> "ConnectorProfile":
+        if self.outbound is not None and self.device_cloud is not None:
+            raise ValueError("outbound and deviceCloud are two ways to reach the device cloud: use one")
         return self
 
     @property
@@ -123,11 +134,16 @@ def _is_union_tag(part: int | str) -> bool:
 def _without_union_tags(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     # pydantic names the union member it tried in the location: the document's own path leaves it out.
     # A map's keys are the profile's own text, kept whatever they spell ("token", "str"); a scheme's name is
-    # a tag only right after `verification` (a member of a scheme may spell one: `token`).
+    # a tag only right after `verification` (a member of a scheme may spell one: `token`), an outbound auth's
+    # type only right after `auth`.
     def is_tag(index: int, part: int | str) -> bool:
         previous = loc[index - 1] if index else None
         if previous == "map":
             return False
-        return _is_union_tag(part) or (previous == "verification" and part in SCHEME_NAMES)
+        return (
+            _is_union_tag(part)
+            or (previous == "verification" and part in SCHEME_NAMES)
+            or (previous == "auth" and part in AUTH_TYPES)
+        )
 
     return tuple(part for index, part in enumerate(loc) if not is_tag(index, part))

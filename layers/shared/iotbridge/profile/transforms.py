@@ -137,23 +137,34 @@ class ClampTransform(CamelModel):
     clamp: Bounds
 
 
+_TO_MATTER = ("hue", "saturation", "x", "y")
+_TO_CLOUD = ("rgb", "hex")
+
+
 class Colour(CamelModel):
     # `from` is how the cloud writes a colour: "255:245:235" (rgb, with `separator`), "#ffeedd" (hex) or
-    # [255, 245, 235] (rgbList); `to` the ColorControl value wanted.
-    from_: Annotated[Literal["rgb", "hex", "rgbList"], Field(alias="from")]
-    to: Literal["hue", "saturation", "x", "y"]
+    # [255, 245, 235] (rgbList); `to` the ColorControl value wanted. The other way, for a command to the
+    # cloud: `from` hueSaturation reads Matter's [hue, saturation] (each 0..254), `to` rgb or hex writes it.
+    from_: Annotated[Literal["rgb", "hex", "rgbList", "hueSaturation"], Field(alias="from")]
+    to: Literal["hue", "saturation", "x", "y", "rgb", "hex"]
     separator: Annotated[str, Field(min_length=1, max_length=4)] = ":"
 
     @model_validator(mode="after")
-    def _separator_is_for_rgb_text(self) -> "Colour":
-        if "separator" in self.model_fields_set and self.from_ != "rgb":
-            raise ValueError('a separator belongs to "from": "rgb"')
+    def _a_way_the_colour_goes(self) -> "Colour":
+        to_cloud = self.from_ == "hueSaturation"
+        if to_cloud and self.to not in _TO_CLOUD:
+            raise ValueError('"from": "hueSaturation" goes "to": "rgb" or "hex"')
+        if not to_cloud and self.to not in _TO_MATTER:
+            raise ValueError(f'"from": "{self.from_}" goes "to": "hue", "saturation", "x" or "y"')
+        if "separator" in self.model_fields_set and "rgb" not in (self.from_, self.to):
+            raise ValueError('a separator belongs to rgb text ("from" or "to": "rgb")')
         return self
 
 
 class ColourTransform(CamelModel):
     """A red-green-blue colour to one of Matter's ColorControl values: hue or saturation (0..254), or the
-    CIE x or y of its chromaticity (0..65279)."""
+    CIE x or y of its chromaticity (0..65279); or Matter's hue and saturation to a red-green-blue colour at
+    full brightness."""
 
     colour: Colour
 

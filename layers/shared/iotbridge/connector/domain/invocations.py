@@ -7,7 +7,9 @@ Managed integrations invokes a connector with a 2 s timeout and tries a failed i
 - AWS.DiscoverDevices and AWS.SendCommand record the request (its id, connector, user and deadline), hand
   it to the device cloud and acknowledge at once; the cloud answers later, through the relay, with the same
   id, or with its own id of a command, which its answer to the command gave and the function records. A
-  retried invocation finds the record and acknowledges without asking the cloud again;
+  device cloud that answers a command at once (a REST cloud whose profile says `sync`) gives its outcome
+  as a DEVICE_COMMAND_RESPONSE, which is queued for managed integrations here and the request marked
+  answered. A retried invocation finds the record and acknowledges without asking the cloud again;
 - AWS.DeactivateUser has the device cloud revoke the user's credentials and records the user deactivated,
   after which the relay takes no more of their events.
 
@@ -30,19 +32,23 @@ from iotbridge import matter
 from iotbridge.budget import TimeBudget
 from iotbridge.correlation.model import COMMAND, DISCOVERY, METRIC_NOUNS, Begun, PendingRequest
 from iotbridge.errors import DependencyUnavailableError
+from iotbridge.send_connector_event.queued import QueuedEvent
 from iotbridge.telemetry import Measurement
 
 from ..ports import (
     Authorizations,
     CloudRequest,
+    CommandHandedOver,
     ConnectorSetupError,
     Credential,
     DeviceCloudClient,
     DeviceCloudRefusedError,
     DeviceClouds,
     DeviceCloudUnavailableError,
+    EventQueue,
     PendingRequests,
     RequestedCommand,
+    UnmappableCommandError,
     UnusableCredentialError,
     UserDirectory,
 )
@@ -184,8 +190,11 @@ class ConnectorOperations:
         deadlines: Deadlines | None = None,
         device_cloud_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
+        events: EventQueue | None = None,
     ) -> None:
         self._clouds = device_clouds
+        # Where the outcome of a command a device cloud answers at once goes (None: no such cloud here).
+        self._events = events
         self._requests = requests
         self._users = users
         self._authorizations = authorizations
@@ -211,6 +220,8 @@ class ConnectorOperations:
                 "The connector's device cloud is not set up to be asked.",
                 invocation,
             )
+        except UnmappableCommandError as exc:
+            return failure(400, exc.reason, exc.message, invocation)
         except UnusableCredentialError as exc:
             return failure(
                 401, f"credential_{exc.reason}", "The authorization's secret cannot be used.", invocation
@@ -260,6 +271,8 @@ class ConnectorOperations:
                 self._authorizations.secret_for(
                     invocation.payload.connector_id, secret.arn, secret.version_id
                 ),
+                arn=secret.arn,
+                version_id=secret.version_id,
             )
         return Credential("OAuth2.0", auth.token)
 
@@ -372,20 +385,23 @@ class ConnectorOperations:
                 connector_device_id=invocation.payload.connector_device_id,
                 commands=matter_commands(invocation),
             )
-            ask = cloud.send_command
+            ask: Callable[..., CommandHandedOver | None] = cloud.send_command
         else:
             request = self._cloud_request(
                 "discoverDevices", invocation, credential, user_id=user_id, request_id=request_id
             )
             ask = cloud.discover_devices
         try:
-            cloud_request_id = ask(request, timeout_seconds=self._cloud_time(budget))
+            handed = ask(request, timeout_seconds=self._cloud_time(budget))
+            if isinstance(handed, CommandHandedOver) and handed.response is not None:
+                return self._answered_at_once(pending, handed, done)
         except BaseException:
             # Not handed over: a retried invocation must ask again.
             # When even that fails, the record's lease ends and a retry takes the request over then.
             with contextlib.suppress(DependencyUnavailableError):
                 self._requests.release(pending)
             raise
+        cloud_request_id = handed.cloud_request_id if isinstance(handed, CommandHandedOver) else None
         measurements = [Measurement(f"{METRIC_NOUNS[kind]}Requested", 1)]
         if cloud_request_id is not None:
             measurements.append(self._record_cloud_request_id(pending, cloud_request_id))
@@ -394,6 +410,45 @@ class ConnectorOperations:
         with contextlib.suppress(DependencyUnavailableError):
             self._requests.handed_over(pending)
         return replace(done, measurements=tuple(measurements))
+
+    def _answered_at_once(
+        self, pending: PendingRequest, handed: CommandHandedOver, done: InvocationOutcome
+    ) -> InvocationOutcome:
+        """Queue the DEVICE_COMMAND_RESPONSE of a command the device cloud carried out at once, then mark
+        the command answered.
+
+        The response is queued before anything is marked: when queuing fails (DependencyUnavailableError,
+        raised to the caller, which releases the record and answers 503), managed integrations' retry asks
+        the device cloud again, so the cloud may carry the command out twice. That is harmless for the
+        commands profiles map (on, off, a level, a colour, lock, unlock: each sets a state) and would repeat
+        a toggle; the other way round (marked, then not queued) would lose the response for good, as a
+        retry finds the command handed over. A response queued by a try whose answer was lost is not
+        queued twice: its queue message's deduplication id is the same on every try."""
+        assert handed.response is not None
+        if self._events is None:
+            raise ConnectorSetupError("no_event_queue")
+        queued = QueuedEvent(
+            connector_id=pending.connector_id,
+            webhook_id=f"command:{pending.request_id}",
+            index=0,
+            received_at=int(self._clock()),
+            event=handed.response,
+        )
+        self._events.enqueue([queued])
+        measurements = [Measurement("CommandsRequested", 1), Measurement("CommandsAnsweredSynchronously", 1)]
+        if handed.cloud_request_id is not None:
+            measurements.append(self._record_cloud_request_id(pending, handed.cloud_request_id))
+        try:
+            self._requests.answered(COMMAND, pending.connector_id, pending.request_id)
+        except DependencyUnavailableError:
+            # The response is queued: acknowledged all the same. The record stays "being handed over"
+            # until its lease ends; the sweep counts it never answered after its deadline.
+            measurements.append(Measurement("CommandsUnmarked", 1))
+        return replace(
+            done,
+            message="The device cloud carried out the command; its response is queued.",
+            measurements=tuple(measurements),
+        )
 
     def _record_cloud_request_id(self, pending: PendingRequest, cloud_request_id: str) -> Measurement:
         """Record the device cloud's own id of the command, before the command is marked handed over (its

@@ -2,7 +2,8 @@
 
 Each turns a cloud's unit into Matter's (the scales of the Matter catalogue): percent to LevelControl's
 0-254, kelvin to mireds, degrees to hundredths of a degree Celsius, lux to Matter's logarithmic scale, a
-red-green-blue colour to ColorControl's hue, saturation or CIE x/y. No profile ever runs code of its own: a
+red-green-blue colour to ColorControl's hue, saturation or CIE x/y (and hue and saturation back to a
+red-green-blue colour, for a command to the cloud). No profile ever runs code of its own: a
 transform is one of these names, an `equals`, a `map`, a `scale`, a `clamp`, a `colour`, or a choice among
 them by a unit the event names (`unitFrom`).
 """
@@ -187,17 +188,39 @@ def _chromaticity(red: float, green: float, blue: float) -> tuple[float, float]:
     return x_ / total, y_ / total
 
 
-def _colour(spec: Colour, value: Any) -> int:
+def _colour(spec: Colour, value: Any) -> int | str:
     """A colour as Matter's ColorControl writes it (Matter 1.4 Application Cluster Specification, 3.2):
     CurrentHue = hue * 254 / 360 degrees and CurrentSaturation = saturation * 254, both 0..254, from the HSV
     reading of the colour (its value is LevelControl's); CurrentX and CurrentY = CIE x and y * 65536,
-    0..65279. Black is hue 0 and saturation 0, and the white point's x and y (see _chromaticity)."""
+    0..65279. Black is hue 0 and saturation 0, and the white point's x and y (see _chromaticity). From
+    Matter's hue and saturation, the colour as the cloud writes it (see _from_hue_saturation)."""
+    if spec.from_ == "hueSaturation":
+        return _from_hue_saturation(spec, value)
     red, green, blue = _rgb(spec, value)
     if spec.to in ("hue", "saturation"):
         hue, saturation, _ = colorsys.rgb_to_hsv(red / 255, green / 255, blue / 255)
         return min(254, round_half_away((hue if spec.to == "hue" else saturation) * 254))
     x, y = _chromaticity(red, green, blue)
     return min(65279, round_half_away((x if spec.to == "x" else y) * 65536))
+
+
+def _matter_part(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 254:
+        raise TransformError("must be a list of hue and saturation, each a number of 0..254")
+    return float(value)
+
+
+def _from_hue_saturation(spec: Colour, value: Any) -> str:
+    """Matter's [hue, saturation] (each 0..254, as MoveToHueAndSaturation sends them) as red, green and blue
+    at full brightness (HSV's value 1: brightness is LevelControl's), written "r:g:b" with the separator, or
+    "#rrggbb". Hue 254 is a whole turn, the same red as 0."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise TransformError("must be a list of hue and saturation, each a number of 0..254")
+    hue, saturation = (_matter_part(part) / 254 for part in value)
+    channels = [round_half_away(part * 255) for part in colorsys.hsv_to_rgb(hue % 1.0, saturation, 1.0)]
+    if spec.to == "hex":
+        return "#" + "".join(f"{channel:02x}" for channel in channels)
+    return spec.separator.join(str(channel) for channel in channels)
 
 
 # ----------------------------------------------------------------------------------------------------
