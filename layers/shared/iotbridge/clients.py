@@ -22,6 +22,9 @@ Retry rule: every AWS call has exactly one retry layer, chosen by what a failure
 | DynamoDB Query/Get/UpdateItem, detector table | the job's loop            | RESET_MAX_ITEM_ATTEMPTS (8) |
 | IoT Core Publish, message resets (reset job)  | the job's loop            | RESET_MAX_ITEM_ATTEMPTS (8) |
 | Lambda Invoke of a continuation (reset job)   | botocore                  | 3                           |
+| SSM, Secrets Manager, DynamoDB (connector)    | botocore                  | 2 (the caller waits 2 s)    |
+| SQS SendMessageBatch, a command's response    | its hand-off loop         | 3 calls in all              |
+| SQS SendMessage, a discovery job, its dead letter | botocore              | 2                           |
 
 What comes after a call has given up is not a retry layer of that call: SQS delivering a message again
 after its visibility timeout, a webhook sender retrying a 503, the next scheduled reset.
