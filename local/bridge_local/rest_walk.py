@@ -18,12 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from iot_standin.caller import general_authorization, matter_command, oauth
-from iot_standin.testing import StandinAdmin
 
 from .aws import local_client
-from .connector_walk import record_answer
+from .connector_walk import ConnectorWalk
 from .rest_clouds import NUKI_TOKEN, SWITCHBOT_USER, NukiWebApi, SwitchBotApi
-from .stack import LocalStack
 
 EVENT_WAIT_SECONDS = 20.0
 
@@ -42,16 +40,8 @@ class Walk:
     command_name: str
 
 
-class RestCloudWalk:
-    def __init__(
-        self, stack: LocalStack, say: Callable[[str], None], record: Callable[[str, str, str, bool], None]
-    ) -> None:
-        self.stack = stack
-        self.say = say
-        self.record = record
-        state = stack.describe()
-        self.standin = StandinAdmin(state["iotUrl"])
-        self.table = state["tables"].get("CorrelationTable")
+class RestCloudWalk(ConnectorWalk):
+    """The connector walk's invocations and records, over the REST clouds' connectors."""
 
     def run(self) -> None:
         self.say(
@@ -91,7 +81,7 @@ class RestCloudWalk:
             check=lambda: nuki.smartlocks[0]["state"]["state"] == 3,
         )
 
-    def invoke(self, walk: Walk, operation: str, **members: Any) -> dict[str, Any]:
+    def invoke_as(self, walk: Walk, operation: str, **members: Any) -> dict[str, Any]:
         call = self.standin.invoke_connector(operation, walk.connector_id, walk.auth, **members)
         attempts = call.get("attempts") or [{}]
         self.say(
@@ -101,10 +91,7 @@ class RestCloudWalk:
         )
         return call
 
-    def answered(self, name: str, call: dict[str, Any], extra: str = "", extra_ok: bool = True) -> None:
-        record_answer(self.record, name, call, extra, extra_ok)
-
-    def events(self, connector_id: str, operation: str, member: str, value: str) -> list[dict[str, Any]]:
+    def events_of(self, connector_id: str, operation: str, member: str, value: str) -> list[dict[str, Any]]:
         deadline = time.monotonic() + EVENT_WAIT_SECONDS
         while True:
             bodies = [e["body"] for e in self.standin.connector_events(connector_id)]
@@ -115,16 +102,16 @@ class RestCloudWalk:
 
     def loop(self, walk: Walk, check: Callable[[], bool]) -> None:
         name = walk.connector_id
-        call = self.invoke(walk, "AWS.ActivateUser")
+        call = self.invoke_as(walk, "AWS.ActivateUser")
         user = ((call.get("answer") or {}).get("payload") or {}).get("userId")
         self.answered(f"{name} AWS.ActivateUser", call, str(user), user == walk.user)
 
         discovery = f"{name}{uuid.uuid4().hex[:12]}"
         self.answered(
             f"{name} AWS.DiscoverDevices",
-            self.invoke(walk, "AWS.DiscoverDevices", deviceDiscoveryId=discovery),
+            self.invoke_as(walk, "AWS.DiscoverDevices", deviceDiscoveryId=discovery),
         )
-        found = self.events(name, "DEVICE_DISCOVERY", "DeviceDiscoveryId", discovery)
+        found = self.events_of(name, "DEVICE_DISCOVERY", "DeviceDiscoveryId", discovery)
         devices = sum(len(event.get("Devices") or []) for event in found)
         users = {event.get("UserId") for event in found}
         self.record(
@@ -143,9 +130,9 @@ class RestCloudWalk:
             "endpoints": matter_command(endpoint, cluster, command),
         }
         self.answered(
-            f"{name} AWS.SendCommand {walk.command_name}", self.invoke(walk, "AWS.SendCommand", **members)
+            f"{name} AWS.SendCommand {walk.command_name}", self.invoke_as(walk, "AWS.SendCommand", **members)
         )
-        found = self.events(name, "DEVICE_COMMAND_RESPONSE", "TraceId", trace)
+        found = self.events_of(name, "DEVICE_COMMAND_RESPONSE", "TraceId", trace)
         status = found[0].get("StatusCode") if found else None
         acted = check()
         self.record(
@@ -157,11 +144,11 @@ class RestCloudWalk:
         self.say(f"   DEVICE_COMMAND_RESPONSE {trace}: StatusCode {status}, the device acted: {acted}")
         cloud = self.stack.rest_clouds[name]
         before = len(cloud.received(method="POST"))
-        self.answered(f"{name} AWS.SendCommand retried", self.invoke(walk, "AWS.SendCommand", **members))
+        self.answered(f"{name} AWS.SendCommand retried", self.invoke_as(walk, "AWS.SendCommand", **members))
         again = len(cloud.received(method="POST")) - before
         self.record(f"{name} retry asked the cloud", "not again", f"{again}x", again == 0)
 
-        self.answered(f"{name} AWS.DeactivateUser", self.invoke(walk, "AWS.DeactivateUser"))
+        self.answered(f"{name} AWS.DeactivateUser", self.invoke_as(walk, "AWS.DeactivateUser"))
         self.correlation(name, discovery, trace, walk.devices)
 
     def correlation(self, name: str, discovery: str, trace: str, devices: int) -> None:

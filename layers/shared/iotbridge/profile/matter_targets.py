@@ -174,10 +174,9 @@ def _known_device_type(name: str) -> str:
     return _in_catalogue(matter.device_type, name)
 
 
-class DevicesMapping(CamelModel):
-    """The devices of a discovery answer, each with a capability report built from its device type."""
+class DeviceSpec(CamelModel):
+    """One native device as a device of a discovery answer: its id, name, device type and added clusters."""
 
-    from_: Annotated[ExpressionText, Field(alias="from")]
     connector_device_id: ExpressionText
     name: ExpressionText | None = None
     device_type: str | DeviceTypeChoice
@@ -188,3 +187,9 @@ class DevicesMapping(CamelModel):
     @classmethod
     def _known(cls, value: str | DeviceTypeChoice) -> str | DeviceTypeChoice:
         return _known_device_type(value) if isinstance(value, str) else value
+
+
+class DevicesMapping(DeviceSpec):
+    """The devices of a discovery answer, each with a capability report built from its device type."""
+
+    from_: Annotated[ExpressionText, Field(alias="from")]

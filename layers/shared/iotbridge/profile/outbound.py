@@ -22,14 +22,7 @@ from iotbridge.wire import CamelModel
 
 from .device_cloud import ClaimName, DeviceCloudUrl, is_loopback_url
 from .expressions import _HEADER, Expression, ExpressionText, HeaderName, _expression
-from .matter_targets import (
-    AddedClusters,
-    DevicesMapping,
-    DeviceTypeChoice,
-    MatterEndpointMapping,
-    _in_catalogue,
-    _known_device_type,
-)
+from .matter_targets import DevicesMapping, DeviceSpec, MatterEndpointMapping, _in_catalogue
 from .rules import Rule
 from .templates import JsonTemplateField, TextTemplate, TextTemplateField, place_templates
 from .transforms import Transforms
@@ -206,21 +199,6 @@ class NextPage(CamelModel):
         if self.url is None and not by_token:
             raise ValueError("give token and query (the query member that sends it back), or url")
         return self
-
-
-class DeviceSpec(CamelModel):
-    """One native device as a device of the discovery answer (a DevicesMapping without `from`)."""
-
-    connector_device_id: ExpressionText
-    name: ExpressionText | None = None
-    device_type: str | DeviceTypeChoice
-    endpoint: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9a-zA-Z]+$")] = "1"
-    add_clusters: AddedClusters | None = None
-
-    @field_validator("device_type")
-    @classmethod
-    def _known(cls, value: str | DeviceTypeChoice) -> str | DeviceTypeChoice:
-        return _known_device_type(value) if isinstance(value, str) else value
 
 
 class DiscoverDevices(CamelModel):
