@@ -4,8 +4,9 @@ Every target is a handler module run by bench.lambda_init in a new process: impo
 imports it (the init phase, with whatever the module builds at import), then invoked once with a valid
 request (a signed webhook that is verified, validated, deduplicated and queued; a batch that is
 forwarded; a small reset plan that is run; a SendCommand that is recorded and handed to the device
-cloud) against AWS services answered in the process through real
-botocore clients (bench.answered_aws), each call waiting BACKEND_LATENCY_MS. The process has the import
+cloud, or sent to a REST device cloud through its profile's `outbound` block and its answer queued)
+against AWS services answered in the process through real botocore clients (bench.answered_aws), each
+call waiting BACKEND_LATENCY_MS. The process has the import
 path Lambda gives the function (its code folder, the layer's code, the layer's dependencies, without
 site-packages) and the environment template.yaml gives it. Both phases' CPU is measured in the process
 and modelled at the function's MemorySize (bench.lambda_model).
@@ -36,7 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import lambda_layer
-from bench.connector import connector_services, device_cloud, invocation
+from bench.connector import (
+    connector_services,
+    device_cloud,
+    invocation,
+    rest_connector_services,
+    rest_device_cloud,
+    rest_invocation,
+    signed_commands,
+)
 from bench.forwarder_batch import sqs_batch
 from bench.lambda_init import INIT_DONE
 from bench.lambda_model import BACKEND_LATENCY_MS, Phases, vcpu_share
@@ -58,6 +67,7 @@ from bench.report import Section, markdown_table
 from bench.sizing import Findings
 from bench.stats import Figure, Goal, format_number, median
 from bench.webhooks import native_webhook, webhook_event
+from bridge_local.rest_clouds import SwitchBotApi
 from bridge_local.sam_template import read
 from bridge_local.samples import DEMO_CONNECTOR_ID, DEMO_SECRET, SIGNING_SECRET_PREFIX
 
@@ -110,7 +120,7 @@ class Target:
     label: str
     module: str
     code_root: Path
-    request: str  # "webhook", "native-webhook", "batch", "plan", "command" or "nothing"
+    request: str  # "webhook", "native-webhook", "batch", "plan", "command", "rest-command" or "nothing"
     function: Function
     patches: tuple[Patch, ...] = ()
     environment: Mapping[str, str | None] = field(default_factory=dict)  # None: the variable is unset
@@ -165,6 +175,16 @@ TARGETS: tuple[Target, ...] = (
         "command",
         CONNECTOR,
         # The local device cloud is plain HTTP on loopback; deployed, device clouds speak HTTPS.
+        environment={"ALLOW_LOOPBACK_DEVICE_CLOUDS": "true"},
+    ),
+    Target(
+        "connector-rest",
+        "connector, a first REST AWS.SendCommand (SwitchBot profile and General Authorization secret read, "
+        "the command signed and sent to the SwitchBot stand-in on loopback, its response queued)",
+        CONNECTOR.module,
+        CONNECTOR.code_root,
+        "rest-command",
+        CONNECTOR,
         environment={"ALLOW_LOOPBACK_DEVICE_CLOUDS": "true"},
     ),
     Target(
@@ -267,14 +287,20 @@ PLAN = {
 }
 
 
-def first_request(kind: str, device_cloud_url: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def first_request(
+    kind: str, device_cloud_url: str | None = None, rest_cloud_url: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The event of a first request of this kind, and the answered services it needs (a "command" needs
-    the URL of a device cloud that takes it)."""
+    the URL of a device cloud that takes it, a "rest-command" that of the SwitchBot stand-in)."""
     aws: dict[str, Any] = {"latency_ms": BACKEND_LATENCY_MS}
     if kind == "command":
         if device_cloud_url is None:
             raise ValueError("a first SendCommand needs a device cloud")
         return invocation("AWS.SendCommand"), {**aws, **connector_services(device_cloud_url)}
+    if kind == "rest-command":
+        if rest_cloud_url is None:
+            raise ValueError("a first REST SendCommand needs a REST device cloud")
+        return rest_invocation(), {**aws, **rest_connector_services(rest_cloud_url)}
     if kind == "webhook":
         aws["secrets"] = {SIGNING_SECRET_PREFIX + DEMO_CONNECTOR_ID: DEMO_SECRET}
         return webhook_event(), aws
@@ -312,6 +338,13 @@ def check_answer(kind: str, result: Mapping[str, Any]) -> None:
         ok = isinstance(header, dict) and header.get("responseCode") == 200
         ok = ok and result.get("device_cloud_calls") == 1
         ok = ok and calls.get("dynamodb.PutItem") == 1 and calls.get("dynamodb.UpdateItem") == 1
+    elif kind == "rest-command":  # recorded, one signed command taken, its response queued, marked answered
+        # (the one UpdateItem: a command answered at once is never marked handed over)
+        header = response.get("header") if isinstance(response, dict) else None
+        ok = isinstance(header, dict) and header.get("responseCode") == 200
+        ok = ok and result.get("device_cloud_calls") == 1 and result["messages_sent"] == 1
+        ok = ok and calls.get("sqs.SendMessageBatch") == 1 and calls.get("dynamodb.PutItem") == 1
+        ok = ok and calls.get("dynamodb.UpdateItem") == 1
     else:
         ok = response == {} and not calls
     if not ok:
@@ -418,12 +451,23 @@ def _timeout_seconds(function: Function) -> int:
 
 
 def run_once(
-    item: Prepared, *, importtime: bool = False, profile: bool = False, device_cloud: Any = None
+    item: Prepared,
+    *,
+    importtime: bool = False,
+    profile: bool = False,
+    device_cloud: Any = None,
+    rest_cloud: SwitchBotApi | None = None,
 ) -> tuple[dict[str, Any], str]:
     """One fresh process: init, then the first request. Returns its figures and its error output. A
-    first SendCommand goes to `device_cloud` (bench.connector.device_cloud), which counts it."""
-    event, aws = first_request(item.target.request, device_cloud.url if device_cloud is not None else None)
+    first SendCommand goes to `device_cloud` (bench.connector.device_cloud), which counts it; a first REST
+    SendCommand to `rest_cloud` (bench.connector.rest_device_cloud), whose signed commands are counted."""
+    event, aws = first_request(
+        item.target.request,
+        device_cloud.url if device_cloud is not None else None,
+        rest_cloud.url if rest_cloud is not None else None,
+    )
     asked_before = len(device_cloud.requests()) if device_cloud is not None else 0
+    rest_before = len(rest_cloud.received()) if rest_cloud is not None else 0
     if profile:
         aws["latency_ms"] = 0.0  # the profiler times the wall clock: no waits in it
     spec = {
@@ -457,7 +501,9 @@ def run_once(
             tail = " / ".join(errors.strip().splitlines()[-6:])
             raise RuntimeError(f"{item.target.label} failed (exit {done.returncode}): {tail}")
         result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
-    if device_cloud is not None:
+    if item.target.request == "rest-command" and rest_cloud is not None:
+        result["device_cloud_calls"] = signed_commands(rest_cloud.received()[rest_before:], rest_cloud.signed)
+    elif device_cloud is not None:
         result["device_cloud_calls"] = len(device_cloud.requests()) - asked_before
     check_answer(item.target.request, result)
     return result, errors
@@ -474,14 +520,20 @@ def phases_of(result: Mapping[str, Any]) -> Phases:
 
 
 def measure(
-    prepared: Sequence[Prepared], *, rounds: int, warmup_rounds: int, seed: int = 7, device_cloud: Any = None
+    prepared: Sequence[Prepared],
+    *,
+    rounds: int,
+    warmup_rounds: int,
+    seed: int = 7,
+    device_cloud: Any = None,
+    rest_cloud: SwitchBotApi | None = None,
 ) -> None:
     """Every target once per round, in an order shuffled each round; warm-up rounds (which also write
     the bytecode of the project's own modules, as the layer's build does) are dropped."""
     by_key = {item.target.key: item for item in prepared}
     runs = alternating(
         list(by_key),
-        lambda key: phases_of(run_once(by_key[key], device_cloud=device_cloud)[0]),
+        lambda key: phases_of(run_once(by_key[key], device_cloud=device_cloud, rest_cloud=rest_cloud)[0]),
         list,
         turns=rounds,
         warmup_turns=warmup_rounds,
@@ -582,8 +634,12 @@ def measure_section(
     explained: Sequence[str] = (*FUNCTIONS, "powertools"),
 ) -> Section:
     section = Section("Cold start")
-    with prepared_targets(TARGETS) as (prepared, skipped), device_cloud() as cloud:
-        measure(prepared, rounds=rounds, warmup_rounds=warmup_rounds, device_cloud=cloud)
+    with (
+        prepared_targets(TARGETS) as (prepared, skipped),
+        device_cloud() as cloud,
+        rest_device_cloud() as api,
+    ):
+        measure(prepared, rounds=rounds, warmup_rounds=warmup_rounds, device_cloud=cloud, rest_cloud=api)
         by_key = {p.target.key: p for p in prepared}
         floor = by_key["floor"]
         for key in FUNCTIONS:
@@ -610,6 +666,19 @@ def measure_section(
                 note=_breakdown(connector) + "; the device cloud's request counts as one of the calls",
             )
         )
+        rest = by_key.get("connector-rest")
+        if rest is not None:
+            section.figures.append(
+                _first_request(
+                    rest,
+                    "connector, REST AWS.SendCommand (SwitchBot profile)",
+                    CALLER_TIMEOUT_MS,
+                    versus=", vs managed integrations' timeout",
+                    goal=CALLER_GOAL,
+                    baseline_name="managed integrations' 2 s",
+                    note=_breakdown(rest) + "; the REST cloud's request counts as one of the calls",
+                )
+            )
         receiver, powertools = by_key["receiver"], by_key.get("powertools")
         if powertools is not None:
             section.figures.append(
@@ -632,7 +701,7 @@ def measure_section(
         for key in explained:
             if key in by_key:
                 item = by_key[key]
-                result, errors = run_once(item, importtime=True, device_cloud=cloud)
+                result, errors = run_once(item, importtime=True, device_cloud=cloud, rest_cloud=api)
                 costs = parse_importtime(errors)
                 by_package = imports_by_distribution(costs)
                 section.details.append(
@@ -643,7 +712,7 @@ def measure_section(
                     + f"\n\nTop {TOP_IMPORTS} imports by cumulative time:\n\n"
                     + importtime_table(costs)
                 )
-                profiled, _ = run_once(item, profile=True, device_cloud=cloud)
+                profiled, _ = run_once(item, profile=True, device_cloud=cloud, rest_cloud=api)
                 invoke_cpu = item.median_of("invoke_cpu_ms")
                 section.details.append(
                     f"Where the first invocation of {item.target.label} spends its "

@@ -108,6 +108,47 @@ def test_a_first_command_that_did_not_reach_the_device_cloud_is_not_measured() -
         check_answer("command", {**good, "response": {"header": {"responseCode": 504}}})
 
 
+def test_a_first_rest_command_that_queued_no_response_or_sent_no_signed_command_is_not_measured() -> None:
+    calls = {
+        "ssm.GetParameter": 1,
+        "secrets-manager.GetSecretValue": 1,
+        "dynamodb.PutItem": 1,
+        "sqs.SendMessageBatch": 1,
+        "dynamodb.UpdateItem": 1,
+    }
+    good = {
+        "calls": calls,
+        "unanswered": {},
+        "messages_sent": 1,
+        "device_cloud_calls": 1,
+        "response": {"header": {"responseCode": 200}, "payload": {"responseMessage": "ok"}},
+    }
+    check_answer("rest-command", good)
+    with pytest.raises(UnexpectedAnswer):
+        check_answer("rest-command", {**good, "device_cloud_calls": 0})
+    with pytest.raises(UnexpectedAnswer):
+        check_answer("rest-command", {**good, "messages_sent": 0})
+    with pytest.raises(UnexpectedAnswer):
+        check_answer("rest-command", {**good, "calls": {**calls, "dynamodb.UpdateItem": 0}})
+
+
+def test_a_first_rest_command_is_a_general_authorization_invocation_the_profile_allows() -> None:
+    import json
+
+    from bench.cold_start import first_request
+    from bench.connector import REST_CONNECTOR_ID, rest_secret_arn
+
+    event, aws = first_request("rest-command", rest_cloud_url="http://127.0.0.1:8123")
+
+    assert event["header"]["auth"]["secretsManager"]["arn"] == rest_secret_arn()
+    assert set(aws["secrets"]) == {rest_secret_arn()}
+    (profile,) = (json.loads(text) for text in aws["parameters"].values())
+    assert profile["outbound"]["baseUrl"] == "http://127.0.0.1:8123"
+    assert event["payload"]["connectorId"] == REST_CONNECTOR_ID
+    with pytest.raises(ValueError, match="REST device cloud"):
+        first_request("rest-command")
+
+
 def test_the_device_cloud_s_request_counts_as_one_more_call_in_a_row() -> None:
     from bench.cold_start import phases_of
 

@@ -5,6 +5,8 @@ No timing is asserted here: benchmarks never fail on a slow machine.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 
@@ -68,3 +70,112 @@ def test_only_requests_the_device_cloud_verified_and_took_are_counted() -> None:
     )
 
     assert found == {"sendCommand": 1}
+
+
+# --- the REST connector (a profile's `outbound` block) ---------------------------------------------------
+
+
+def test_the_rest_profile_points_at_the_stand_in_and_keeps_its_own_arn_patterns_when_they_allow() -> None:
+    from bench.connector import rest_profile
+
+    document: dict[str, Any] = {
+        "outbound": {"baseUrl": "https://api.switch-bot.com"},
+        "generalAuthorization": {"secretArns": ["arn:aws:secretsmanager:*:*:secret:auth/switchbot/*"]},
+    }
+    allowed = "arn:aws:secretsmanager:us-east-1:000000000000:secret:auth/switchbot/bench-AbCdEf"
+    elsewhere = "arn:aws:secretsmanager:us-east-1:000000000000:secret:other/switchbot/bench-AbCdEf"
+
+    kept = rest_profile(document, "http://127.0.0.1:9000", allowed)
+    widened = rest_profile(document, "http://127.0.0.1:9000", elsewhere)
+
+    assert kept["outbound"]["baseUrl"] == "http://127.0.0.1:9000"
+    assert kept["generalAuthorization"] == document["generalAuthorization"]
+    assert widened["generalAuthorization"] == {"secretArns": [elsewhere]}
+    assert document["outbound"]["baseUrl"] == "https://api.switch-bot.com"  # the original is not touched
+
+
+def test_the_rest_invocations_secret_is_one_the_switchbot_profile_allows_and_the_connector_takes() -> None:
+    import json
+
+    from bench.connector import REST_PROFILE, rest_invocation, rest_secret_arn
+    from iotbridge.connector.domain.invocations import request_id_of
+    from iotbridge.connector.domain.requests import parse_invocation
+    from iotbridge.profile.outbound import GeneralAuthorizationScope
+
+    scope = json.loads(REST_PROFILE.read_text(encoding="utf-8"))["generalAuthorization"]
+    first, second = parse_invocation(rest_invocation()), parse_invocation(rest_invocation())
+
+    assert GeneralAuthorizationScope.model_validate(scope).allows(rest_secret_arn())
+    assert first.payload.operation_name == "AWS.SendCommand"
+    assert request_id_of(first) != request_id_of(second)
+
+
+def test_only_signed_taken_commands_of_the_benchmark_are_counted() -> None:
+    from bench.connector import REST_DEVICE, signed_commands
+    from bridge_local.rest_clouds import ReceivedRequest
+
+    path = f"/v1.1/devices/{REST_DEVICE}/commands"
+    turn_on = b'{"command":"turnOn","parameter":"default","commandType":"command"}'
+
+    def received(
+        method: str = "POST", status: int = 200, body: bytes = turn_on, sign: str = "ok"
+    ) -> ReceivedRequest:
+        return ReceivedRequest(method, path, {}, {"sign": sign}, body, status)
+
+    found = signed_commands(
+        [
+            received(),
+            received(sign="forged"),
+            received(status=401),
+            received(body=b'{"command":"turnOff"}'),
+            received(method="GET", body=b""),
+        ],
+        lambda headers: headers.get("sign") == "ok",
+    )
+
+    assert found == 1
+
+
+def _queued(event: dict[str, object]) -> str:
+    import json
+
+    return json.dumps({"connectorId": "switchbot", "webhookId": "command:t", "index": 0, "event": event})
+
+
+def test_answered_at_once_needs_the_invocation_s_own_successful_response_queued_and_marked() -> None:
+    from bench.connector import answered_at_once, command_response
+
+    response = {"Operation": "DEVICE_COMMAND_RESPONSE", "TraceId": "t-1=_1", "StatusCode": 200}
+
+    assert command_response(_queued(response)) == response
+    assert command_response(_queued({"Operation": "DEVICE_EVENT"})) is None
+    assert command_response("not json") is None
+    assert answered_at_once([_queued(response)], 1, "t-1=_1")
+    assert not answered_at_once([_queued(response)], 0, "t-1=_1")  # not marked answered
+    assert not answered_at_once([_queued(response)], 1, "t-2=_1")  # another command's
+    assert not answered_at_once([_queued({**response, "StatusCode": 500})], 1, "t-1=_1")
+    assert not answered_at_once([_queued(response), _queued(response)], 1, "t-1=_1")
+    assert not answered_at_once([], 1, "t-1=_1")
+
+
+def test_an_update_that_marks_a_correlation_entry_answered_is_told_from_others() -> None:
+    from bench.connector import marks_answered
+
+    assert marks_answered({"ExpressionAttributeValues": {":answered": {"S": "ANSWERED"}, ":now": {"N": "1"}}})
+    assert not marks_answered({"ExpressionAttributeValues": {":pending": {"S": "PENDING"}}})
+    assert not marks_answered({})
+
+
+def test_a_rest_run_that_failed_did_not_sign_or_queued_no_response_is_refused() -> None:
+    from bench.connector import REST_OPERATION, check_rest_run
+    from bench.connector import UnexpectedAnswer as Refused
+
+    good = {"codes": {"200": 3}, "unanswered": {}, "responses_queued": 3}
+    check_rest_run({"operations": {REST_OPERATION: good}}, 3, 3)
+
+    with pytest.raises(Refused, match="answered"):
+        check_rest_run({"operations": {REST_OPERATION: {**good, "codes": {"200": 2, "500": 1}}}}, 3, 3)
+    with pytest.raises(Refused, match="took 2 signed commands"):
+        check_rest_run({"operations": {REST_OPERATION: good}}, 2, 3)
+    with pytest.raises(Refused, match="2 of 3 invocations queued"):
+        check_rest_run({"operations": {REST_OPERATION: {**good, "responses_queued": 2}}}, 3, 3)
