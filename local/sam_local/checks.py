@@ -39,6 +39,9 @@ CONNECTOR_RESPONSE_CODE = {
     "connector-unknown-operation.json": 400,
     "connector-deactivate-user.json": 200,
 }
+# The connector's discovery-job samples (SQS events of its discovery queue), each answered with no batch item
+# failure: the lights cloud answers through webhooks, so its job is dead-lettered with its reason, once.
+CONNECTOR_JOBS = frozenset({"connector-discovery-job.json"})
 # What the fake device cloud must have been asked for each connector sample (its request type).
 CLOUD_REQUEST = {
     "connector-activate-user-oauth.json": "activateUser",

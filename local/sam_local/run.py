@@ -430,6 +430,9 @@ class SamLocalRun:
     def _check_connector(
         self, stack: LocalStack, case: Case, event: dict[str, Any], answer: Any, before: dict[str, Any]
     ) -> list[str]:
+        if case.sample in checks.CONNECTOR_JOBS:
+            failures = answer.get("batchItemFailures") if isinstance(answer, dict) else None
+            return [] if failures == [] else [f"batchItemFailures {failures!r}, expected []"]
         code = ((answer or {}).get("header") or {}).get("responseCode") if isinstance(answer, dict) else None
         expected = checks.CONNECTOR_RESPONSE_CODE.get(case.sample)
         problems = [] if code == expected else [f"responseCode {code}, expected {expected}"]

@@ -165,7 +165,7 @@ def test_every_sample_has_one_function_and_deactivation_comes_last(tmp_path: Pat
     planned = cases.plan_cases(names, handlers, events_dir=ROOT / "events", fresh_dir=tmp_path)
     assert len(planned) == len(names) - 1  # all but env.json
     connector = [c.sample for c in planned if c.function == "ConnectorFunction"]
-    assert len(connector) == 6 and connector[-1] == "connector-deactivate-user.json"
+    assert len(connector) == 7 and connector[-1] == "connector-deactivate-user.json"
     assert all(c.event.parent == tmp_path for c in planned if c.sample.startswith("webhook-aerie-sensors-"))
     lanes = cases.lanes(planned)
     lights = [c.sample for c in lanes["connector"]]

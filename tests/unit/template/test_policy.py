@@ -516,9 +516,13 @@ def test_the_connector_reads_secrets_only_under_its_two_prefixes() -> None:
     assert secrets["ReadDeviceCloudSecrets"]["Resource"]["Fn::Sub"].endswith(
         ":secret:${DeviceCloudSecretPrefix}*"
     )
-    assert secrets["ReadAuthorizationSecrets"]["Resource"]["Fn::Sub"].endswith(
-        ":secret:${AuthorizationSecretPrefix}*"
+    # The authorization secrets: the prefix's, unless AuthorizationSecretArnPattern names others
+    condition, pattern, prefix = secrets["ReadAuthorizationSecrets"]["Resource"]["Fn::If"]
+    assert (condition, pattern) == (
+        "HasAuthorizationSecretArnPattern",
+        {"Ref": "AuthorizationSecretArnPattern"},
     )
+    assert prefix["Fn::Sub"].endswith(":secret:${AuthorizationSecretPrefix}*")
     environment = RESOURCES["ConnectorFunction"]["Properties"]["Environment"]["Variables"]
     assert environment["DEVICE_CLOUD_SECRET_PREFIX"] == {"Ref": "DeviceCloudSecretPrefix"}
     assert environment["AUTHORIZATION_SECRET_PREFIX"] == {"Ref": "AuthorizationSecretPrefix"}
@@ -544,6 +548,24 @@ def test_the_connector_s_secret_prefixes_must_end_with_their_separator(
     fits = re.fullmatch(spec["AllowedPattern"], prefix) is not None and len(prefix) >= spec["MinLength"]
     assert fits is allowed
     assert re.fullmatch(spec["AllowedPattern"], spec["Default"])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "allowed"),
+    [
+        ("", True),
+        ("arn:aws:secretsmanager:*:*:secret:switchbot-*", True),
+        ("arn:aws:secretsmanager:eu-west-1:111122223333:secret:iot/switchbot/*", True),
+        ("*", False),
+        ("arn:aws:secretsmanager:*:*:secret:", False),
+        ("arn:aws:s3:::bucket/*", False),
+        ("arn:aws:secretsmanager:*:*:secret:a b", False),
+    ],
+)
+def test_the_authorization_secret_pattern_names_secrets_only(pattern: str, allowed: bool) -> None:
+    spec = PARAMETERS["AuthorizationSecretArnPattern"]
+    assert (re.fullmatch(spec["AllowedPattern"], pattern) is not None) is allowed
+    assert spec["Default"] == ""
 
 
 def test_the_connector_decrypts_only_through_secrets_manager_and_only_with_the_key_it_is_given() -> None:

@@ -21,7 +21,9 @@ from fakes.receiver import (
     InMemorySigningKeys,
 )
 from iot_standin.caller import envelope
+from iotbridge.connector.discovery import parse_job
 from iotbridge.connector.domain.requests import OPERATION_NAMES
+from iotbridge.connector.edge import job_deliveries
 from iotbridge.connector.settings import ConnectorSettings
 from iotbridge.forwarder.settings import ForwarderSettings
 from iotbridge.profile.document import parse_profile_json
@@ -244,7 +246,13 @@ CONNECTOR_EXPECTED = {
 
 
 def connector_files() -> list[Path]:
-    return sorted(EVENTS.glob("connector-*.json"))
+    """The connector's invocation samples (managed integrations' envelopes)."""
+    return sorted(p for p in EVENTS.glob("connector-*.json") if "header" in json.loads(p.read_text()))
+
+
+def job_files() -> list[Path]:
+    """The connector's discovery-job samples (SQS events of its discovery queue)."""
+    return sorted(p for p in EVENTS.glob("connector-*.json") if "Records" in json.loads(p.read_text()))
 
 
 def test_every_connector_sample_is_expected_and_every_operation_has_one() -> None:
@@ -313,3 +321,29 @@ def test_connector_sample_gets_its_answer_from_the_handler(
     if operation == "AWS.SendCommand":
         [asked] = fakes.cloud.requests
         assert [command.name for command in asked.commands] == ["OnOff.Off"]
+
+
+# --- The connector function's discovery jobs ------------------------------------------------------------
+
+
+def test_every_connector_sample_is_an_invocation_or_a_discovery_job() -> None:
+    assert sorted(connector_files() + job_files()) == sorted(EVENTS.glob("connector-*.json"))
+    assert [path.name for path in job_files()] == ["connector-discovery-job.json"]
+
+
+@pytest.mark.parametrize("path", job_files(), ids=lambda p: p.name)
+def test_a_job_sample_is_a_discovery_queue_delivery_the_worker_reads(path: Path) -> None:
+    # GIVEN the sample as Lambda's SQS event source delivers it
+    event = json.loads(path.read_text())
+
+    # WHEN the function's edge reads it
+    [delivery] = job_deliveries(event) or []
+    job = parse_job(delivery.body)
+
+    # THEN it is one delivery of a job of a demo cloud, carrying the user's token and never a secret's text
+    assert delivery.message_id == event["Records"][0]["messageId"] and delivery.receive_count == 1
+    [cloud] = [c for c in DEMO_CLOUDS if c.connector_id == job.connector_id]
+    # The demo cloud answers through webhooks: the job has no REST API to list, and is dead-lettered
+    assert cloud.profile().outbound is None
+    assert job.credential.as_wire() == {"type": "OAuth2.0", "token": DEMO_TOKEN}
+    assert job.payload["deviceDiscoveryId"] == job.device_discovery_id

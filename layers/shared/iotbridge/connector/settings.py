@@ -39,6 +39,8 @@ class ConnectorSettings(FunctionSettings):
     discovery_dead_letter_queue_url: str = ""
     discovery_max_receive_count: int = 5
     discovery_fetch_seconds: float = 8.0
+    # One request of a discovery job (a page of a large account can take longer than an invocation's 1 s).
+    discovery_page_seconds: float = 4.0
     # The relay's FIFO queue of SendConnectorEvent requests and its key for message group ids (the
     # receiver's): where the outcome of a command a REST device cloud answers at once is queued. Empty URL:
     # such commands are answered 500 (setup_no_event_queue).
@@ -79,4 +81,5 @@ class ConnectorSettings(FunctionSettings):
             discovery_dead_letter_queue_url=env.text("DISCOVERY_DEAD_LETTER_QUEUE_URL"),
             discovery_max_receive_count=env.whole_number("DISCOVERY_MAX_RECEIVE_COUNT", 5, minimum=1),
             discovery_fetch_seconds=env.number("DISCOVERY_FETCH_SECONDS", 8.0, minimum=1.0, maximum=60.0),
+            discovery_page_seconds=env.number("DISCOVERY_PAGE_SECONDS", 4.0, minimum=0.5, maximum=30.0),
         )

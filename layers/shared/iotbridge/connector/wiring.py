@@ -151,7 +151,7 @@ def _discovery_worker(
         dead_letters=SqsDiscoveryDeadLetters(sqs, settings.discovery_dead_letter_queue_url),
         max_receive_count=settings.discovery_max_receive_count,
         fetch_seconds=settings.discovery_fetch_seconds,
-        device_cloud_seconds=settings.device_cloud_timeout_seconds,
+        device_cloud_seconds=settings.discovery_page_seconds,
     )
 
 
