@@ -35,6 +35,7 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
     "sqs": ("SendMessageBatch", "SendMessage"),  # receiver: queueing; forwarder: dead letters
     "iot-managed-integrations": ("SendConnectorEvent",),  # forwarder
     "lambda": ("Invoke",),  # reset job: continuations
+    "s3": ("PutObject",),  # receiver: refused and skipped webhooks kept for a replay
 }
 # Read by every client whatever its service, copied unchanged.
 SHARED_FILES = ("_retry.json", "partitions.json", "sdk-default-configuration.json")

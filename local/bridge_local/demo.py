@@ -26,6 +26,7 @@ from .connector_walk import DEMO_COMMAND_DEADLINE_SECONDS, ConnectorWalk
 from .demo_clouds import DEMO_CLOUDS
 from .demo_fleet import DEMO_MODEL
 from .detector_table import table_detectors
+from .replay_walk import ReplayWalk
 from .rest_walk import RestCloudWalk
 from .signing import Reply, new_webhook_id, post, read_webhook_file, sign_headers
 from .stack import ROOT, LocalStack, StackConfig
@@ -391,6 +392,7 @@ def run_demo(
         demo.detector_resets(plan)
         ConnectorWalk(stack, demo.say, demo.record).run()
         RestCloudWalk(stack, demo.say, demo.record).run()
+        ReplayWalk(stack, demo.say, demo.record).run()
         demo.say("\nStopping every process the stack started...")
     steps = demo.steps
     failed = [s for s in steps if not s.ok]

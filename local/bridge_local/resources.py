@@ -1,5 +1,5 @@
-"""Create the template's queues and tables, the demo connector's signing secret, and the demo clouds'
-profiles and secrets, in moto's server."""
+"""Create the template's queues, tables and buckets, the demo connector's signing secret, and the demo
+clouds' profiles and secrets, in moto's server."""
 
 from __future__ import annotations
 
@@ -142,6 +142,21 @@ def create_secrets(
         resolver.bind_secret(logical_id, arn, name, str(value))
         arns[logical_id] = arn
     return arns
+
+
+def create_buckets(s3: Any, spec: StackSpec, resolver: LocalResolver) -> dict[str, str]:
+    """Every AWS::S3::Bucket the stack has, named after its logical id (lower-cased) unless it names itself,
+    by logical id. Encryption, lifecycle and policies have no local meaning."""
+    names: dict[str, str] = {}
+    for logical_id, resource in spec.resources.items():
+        if resource.get("Type") != "AWS::S3::Bucket" or not resolver.present(logical_id):
+            continue
+        props = resolver.value(resource.get("Properties") or {})
+        name = str(props.get("BucketName") or logical_id.lower())
+        s3.create_bucket(Bucket=name)
+        resolver.bind(logical_id, name, Arn=f"arn:aws:s3:::{name}")
+        names[logical_id] = name
+    return names
 
 
 def create_signing_secret(secretsmanager: Any, *, prefix: str, connector_id: str, secret: str) -> str:

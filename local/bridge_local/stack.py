@@ -151,6 +151,8 @@ class LocalStack:
         self.invokers: dict[str, Invoker] = {}
         self.queues: dict[str, resources.LocalQueue] = {}
         self.tables: dict[str, str] = {}
+        self.buckets: dict[str, str] = {}
+        self.profile_prefix = ""  # where connectors' profiles are in SSM ("": profiles off)
         self.pollers: list[SqsEventSource] = []
         self.lambda_service: LambdaService | None = None
         # The functions' DynamoDB calls, handed to moto one at a time (see bridge_local.fault_proxy).
@@ -304,6 +306,7 @@ class LocalStack:
             self.client("sqs"), self.spec, resolver, visibility_timeout=self.config.visibility_timeout
         )
         self.tables = resources.create_tables(self.client("dynamodb"), self.spec, resolver)
+        self.buckets = resources.create_buckets(self.client("s3"), self.spec, resolver)
         resources.create_secrets(
             self.client("secretsmanager"), self.spec, resolver, generated=DEMO_MESSAGE_GROUP_KEY
         )
@@ -314,7 +317,7 @@ class LocalStack:
             connector_id=self.config.connector_id,
             secret=self.config.signing_secret,
         )
-        profile_prefix = self.receiver_setting("PROFILE_PARAMETER_PREFIX", resolver)
+        profile_prefix = self.profile_prefix = self.receiver_setting("PROFILE_PARAMETER_PREFIX", resolver)
         for cloud in DEMO_CLOUDS if profile_prefix else ():
             self._seed_profiled_connector(
                 resolver,
@@ -446,6 +449,7 @@ class LocalStack:
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.moto_url,
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_url,
             "AWS_ENDPOINT_URL_SSM": self.moto_url,
+            "AWS_ENDPOINT_URL_S3": self.moto_url,
             "AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS": self.iot_url,
             "AWS_ENDPOINT_URL_IOTEVENTS_DATA": self.iot_url,
             "AWS_ENDPOINT_URL_IOT_EVENTS_DATA": self.iot_url,
@@ -616,6 +620,7 @@ class LocalStack:
                 self.real_cloud_endpoints.url if self.real_cloud_endpoints is not None else None
             ),
             "tables": self.tables,
+            "buckets": self.buckets,
             "detectorTables": self.detector_tables(),
             "fleet": {"models": sorted(self.fleet_models_seeded), "size": self.config.fleet_size},
             "schedules": self.schedules,

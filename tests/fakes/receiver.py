@@ -1,5 +1,6 @@
 """In-memory stand-ins for the receiver's ports: secrets per connector (or by the name a profile gives),
-profiles per connector, a FIFO queue, a dedupe table, the lookups of what the connector function recorded."""
+profiles per connector, a FIFO queue, a dedupe table, the lookups of what the connector function recorded,
+the archive of refused and skipped webhooks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from iotbridge.profile.document import ConnectorProfile
 from iotbridge.send_connector_event.queued import QueuedEvent
 from iotbridge.signatures.standard_webhooks import parse_secrets
+from iotbridge.webhook_receiver.domain.archived import ArchivedWebhook
 from iotbridge.webhook_receiver.domain.verification import secret_values
 from iotbridge.webhook_receiver.ports import (
     DEFAULT_LEASE_SECONDS,
@@ -141,3 +143,18 @@ class InMemoryLookups:
         if kind == "command":
             return self.commands.get((connector_id, key)) if key is not None else None
         return self.discoveries.get((connector_id, key))
+
+
+class InMemoryWebhookArchive:
+    """The archive bucket: kept webhooks by key, every put counted (`failing`: each put fails, as S3 down)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.puts = 0
+        self.failing = False
+
+    def keep(self, webhook: ArchivedWebhook) -> None:
+        self.puts += 1
+        if self.failing:
+            raise DependencyUnavailableError("archive")
+        self.objects[webhook.key] = webhook.to_json()

@@ -15,6 +15,14 @@ codes: 0 valid / accepted, 1 the relay would refuse the webhook, 2 invalid profi
 `python -m iotbridge catalogue [NAME]` lists the Matter clusters and device types a profile may name; with a
 cluster's name, its attributes (type, range, unit), commands and events with their fields; with a device
 type's, its required clusters. Exit codes: 0 listed, 2 no cluster or device type has that name.
+
+`python -m iotbridge dead-letters list|show|redrive|purge` triages the event dead-letter queue
+(iotbridge.operations.dead_letters).
+
+`python -m iotbridge replay --connector ID [--since T] [--until T] [--dry-run] [--stack NAME | --bucket ...]`
+runs the connector's refused and skipped webhooks, as the receiver kept them, through its current profile
+and queues what now maps (iotbridge.operations.replay). Exit codes: 0 every one queued (or queued before),
+1 some still refused or skipped, 2 bad usage.
 """
 
 from __future__ import annotations
@@ -83,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a cluster (its attributes, commands and events with their fields) or a device type (its "
         "required clusters); without one, every cluster and device type",
     )
+    from iotbridge.operations import dead_letters
+
+    dead_letters.add_parser(commands)
+    from iotbridge.operations import replay
+
+    replay.add_parser(commands)
     return parser
 
 
@@ -352,6 +366,14 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return _profile(args, out, err)
     if args.command == "catalogue":
         return _catalogue(args, out, err)
+    if args.command == "dead-letters":
+        from iotbridge.operations import dead_letters
+
+        return dead_letters.run(args, out, err)
+    if args.command == "replay":
+        from iotbridge.operations import replay
+
+        return replay.run(args, out, err)
     return EXIT_USAGE
 
 

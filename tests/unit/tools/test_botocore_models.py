@@ -66,6 +66,7 @@ def test_the_endpoints_file_keeps_every_partition_and_only_the_functions_service
             "lambda",
             "ssm",
             "data-ats.iot",
+            "s3",
         }
         assert {k: v for k, v in kept.items() if k != "services"} == {
             k: v for k, v in original.items() if k != "services"

@@ -12,6 +12,7 @@ from .bodies import BodyFormat
 from .device_cloud import DeviceCloud, SecretName
 from .expressions import ExpressionText, _expression
 from .handshakes import Handshakes
+from .limits import ConnectorLimits
 from .outbound import AUTH_TYPES, GeneralAuthorizationScope, Outbound
 from .rules import Rule
 from .verification import SCHEME_NAMES, Deduplication, SourceAddresses, Verification
@@ -61,6 +62,8 @@ class ConnectorProfile(CamelModel):
     body: BodyFormat | None = None
     # Requests the device cloud sends to check the endpoint, answered without queuing anything.
     handshakes: Handshakes = []
+    # The connector's rate limit (webhooks per second and burst); None: the deployment's default.
+    limits: ConnectorLimits | None = None
 
     @model_validator(mode="after")
     def _dedupe_has_a_source(self) -> "ConnectorProfile":

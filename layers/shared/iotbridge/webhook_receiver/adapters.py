@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from iotbridge.clients import failure_of
 from iotbridge.send_connector_event.queue import SqsFifoEventQueue
 
+from .domain.archived import ArchivedWebhook
 from .ports import (
     DEFAULT_LEASE_SECONDS,
     DependencyUnavailableError,
@@ -31,7 +32,27 @@ from .ports import (
 
 logger = Logger(child=True)
 
-__all__ = ["IdempotencyTableDeduplicator", "SqsFifoEventQueue"]
+__all__ = ["IdempotencyTableDeduplicator", "S3WebhookArchive", "SqsFifoEventQueue"]
+
+
+class S3WebhookArchive:
+    """Refused and skipped profiled webhooks, one S3 object each (the bucket encrypts them and expires them
+    by its lifecycle). A failed put is logged by its error code and raised as DependencyUnavailableError."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    def keep(self, webhook: ArchivedWebhook) -> None:
+        try:
+            self._client.put_object(
+                Bucket=self._bucket, Key=webhook.key, Body=webhook.to_json(), ContentType="application/json"
+            )
+        except (BotoCoreError, ClientError) as exc:
+            failure = failure_of(exc)
+            extra = {"connector_id": webhook.connector_id, "error_code": failure.code}
+            logger.warning("webhook not archived", extra=extra)
+            raise DependencyUnavailableError("archive") from None
 
 
 class IdempotencyTableDeduplicator:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from iotbridge.correlation.model import AnswerMatch
@@ -12,7 +13,10 @@ from iotbridge.errors import (
     TransientError,
 )
 from iotbridge.profile.document import ConnectorProfile
+from iotbridge.profile.limits import ConnectorLimits
 from iotbridge.send_connector_event.queued import QueuedEvent
+
+from .domain.archived import ArchivedWebhook
 
 # How long a record stays "in progress" when the invocation's deadline is not known (no Lambda context).
 DEFAULT_LEASE_SECONDS = 60.0
@@ -70,6 +74,13 @@ class Deduplicator(Protocol):
         ...
 
 
+class WebhookArchive(Protocol):
+    def keep(self, webhook: ArchivedWebhook) -> None:
+        """Store the webhook under its key (`webhook.key`), encrypted at rest, for a replay. Raises
+        DependencyUnavailableError."""
+        ...
+
+
 class UserStatus(Protocol):
     def is_deactivated(self, connector_id: str, user_id: str) -> bool:
         """Whether the connector's function deactivated this user (AWS.DeactivateUser): the relay then
@@ -121,4 +132,21 @@ class PublicKeys(Protocol):
         whose host must be one of `hosts`; from a cache of bounded age. `refresh`: the caller did not find the
         key it looked for in the cached copy: fetched again, unless it was fetched within the last minute.
         Raises KeyUnavailableError."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a connector's shared bucket gave: `tokens` webhooks' worth, or none and how long until one
+    refills."""
+
+    tokens: int
+    retry_after_seconds: float = 0.0
+
+
+class RateBuckets(Protocol):
+    def take(self, connector_id: str, limits: ConnectorLimits, wanted: int, now: float) -> Grant:
+        """Up to `wanted` tokens from the connector's bucket, shared by every execution environment and
+        refilled at `limits.rate` per second up to `limits.burst`: all of them, as many as are left, or none
+        (with the seconds until one refills). Raises DependencyUnavailableError."""
         ...

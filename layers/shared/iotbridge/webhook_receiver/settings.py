@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from iotbridge.profile.document import DEFAULT_PROFILE_PREFIX
+from iotbridge.profile.limits import MAX_BURST, MAX_RATE, ConnectorLimits
 from iotbridge.profile.verification import MAX_TOLERANCE_SECONDS
 from iotbridge.settings import Environment, FunctionSettings
 
@@ -31,6 +33,11 @@ class ReceiverSettings(FunctionSettings):
     user_cache_seconds: int = 60
     # Plain HTTP to a loopback name for a handshake's confirmation GET: the local stack's; deployed, HTTPS.
     allow_loopback_device_clouds: bool = False
+    # A connector's rate limit when its profile sets none (webhooks per second, burst); rate 0: no limit.
+    default_rate_limit: float = 0.0
+    default_burst_limit: int = 0
+    # Where refused and skipped profiled webhooks are kept for a replay; empty: they are not kept.
+    archive_bucket: str = ""
 
     @classmethod
     def read(cls, env: Environment) -> ReceiverSettings:
@@ -49,7 +56,19 @@ class ReceiverSettings(FunctionSettings):
             user_table=env.text("CONNECTOR_USER_TABLE"),
             user_cache_seconds=env.whole_number("USER_STATUS_CACHE_SECONDS", 60),
             allow_loopback_device_clouds=env.flag("ALLOW_LOOPBACK_DEVICE_CLOUDS", default=False),
+            default_rate_limit=env.number("DEFAULT_RATE_LIMIT", 0.0, maximum=MAX_RATE),
+            default_burst_limit=env.whole_number("DEFAULT_BURST_LIMIT", 0, maximum=MAX_BURST),
+            archive_bucket=env.text("ARCHIVE_BUCKET"),
         )
+
+    @property
+    def default_limits(self) -> ConnectorLimits | None:
+        """The limit of connectors whose profile sets none; None (rate 0): they have no limit."""
+        if self.default_rate_limit <= 0:
+            return None
+        # A burst of 0 (unset): one second's worth, at least one webhook.
+        burst = self.default_burst_limit or max(1, math.ceil(self.default_rate_limit))
+        return ConnectorLimits(rate=self.default_rate_limit, burst=burst)
 
     @property
     def effective_dedupe_window_seconds(self) -> int:

@@ -15,9 +15,11 @@ from iotbridge.registry.profiles import SsmConnectorProfiles
 from iotbridge.registry.public_keys import HttpsPublicKeys
 from iotbridge.registry.secrets import SecretsManagerSigningKeys
 
-from .adapters import IdempotencyTableDeduplicator, SqsFifoEventQueue
+from .adapters import IdempotencyTableDeduplicator, S3WebhookArchive, SqsFifoEventQueue
 from .confirmations import UrllibConfirmations
 from .domain.intake import IntakeLimits, WebhookIntake
+from .domain.limits import ConnectorLimiter
+from .rate_buckets import DynamoDbRateBuckets
 from .settings import ReceiverSettings
 
 
@@ -92,5 +94,13 @@ class ReceiverWiring(FunctionWiring[ReceiverSettings]):
             )
             if settings.profile_parameter_prefix
             else None,
+            # Refused and skipped profiled webhooks, kept for a replay (only profiled connectors have them).
+            archive=S3WebhookArchive(client("s3", aws, validate_parameters=False), settings.archive_bucket)
+            if settings.archive_bucket and settings.profile_parameter_prefix
+            else None,
+            # Per-connector rate limits: buckets in the idempotency table, leased a few tokens at a time.
+            limiter=ConnectorLimiter(
+                DynamoDbRateBuckets(dynamodb, settings.idempotency_table), default=settings.default_limits
+            ),
         )
         return cls(intake=intake)

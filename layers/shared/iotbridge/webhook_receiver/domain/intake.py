@@ -1,6 +1,7 @@
 """From a raw HTTP request to an answer, with no AWS SDK in sight.
 
-Order of checks: size (bounds the work), signature (before the body is parsed), content type, JSON (or
+Order of checks: size (bounds the work), signature (before the body is parsed), the connector's rate
+limit (domain/limits.py), content type, JSON (or
 what a profile's `body` says), a profile's handshakes (answered, nothing queued; one its cloud sends
 unsigned is looked for only once the signature failed), the SendConnectorEvent contract, then
 deduplication; a delivery's first run leaves out the events of
@@ -41,10 +42,13 @@ from ..ports import (
     PublicKeys,
     SigningKeys,
     UserStatus,
+    WebhookArchive,
     WebhookConflictError,
     WebhookInProgressError,
 )
+from .archived import ArchivedWebhook, kept_headers
 from .bodies import BodyError, RefusedRequestError, parse_body
+from .limits import ConnectorLimiter
 from .lookups import WebhookLookups
 from .mapping import (
     CONTRACT,
@@ -115,8 +119,22 @@ class Answer:
     lookups_missed: int = 0
     # The name of the handshake answered (outcome "handshake"): nothing was queued.
     handshake: str | None = None
+    # A refused or skipped profiled webhook kept for `replay`: "archived", or "failed" (the answer is alike).
+    archive: str | None = None
+    # The connector refused for its rate limit (outcome "rate_limited").
+    limited_connector: str | None = None
+    # Let through without its connector's rate limit checked: the limits' table could not be reached.
+    limits_unchecked: bool = False
 
     def measurements(self) -> list[Measurement]:
+        kept = {"archived": "WebhooksArchived", "failed": "ArchiveFailed"}.get(self.archive or "")
+        return [
+            *self._outcome_measurements(),
+            *([Measurement(kept, 1)] if kept else []),
+            *_limit_measurements(self.limited_connector, self.limits_unchecked),
+        ]
+
+    def _outcome_measurements(self) -> list[Measurement]:
         if self.outcome == "handshake":
             return [Measurement("Handshakes", 1, dimensions={"Handshake": self.handshake or ""})]
         found = [Measurement("EventsIgnored", self.ignored)] if self.ignored else []
@@ -140,6 +158,16 @@ class Answer:
         # One metric per reason keeps the handler's single dimension set (service) for every metric.
         reason = self.outcome.split(".", 1)[0]
         return [Measurement("WebhooksRejected", 1), Measurement(f"Rejected_{reason}", 1)]
+
+
+def _limit_measurements(limited_connector: str | None, unchecked: bool) -> list[Measurement]:
+    # By connector: only verified requests reach the limit, so the dimension's values are real connectors.
+    found = (
+        [Measurement("RateLimited", 1, dimensions={"Connector": limited_connector})]
+        if limited_connector
+        else []
+    )
+    return [*found, Measurement("LimitsUnavailable", 1)] if unchecked else found
 
 
 # The Rule dimension of an event no rule matched.
@@ -213,6 +241,8 @@ class WebhookIntake:
         public_keys: PublicKeys | None = None,
         clock: Callable[[], float] = time.time,
         tracer: MappingTrace | None = None,
+        archive: WebhookArchive | None = None,
+        limiter: ConnectorLimiter | None = None,
     ) -> None:
         self._public_keys = public_keys
         self._keys = keys
@@ -227,8 +257,17 @@ class WebhookIntake:
         self._clock = clock
         # Told how each native event is mapped (`profile test --explain`); the relay's intake has none.
         self._tracer = tracer
+        # Where refused and skipped profiled webhooks are kept for a replay (None: they are not).
+        self._archive = archive
+        # Per-connector rate limits (None: none, as for `profile test`).
+        self._limiter = limiter
 
     def handle(self, request: WebhookRequest, budget: TimeBudget | None = None) -> Answer:
+        unchecked: list[bool] = []  # set when the connector's rate limit could not be checked
+        answer = self._handle(request, budget, unchecked)
+        return replace(answer, limits_unchecked=True) if unchecked else answer
+
+    def _handle(self, request: WebhookRequest, budget: TimeBudget | None, unchecked: list[bool]) -> Answer:
         if len(request.body) > self._limits.max_body_bytes:
             return rejection(
                 413, "too_large", f"The body is larger than {self._limits.max_body_bytes} bytes."
@@ -247,24 +286,26 @@ class WebhookIntake:
             return self._unsigned_handshake(request, profile) or _unauthorized(exc.reason)
         except DependencyUnavailableError as exc:
             return rejection(503, f"unavailable.{exc.reason}", "Try again later.")
-
-        data, answered = self._read_body(request, profile)
+        # The rate limit: once verified, before anything else is spent on it (a duplicate counts too).
+        limited = self._over_limit(connector_id, profile, unchecked)
+        data, answered = (None, limited) if limited is not None else self._read_body(request, profile)
         if answered is not None:
             return answered
         ignored = 0
         skips = Skips()
         lookup_counts = (0, 0)
+        archived_id = ""  # the profiled delivery's id, once known
         try:
             if profile is None:
                 events = wire_events(data, connector_id)
             else:
-                webhook_id = delivery_id(profile, verified, request, data)
+                webhook_id = archived_id = delivery_id(profile, verified, request, data)
                 lookups = WebhookLookups(self._lookups, connector_id)
                 mapped = map_body(profile, data, request.headers, tracer=self._tracer, lookups=lookups)
                 events, ignored, skips = _contract_checked(mapped, connector_id), mapped.ignored, mapped.skips
                 lookup_counts = (mapped.lookups_hit, mapped.lookups_missed)
         except (EventValidationError, MappingError) as exc:
-            return _invalid(exc)
+            return self._kept(_invalid(exc), request, profile, archived_id, exc.problems)
         except DependencyUnavailableError as exc:  # a lookup's
             return rejection(503, f"unavailable.{exc.reason}", "Try again later.")
         except MissingDeliveryIdError as exc:
@@ -284,8 +325,103 @@ class WebhookIntake:
             ignored=ignored,
             skips=skips,
         )
+        skipped = [Problem(item.path, item.reason) for item in skips.listed]
+        answer = self._kept(answer, request, profile, webhook_id, skipped)
         hit, missed = lookup_counts
         return replace(answer, lookups_hit=hit, lookups_missed=missed) if hit or missed else answer
+
+    def replay(self, request: WebhookRequest, webhook_id: str) -> Answer:
+        """A kept webhook (verified when it was received) through the connector's current profile: mapped and
+        handed off under the id it was received with, deduplicated like any delivery; never verified or kept
+        again. A connector without a profile now gets a 404 (`no_profile`)."""
+        connector_id = request.connector_id or ""
+        try:
+            profile = self._profiles.profile_for(connector_id) if self._profiles is not None else None
+        except DependencyUnavailableError as exc:
+            return rejection(503, f"unavailable.{exc.reason}", "Try again later.")
+        except SignatureError:  # the stored profile does not validate
+            profile = None
+        if profile is None:
+            return rejection(404, "no_profile", "The connector has no usable profile.")
+        try:
+            data = parse_body(profile.body, request.headers, request.body)
+        except BodyError as exc:
+            return _refused(exc)
+        try:
+            lookups = WebhookLookups(self._lookups, connector_id)
+            mapped = map_body(profile, data, request.headers, lookups=lookups)
+            events = _contract_checked(mapped, connector_id)
+        except (EventValidationError, MappingError) as exc:
+            return _invalid(exc)
+        except DependencyUnavailableError as exc:
+            return rejection(503, f"unavailable.{exc.reason}", "Try again later.")
+        return self._hand_off(
+            request,
+            connector_id,
+            webhook_id,
+            events,
+            array=isinstance(data, list),
+            budget=None,
+            ignored=mapped.ignored,
+            skips=mapped.skips,
+        )
+
+    def _kept(
+        self,
+        answer: Answer,
+        request: WebhookRequest,
+        profile: ConnectorProfile | None,
+        webhook_id: str,
+        problems: list[Problem] | tuple[Problem, ...],
+    ) -> Answer:
+        """The answer, once a profiled webhook refused for its mapping (422) or whose every event was skipped
+        is kept for a replay: on that failure path only, so accepted webhooks pay nothing. Keeping it failed
+        changes nothing but a count: the sender is answered alike."""
+        if self._archive is None or profile is None or answer.outcome not in ("invalid_event", "skipped"):
+            return answer
+        webhook = ArchivedWebhook(
+            connector_id=request.connector_id or "",
+            received_at_ms=int(self._clock() * 1000),
+            webhook_id=webhook_id or "sha256:" + hashlib.sha256(request.body).hexdigest(),
+            method=request.method,
+            # Never the path's token (a path-token connector's secret); the query, which the mapping cannot
+            # read, is not kept either.
+            path=request.path.removesuffix(f"/{request.path_token}") if request.path_token else request.path,
+            query="",
+            headers=kept_headers(profile, request.headers),
+            body=request.body,
+            outcome="skipped" if answer.outcome == "skipped" else "refused",
+            problems=tuple(Problem(problem.path, problem.rule) for problem in problems),
+        )
+        try:
+            self._archive.keep(webhook)
+        except DependencyUnavailableError:
+            return replace(answer, archive="failed")
+        return replace(answer, archive="archived")
+
+    def _over_limit(
+        self, connector_id: str, profile: ConnectorProfile | None, unchecked: list[bool]
+    ) -> Answer | None:
+        """The 429 of a connector past its rate limit; None when the webhook goes on."""
+        limits = self._limiter.limits_for(profile.limits if profile else None) if self._limiter else None
+        if self._limiter is None or limits is None:
+            return None
+        verdict = self._limiter.admit(connector_id, limits)
+        if verdict.unavailable:
+            unchecked.append(True)
+        if verdict.admitted:
+            return None
+        return Answer(
+            status=429,
+            body={
+                "message": f"This connector's rate limit ({limits.rate:g} webhooks per second, burst "
+                f"{limits.burst}) is used up; retry after {verdict.retry_after} s.",
+                "limit": {"rate": limits.rate, "burst": limits.burst},
+            },
+            outcome="rate_limited",
+            headers={"Retry-After": str(verdict.retry_after)},
+            limited_connector=connector_id,
+        )
 
     def _read_body(
         self, request: WebhookRequest, profile: ConnectorProfile | None

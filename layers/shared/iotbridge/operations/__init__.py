@@ -1,0 +1,1 @@
+"""Operators' command-line tools: dead-letter triage and replay."""
