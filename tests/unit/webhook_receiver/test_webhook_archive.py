@@ -17,6 +17,7 @@ from fakes.receiver import (
     InMemoryWebhookArchive,
 )
 from iotbridge.profile.document import ConnectorProfile, parse_profile
+from iotbridge.webhook_receiver.adapters import S3WebhookArchive
 from iotbridge.webhook_receiver.domain.archived import (
     ArchivedWebhook,
     archive_key,
@@ -211,3 +212,33 @@ def test_replay_through_the_unfixed_profile_is_still_refused() -> None:
 
     assert answer.status == 422 and not relay.queue.messages
     assert relay.archive.puts == 1
+
+
+def test_the_s3_archive_makes_its_client_only_when_it_first_keeps_a_webhook() -> None:
+    # GIVEN the S3 archive as the receiver's wiring builds it (S3's models are large to load at init)
+    made: list[_Puts] = []
+
+    def make() -> _Puts:
+        made.append(_Puts())
+        return made[-1]
+
+    archive = S3WebhookArchive(make, "archive-bucket")
+    assert made == []
+
+    # WHEN it keeps two webhooks
+    webhook = ArchivedWebhook("lumen-home", 1796596696162, "msg_1", "POST", "/", "", {}, b"{}", "refused", ())
+    archive.keep(webhook)
+    archive.keep(webhook)
+
+    # THEN one client was made, on the first, and each webhook was put under its key
+    assert len(made) == 1
+    assert made[0].keys == [webhook.key, webhook.key]
+
+
+class _Puts:
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str) -> dict[str, Any]:
+        self.keys.append(Key)
+        return {}

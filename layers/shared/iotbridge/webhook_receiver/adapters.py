@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -37,15 +38,26 @@ __all__ = ["IdempotencyTableDeduplicator", "S3WebhookArchive", "SqsFifoEventQueu
 
 class S3WebhookArchive:
     """Refused and skipped profiled webhooks, one S3 object each (the bucket encrypts them and expires them
-    by its lifecycle). A failed put is logged by its error code and raised as DependencyUnavailableError."""
+    by its lifecycle). A failed put is logged by its error code and raised as DependencyUnavailableError.
 
-    def __init__(self, client: Any, bucket: str) -> None:
-        self._client = client
+    The S3 client is made on the first webhook kept, not at init: S3's service model and endpoint rules are
+    large to load, and an environment that only accepts webhooks never needs them."""
+
+    def __init__(self, make_client: Callable[[], Any], bucket: str) -> None:
+        self._make = make_client
+        self._client: Any = None
+        self._lock = threading.Lock()
         self._bucket = bucket
+
+    def _s3(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._make()
+            return self._client
 
     def keep(self, webhook: ArchivedWebhook) -> None:
         try:
-            self._client.put_object(
+            self._s3().put_object(
                 Bucket=self._bucket, Key=webhook.key, Body=webhook.to_json(), ContentType="application/json"
             )
         except (BotoCoreError, ClientError) as exc:

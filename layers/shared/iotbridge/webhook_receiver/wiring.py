@@ -95,7 +95,9 @@ class ReceiverWiring(FunctionWiring[ReceiverSettings]):
             if settings.profile_parameter_prefix
             else None,
             # Refused and skipped profiled webhooks, kept for a replay (only profiled connectors have them).
-            archive=S3WebhookArchive(client("s3", aws, validate_parameters=False), settings.archive_bucket)
+            archive=S3WebhookArchive(
+                lambda: client("s3", aws, validate_parameters=False), settings.archive_bucket
+            )
             if settings.archive_bucket and settings.profile_parameter_prefix
             else None,
             # Per-connector rate limits: buckets in the idempotency table, leased a few tokens at a time.
