@@ -242,3 +242,48 @@ class _Puts:
     def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str) -> dict[str, Any]:
         self.keys.append(Key)
         return {}
+
+
+def two_discoveries(first_model: str, second_model: str) -> bytes:
+    events = [
+        {
+            "type": "discovery.result",
+            "discoveryId": f"disc-{n}",
+            "devices": [{"deviceId": f"lmn-bulb-{n}", "name": "Hall", "model": model, "features": []}],
+        }
+        for n, model in ((1, first_model), (2, second_model))
+    ]
+    return json.dumps({"accountId": "acct-1", "events": events}).encode()
+
+
+def test_a_webhook_with_some_events_skipped_is_kept_and_its_replay_queues_only_those() -> None:
+    # GIVEN a profile that skips what it cannot map, and a webhook of two discoveries, one of a model it lacks
+    relay = Relay(parse_profile(skipping(lumen_document())))
+    accepted = relay.send(two_discoveries("LB-10", "LB-30"), "dlv-20")
+    assert (accepted.outcome, accepted.queued) == ("accepted", 1)
+    (kept,) = relay.kept()
+    assert kept.outcome == "skipped" and kept.queued_sources == ("body.events[0]",)
+
+    # WHEN the profile is fixed and the kept webhook replayed, twice
+    relay.profiles.profiles[LUMEN.connector_id] = parse_profile(
+        with_model(skipping(lumen_document()), "LB-30", "DimmableLight")
+    )
+    request = WebhookRequest(connector_id=kept.connector_id, headers=kept.headers, body=kept.body)
+    first = relay.intake.replay(request, kept.replay_id, frozenset(kept.queued_sources))
+    second = relay.intake.replay(request, kept.replay_id, frozenset(kept.queued_sources))
+
+    # THEN only the event skipped at receipt is queued, once, under an id of the replay's own
+    assert (first.outcome, first.queued) == ("accepted", 1)
+    assert second.outcome == "duplicate"
+    assert kept.replay_id == kept.webhook_id + "#replay"
+    assert [m.webhook_id for m in relay.queue.messages] == [kept.webhook_id, kept.replay_id]
+    assert [m.event["DeviceDiscoveryId"] for m in relay.queue.messages] == ["disc-1", "disc-2"]
+
+
+def test_a_webhook_whose_every_event_is_queued_is_not_kept() -> None:
+    relay = Relay(parse_profile(skipping(lumen_document())))
+
+    answer = relay.send(two_discoveries("LB-10", "LB-10"), "dlv-21")
+
+    assert (answer.outcome, answer.queued, answer.archive) == ("accepted", 2, None)
+    assert relay.archive.puts == 0

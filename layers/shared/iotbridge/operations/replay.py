@@ -170,7 +170,8 @@ def replay_one(intake: WebhookIntake, key: str, text: bytes, connector_id: str, 
         path=kept.path,
         query=kept.query,
     )
-    return _replayed(key, intake.replay(request, kept.webhook_id), dry_run=dry_run)
+    answer = intake.replay(request, kept.replay_id, frozenset(kept.queued_sources))
+    return _replayed(key, answer, dry_run=dry_run)
 
 
 def _replayed(key: str, answer: Answer, *, dry_run: bool) -> Replayed:

@@ -46,6 +46,9 @@ class ArchivedWebhook:
     body: bytes
     outcome: str  # "refused" or "skipped"
     problems: tuple[Problem, ...]
+    # Where in the body the events queued at receipt came from (`body.events[0]`): a webhook of which some
+    # events were queued and some skipped is replayed without those (and under an id of its own).
+    queued_sources: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -63,6 +66,7 @@ class ArchivedWebhook:
             "body": base64.b64encode(self.body).decode("ascii"),
             "outcome": self.outcome,
             "problems": [problem.as_dict() for problem in self.problems],
+            "queuedSources": list(self.queued_sources),
         }
         return json.dumps(record, separators=(",", ":")).encode("utf-8")
 
@@ -93,6 +97,9 @@ class ArchivedWebhook:
         except (binascii.Error, ValueError):
             raise ArchiveRecordError("body must be base64") from None
         problems = data.get("problems", [])
+        queued = data.get("queuedSources", [])
+        if not isinstance(queued, list) or not all(isinstance(source, str) for source in queued):
+            raise ArchiveRecordError("queuedSources must be a list of texts")
         return cls(
             connector_id=str(texts["connectorId"]),
             received_at_ms=received,
@@ -108,7 +115,14 @@ class ArchivedWebhook:
                 for p in (problems if isinstance(problems, list) else [])
                 if isinstance(p, dict)
             ),
+            queued_sources=tuple(queued),
         )
+
+    @property
+    def replay_id(self) -> str:
+        """The id a replay hands it off under: its own, unless some of its events were queued at receipt
+        (that id is then taken, and the replay is a delivery of its own, deduplicated as such)."""
+        return f"{self.webhook_id}#replay" if self.queued_sources else self.webhook_id
 
 
 def body_digest(body: bytes) -> str:

@@ -295,6 +295,7 @@ class WebhookIntake:
         skips = Skips()
         lookup_counts = (0, 0)
         archived_id = ""  # the profiled delivery's id, once known
+        queued_sources: tuple[str, ...] = ()  # where the events to queue came from in the body
         try:
             if profile is None:
                 events = wire_events(data, connector_id)
@@ -302,7 +303,9 @@ class WebhookIntake:
                 webhook_id = archived_id = delivery_id(profile, verified, request, data)
                 lookups = WebhookLookups(self._lookups, connector_id)
                 mapped = map_body(profile, data, request.headers, tracer=self._tracer, lookups=lookups)
-                events, ignored, skips = _contract_checked(mapped, connector_id), mapped.ignored, mapped.skips
+                kept, events = _checked(mapped, connector_id)
+                ignored, skips = mapped.ignored, mapped.skips
+                queued_sources = tuple(item.source for item in kept)
                 lookup_counts = (mapped.lookups_hit, mapped.lookups_missed)
         except (EventValidationError, MappingError) as exc:
             return self._kept(_invalid(exc), request, profile, archived_id, exc.problems)
@@ -326,14 +329,17 @@ class WebhookIntake:
             skips=skips,
         )
         skipped = [Problem(item.path, item.reason) for item in skips.listed]
-        answer = self._kept(answer, request, profile, webhook_id, skipped)
+        answer = self._kept(answer, request, profile, webhook_id, skipped, queued_sources=queued_sources)
         hit, missed = lookup_counts
         return replace(answer, lookups_hit=hit, lookups_missed=missed) if hit or missed else answer
 
-    def replay(self, request: WebhookRequest, webhook_id: str) -> Answer:
+    def replay(
+        self, request: WebhookRequest, webhook_id: str, queued_sources: frozenset[str] = frozenset()
+    ) -> Answer:
         """A kept webhook (verified when it was received) through the connector's current profile: mapped and
-        handed off under the id it was received with, deduplicated like any delivery; never verified or kept
-        again. A connector without a profile now gets a 404 (`no_profile`)."""
+        handed off under `webhook_id`, deduplicated like any delivery; never verified or kept again. The
+        native events of `queued_sources` were queued at receipt and are left out. A connector without a
+        profile now gets a 404 (`no_profile`)."""
         connector_id = request.connector_id or ""
         try:
             profile = self._profiles.profile_for(connector_id) if self._profiles is not None else None
@@ -350,6 +356,9 @@ class WebhookIntake:
         try:
             lookups = WebhookLookups(self._lookups, connector_id)
             mapped = map_body(profile, data, request.headers, lookups=lookups)
+            if queued_sources:
+                fresh = [item for item in mapped.events if item.source not in queued_sources]
+                mapped = replace(mapped, events=fresh)
             events = _contract_checked(mapped, connector_id)
         except (EventValidationError, MappingError) as exc:
             return _invalid(exc)
@@ -373,11 +382,17 @@ class WebhookIntake:
         profile: ConnectorProfile | None,
         webhook_id: str,
         problems: list[Problem] | tuple[Problem, ...],
+        *,
+        queued_sources: tuple[str, ...] = (),
     ) -> Answer:
-        """The answer, once a profiled webhook refused for its mapping (422) or whose every event was skipped
-        is kept for a replay: on that failure path only, so accepted webhooks pay nothing. Keeping it failed
-        changes nothing but a count: the sender is answered alike."""
-        if self._archive is None or profile is None or answer.outcome not in ("invalid_event", "skipped"):
+        """The answer, once a profiled webhook refused for its mapping (422) or with events skipped is kept
+        for a replay: on that failure path only, so a webhook whose every event was queued pays nothing. A
+        webhook some of whose events were queued is kept with where those came from, so that a replay queues
+        only the others. Keeping it failed changes nothing but a count: the sender is answered alike."""
+        if self._archive is None or profile is None:
+            return answer
+        partly = answer.outcome == "accepted" and any(count.event for count in answer.skipped)
+        if answer.outcome not in ("invalid_event", "skipped") and not partly:
             return answer
         webhook = ArchivedWebhook(
             connector_id=request.connector_id or "",
@@ -390,8 +405,9 @@ class WebhookIntake:
             query="",
             headers=kept_headers(profile, request.headers),
             body=request.body,
-            outcome="skipped" if answer.outcome == "skipped" else "refused",
+            outcome="refused" if answer.outcome == "invalid_event" else "skipped",
             problems=tuple(Problem(problem.path, problem.rule) for problem in problems),
+            queued_sources=queued_sources if partly else (),
         )
         try:
             self._archive.keep(webhook)
@@ -712,10 +728,17 @@ def _contract_checked(mapped: Mapped, connector_id: str) -> list[dict[str, Any]]
     """The mapped events, validated by the SendConnectorEvent models; problems name the rule and the native
     event they came from. An event whose rule skips on error and that breaks the contract is left out, into
     `mapped.skips`."""
+    return _checked(mapped, connector_id)[1]
+
+
+def _checked(mapped: Mapped, connector_id: str) -> tuple[list[MappedEvent], list[dict[str, Any]]]:
+    """The mapped events kept, and their validated bodies, one for one (see _contract_checked)."""
     if not mapped.events:
-        return []
+        return [], []
     try:
-        return wire_events([m.event for m in mapped.events], connector_id, limit=MAX_NATIVE_EVENTS)
+        return list(mapped.events), wire_events(
+            [m.event for m in mapped.events], connector_id, limit=MAX_NATIVE_EVENTS
+        )
     except EventValidationError as exc:
         if not any(m.on_error == "skip" for m in mapped.events):
             raise MappingError(_contract_problems(mapped.events, exc), more=exc.more) from None
@@ -732,7 +755,7 @@ def _contract_checked(mapped: Mapped, connector_id: str) -> list[dict[str, Any]]
         kept.append(item)
     # What is left breaks the contract only where an event's rule rejects on error: those refuse the webhook.
     rejecting = [replace(item, on_error="reject") for item in kept]
-    return _contract_checked(Mapped(rejecting, mapped.ignored, mapped.skips), connector_id)
+    return _checked(Mapped(rejecting, mapped.ignored, mapped.skips), connector_id)
 
 
 def _contract_problems(events: list[MappedEvent], exc: EventValidationError) -> list[Problem]:
