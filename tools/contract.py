@@ -260,6 +260,18 @@ def openapi() -> dict[str, Any]:
                 "The body breaks the SendConnectorEvent contract, or (profiled connectors) cannot be mapped "
                 "to it; `errors` lists why."
             ),
+            "429": {
+                **_error_response(
+                    "The connector's rate limit (its profile's `limits`, or the deployment's default) is used "
+                    "up: retry after Retry-After. Other connectors keep their own budgets."
+                ),
+                "headers": {
+                    "Retry-After": {
+                        "description": "Seconds until the connector's next webhook is taken (at least 1).",
+                        "schema": {"type": "integer", "minimum": 1},
+                    }
+                },
+            },
             "503": {
                 **_error_response("Temporarily unable to accept events: retry later."),
                 "headers": {

@@ -84,7 +84,7 @@ def test_standard_webhooks_headers_and_connector_id_are_required(post: dict[str,
 
 def test_every_documented_response_is_there(document: dict[str, Any], post: dict[str, Any]) -> None:
     responses = post["responses"]
-    assert set(responses) == {"202", "400", "401", "409", "413", "415", "422", "503"}
+    assert set(responses) == {"202", "400", "401", "409", "413", "415", "422", "429", "503"}
     accepted = document["components"]["schemas"]["WebhookAccepted"]["properties"]
     assert {k: v["type"] for k, v in accepted.items()} == {
         "webhookId": "string",
@@ -101,6 +101,7 @@ def test_every_documented_response_is_there(document: dict[str, Any], post: dict
     assert error["errors"]["items"] == {"$ref": "#/components/schemas/Problem"}
     assert set(document["components"]["schemas"]["Problem"]["required"]) == {"path", "rule"}
     assert responses["503"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
+    assert responses["429"]["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
 
 
 def test_operation_rules_are_stated_in_the_schema(document: dict[str, Any]) -> None:
