@@ -262,8 +262,8 @@ def openapi() -> dict[str, Any]:
             ),
             "429": {
                 **_error_response(
-                    "The connector's rate limit (its profile's `limits`, or the deployment's default) is used "
-                    "up: retry after Retry-After. Other connectors keep their own budgets."
+                    "The connector's rate limit (its profile's `limits`, or the deployment's default) is "
+                    "used up: retry after Retry-After. Other connectors keep their own budgets."
                 ),
                 "headers": {
                     "Retry-After": {
